@@ -1,0 +1,158 @@
+import { asapThrottle, budgetLimitMicros, tick } from './controller';
+import type { Decision, DecisionReason } from './decision';
+import { bookSpend, dayCommittedMicros, expireReservations, release, reserve, rollDay } from './ledger';
+import { impressionCostMicros } from './money';
+import type { PacingState } from './pacingState';
+
+/** A source of uniform draws in [0, 1): seeded in the simulator, per-request in the server. */
+export type Rand = () => number;
+
+function deny(out: Decision, reason: DecisionReason, throttleRate: number, degraded: boolean): Decision {
+  out.allow = false;
+  out.maxBidCpmMicros = 0;
+  out.throttleRate = throttleRate;
+  out.reason = reason;
+  out.degraded = degraded;
+  out.reservedMicros = 0;
+  return out;
+}
+
+/** Moves the state to `nowMs`: day roll-over (fresh breaker, no lease yet) and reservation expiry. */
+export function advance(s: PacingState, nowMs: number): void {
+  if (rollDay(s.ledger, nowMs)) {
+    s.breaker.reset(nowMs);
+    if (s.leased) s.ownAllowanceMicros = 0;
+    s.committedAtTickMicros = 0;
+    s.plannedTickMicros = 0;
+    s.lambda = 0;
+    s.lastTickMs = Number.NEGATIVE_INFINITY;
+  }
+  expireReservations(s.ledger, nowMs);
+}
+
+/**
+ * Whether the campaign may bid on one request, and at what maximum CPM. Pure but for the state it
+ * updates (controller, breaker, reservation) and one draw from `rand` when throttling is partial.
+ * Never allows a bid whose impression cost, added to spend and reservations, would pass the daily,
+ * total or leased budget.
+ */
+export function decide(
+  s: PacingState,
+  bidCpmMicros: number,
+  nowMs: number,
+  rand: Rand,
+  degraded: boolean,
+  out: Decision,
+): Decision {
+  const c = s.campaign;
+  if (c.status !== 'ACTIVE') return deny(out, c.status === 'PAUSED' ? 'paused' : 'ended', 1, degraded);
+  if (
+    (c.flightStartMs !== null && nowMs < c.flightStartMs) ||
+    (c.flightEndMs !== null && nowMs >= c.flightEndMs)
+  ) {
+    return deny(out, 'out_of_flight', 1, degraded);
+  }
+  if (!(bidCpmMicros > 0) || !Number.isSafeInteger(bidCpmMicros))
+    return deny(out, 'invalid_bid', 0, degraded);
+
+  advance(s, nowMs);
+  const ledger = s.ledger;
+  const limit = budgetLimitMicros(s);
+  if (limit <= 0) return deny(out, 'total_budget_exhausted', 1, degraded);
+
+  const maxBid =
+    c.maxBidCpmMicros !== null && c.maxBidCpmMicros < bidCpmMicros ? c.maxBidCpmMicros : bidCpmMicros;
+  let bid = maxBid;
+  if (c.pacingMode === 'DUAL_GRADIENT' && s.lambda > 0) bid = Math.floor(maxBid / (1 + s.lambda));
+  if (bid < 1) bid = 1;
+  const cost = impressionCostMicros(bid);
+  const committed = dayCommittedMicros(ledger);
+
+  if (committed + cost > limit) {
+    s.breaker.trip(nowMs);
+    return deny(
+      out,
+      limit < c.dailyBudgetMicros ? 'total_budget_exhausted' : 'budget_exhausted',
+      1,
+      degraded,
+    );
+  }
+  const admission = s.breaker.admit(committed, cost, limit, nowMs);
+  if (admission === 'deny') return deny(out, 'circuit_open', 1, degraded);
+  if (ledger.ownDaySpentMicros + ledger.reservedMicros + cost > s.ownAllowanceMicros) {
+    return deny(out, 'lease_exhausted', 1, degraded);
+  }
+
+  let throttle: number;
+  if (c.pacingMode === 'ASAP') {
+    throttle = asapThrottle(s, committed, limit);
+  } else {
+    if (nowMs - s.lastTickMs >= s.config.tickMs) tick(s, nowMs);
+    throttle = 1 - s.passRate;
+  }
+  const floor = s.breaker.minThrottle();
+  if (throttle < floor) throttle = floor;
+  if (degraded && throttle < s.config.degradedThrottle) throttle = s.config.degradedThrottle;
+
+  // Probes are the breaker's own test bids: they go through whatever the throttle says.
+  if (admission === 'pass' && throttle > 0 && (throttle >= 1 || rand() < throttle)) {
+    return deny(out, 'throttled', throttle, degraded);
+  }
+
+  reserve(ledger, cost, nowMs);
+  out.allow = true;
+  out.maxBidCpmMicros = bid;
+  out.throttleRate = throttle;
+  out.reason = admission === 'probe' ? 'probe' : 'within_budget';
+  out.degraded = degraded;
+  out.reservedMicros = cost;
+  return out;
+}
+
+/**
+ * Books a settled win: releases the reservation made for it (if it has not expired) and adds the
+ * spend to today's day and hour buckets. Deduplication by event id is the store's job; call this
+ * once per distinct event.
+ */
+export function recordSpend(
+  s: PacingState,
+  spendMicros: number,
+  nowMs: number,
+  reservedMicros = 0,
+  reservedAtMs = nowMs,
+): void {
+  if (!Number.isSafeInteger(spendMicros) || spendMicros < 0)
+    throw new RangeError(`spend ${spendMicros} is not whole micros >= 0`);
+  advance(s, nowMs);
+  if (reservedMicros > 0) release(s.ledger, reservedMicros, reservedAtMs);
+  bookSpend(s.ledger, spendMicros, nowMs);
+}
+
+/** A lost auction (or a bid never sent): frees its reservation at once instead of at expiry. */
+export function releaseBid(
+  s: PacingState,
+  reservedMicros: number,
+  reservedAtMs: number,
+  nowMs: number,
+): void {
+  advance(s, nowMs);
+  release(s.ledger, reservedMicros, reservedAtMs);
+}
+
+/** Spend of the other instances today, as read from the shared store; ignored if it is for another day. */
+export function setPeerSpend(
+  s: PacingState,
+  dayKey: string,
+  peerDaySpentMicros: number,
+  nowMs: number,
+): void {
+  advance(s, nowMs);
+  if (dayKey === s.ledger.day.key && peerDaySpentMicros >= 0)
+    s.ledger.peerDaySpentMicros = peerDaySpentMicros;
+}
+
+/** Budget lease granted to this instance for `dayKey`; ignored if it is for another day. */
+export function addLease(s: PacingState, dayKey: string, grantedMicros: number, nowMs: number): void {
+  advance(s, nowMs);
+  if (dayKey === s.ledger.day.key && grantedMicros > 0) s.ownAllowanceMicros += grantedMicros;
+}

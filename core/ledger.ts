@@ -1,0 +1,145 @@
+import { type DayWindow, MAX_HOURS_PER_DAY, dayWindowAt, hourIndex } from './dayWindow';
+
+/**
+ * One instance's spend ledger for one campaign. Own spend is exact; spend made by other
+ * instances sharing the budget arrives from the store as `peerDaySpentMicros`.
+ * In-flight exposure (bids allowed but not yet settled) is held in one-second buckets of a ring,
+ * so reserving, settling and expiring never allocate.
+ */
+export interface Ledger {
+  readonly timeZone: string;
+  day: DayWindow;
+  /** Spend this instance recorded today. */
+  ownDaySpentMicros: number;
+  /** Today's spend of the other instances, as last read from the shared store. */
+  peerDaySpentMicros: number;
+  /** Own spend per elapsed hour of today (25 buckets for the long DST day). */
+  readonly hourSpentMicros: Float64Array;
+  /** Own spend across all days, and the campaign's spend before this ledger started (from the store). */
+  ownTotalSpentMicros: number;
+  priorTotalSpentMicros: number;
+  /** Bids allowed but not yet settled. */
+  reservedMicros: number;
+  readonly reservationTtlMs: number;
+  readonly ring: Float64Array;
+  readonly ringSecond: Float64Array;
+  /** Oldest second that may still hold a live reservation. */
+  ringTailSecond: number;
+  /** Closed days, newest last: what this instance spent each day. Bounded by `historyDays`. */
+  readonly closedDays: { key: string; ownSpentMicros: number }[];
+  readonly historyDays: number;
+}
+
+export interface LedgerOptions {
+  reservationTtlMs: number;
+  historyDays?: number;
+  priorTotalSpentMicros?: number;
+}
+
+export function createLedger(timeZone: string, nowMs: number, opts: LedgerOptions): Ledger {
+  const slots = Math.max(2, Math.ceil(opts.reservationTtlMs / 1000) + 2);
+  const ringSecond = new Float64Array(slots).fill(-1);
+  return {
+    timeZone,
+    day: dayWindowAt(timeZone, nowMs),
+    ownDaySpentMicros: 0,
+    peerDaySpentMicros: 0,
+    hourSpentMicros: new Float64Array(MAX_HOURS_PER_DAY),
+    ownTotalSpentMicros: 0,
+    priorTotalSpentMicros: opts.priorTotalSpentMicros ?? 0,
+    reservedMicros: 0,
+    reservationTtlMs: opts.reservationTtlMs,
+    ring: new Float64Array(slots),
+    ringSecond,
+    ringTailSecond: Math.floor(nowMs / 1000),
+    closedDays: [],
+    historyDays: opts.historyDays ?? 62,
+  };
+}
+
+/** Today's spend of the whole campaign as this instance knows it. */
+export function daySpentMicros(l: Ledger): number {
+  return l.ownDaySpentMicros + l.peerDaySpentMicros;
+}
+
+/** Spend plus in-flight exposure: what the budget must cover in the worst case. */
+export function dayCommittedMicros(l: Ledger): number {
+  return l.ownDaySpentMicros + l.peerDaySpentMicros + l.reservedMicros;
+}
+
+export function totalSpentMicros(l: Ledger): number {
+  return l.priorTotalSpentMicros + l.ownTotalSpentMicros;
+}
+
+/**
+ * Moves the ledger to the day containing `nowMs` if midnight has passed. Returns true on roll-over.
+ * Reservations survive the roll-over: a bid made before midnight still costs money when it settles.
+ */
+export function rollDay(l: Ledger, nowMs: number): boolean {
+  // Time never runs backwards here; an instant before today's start is booked into today.
+  if (nowMs < l.day.endMs) return false;
+  l.closedDays.push({ key: l.day.key, ownSpentMicros: l.ownDaySpentMicros });
+  if (l.closedDays.length > l.historyDays) l.closedDays.shift();
+  l.day = dayWindowAt(l.timeZone, nowMs);
+  l.ownDaySpentMicros = 0;
+  l.peerDaySpentMicros = 0;
+  l.hourSpentMicros.fill(0);
+  return true;
+}
+
+/** Releases reservations older than the TTL: their bids lost or their notices are overdue. */
+export function expireReservations(l: Ledger, nowMs: number): void {
+  const oldestLive = Math.floor((nowMs - l.reservationTtlMs) / 1000);
+  if (oldestLive <= l.ringTailSecond) return;
+  const size = l.ring.length;
+  // Never walk more than one lap: everything older than a lap is gone already.
+  const from = Math.max(l.ringTailSecond, oldestLive - size);
+  for (let s = from; s < oldestLive; s++) {
+    const slot = s % size;
+    if (l.ringSecond[slot] === s) {
+      l.reservedMicros -= l.ring[slot]!;
+      l.ring[slot] = 0;
+      l.ringSecond[slot] = -1;
+    }
+  }
+  l.ringTailSecond = oldestLive;
+  if (l.reservedMicros < 0.5) l.reservedMicros = 0;
+}
+
+export function reserve(l: Ledger, micros: number, nowMs: number): void {
+  const s = Math.floor(nowMs / 1000);
+  const slot = s % l.ring.length;
+  if (l.ringSecond[slot] !== s) {
+    // The slot holds a second a whole lap old, past the TTL: release it now if nobody has yet.
+    if (l.ringSecond[slot]! >= 0) l.reservedMicros -= l.ring[slot]!;
+    l.ring[slot] = 0;
+    l.ringSecond[slot] = s;
+  }
+  l.ring[slot] = l.ring[slot]! + micros;
+  l.reservedMicros += micros;
+}
+
+/**
+ * Releases (part of) a reservation made at `reservedAtMs`. Returns what was actually released:
+ * zero when the reservation already expired, so nothing is ever released twice.
+ */
+export function release(l: Ledger, micros: number, reservedAtMs: number): number {
+  const s = Math.floor(reservedAtMs / 1000);
+  if (s < l.ringTailSecond) return 0;
+  const slot = s % l.ring.length;
+  if (l.ringSecond[slot] !== s) return 0;
+  const held = l.ring[slot]!;
+  const freed = micros < held ? micros : held;
+  l.ring[slot] = held - freed;
+  l.reservedMicros -= freed;
+  return freed;
+}
+
+/** Books spend into today's day and hour buckets (rolling the day first). */
+export function bookSpend(l: Ledger, spendMicros: number, nowMs: number): void {
+  rollDay(l, nowMs);
+  l.ownDaySpentMicros += spendMicros;
+  const h = hourIndex(l.day, nowMs);
+  l.hourSpentMicros[h] = l.hourSpentMicros[h]! + spendMicros;
+  l.ownTotalSpentMicros += spendMicros;
+}

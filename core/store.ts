@@ -1,0 +1,80 @@
+import type { BreakerSnapshot } from './breaker';
+import type { Campaign } from './campaign';
+
+/**
+ * The shared state behind several pacer instances: Redis in the server, memory in the simulator
+ * and the embedded server. Every call is batched and async; every multi-key change is atomic.
+ *
+ * Budget leases bound overspend across instances: an instance commits spend only inside what it
+ * was granted, grants for a campaign-day never sum past its budget, so spend stays within budget
+ * (short of win notices arriving after their reservation expired).
+ */
+export interface SpendRecord {
+  /** Idempotency key: a retried win notice carries the same id and counts once. */
+  readonly eventId: string;
+  readonly campaignId: string;
+  /** The campaign's local day (YYYY-MM-DD) and elapsed-hour bucket the spend belongs to. */
+  readonly dayKey: string;
+  readonly hourIndex: number;
+  readonly spendMicros: number;
+  readonly instanceId: string;
+}
+
+export interface LeaseRequest {
+  readonly campaignId: string;
+  readonly dayKey: string;
+  readonly instanceId: string;
+  readonly requestMicros: number;
+  /** The most all instances together may be granted for this campaign-day. */
+  readonly budgetMicros: number;
+}
+
+export interface DayKeyRef {
+  readonly campaignId: string;
+  readonly dayKey: string;
+}
+
+export interface DaySnapshot {
+  readonly spentMicros: number;
+  /** Spend per elapsed hour of the day (25 buckets). */
+  readonly hourSpentMicros: readonly number[];
+  /** Leases granted to all instances, and to each, for this campaign-day. */
+  readonly leasedMicros: number;
+  readonly leasedByInstance: Readonly<Record<string, number>>;
+  /** Spend per instance for this day: lets a restarted instance find its own share. */
+  readonly spentByInstance: Readonly<Record<string, number>>;
+  /** Lifetime spend of the campaign across all days. */
+  readonly totalSpentMicros: number;
+}
+
+export interface BudgetStore {
+  /** Applies each record atomically unless its event id was seen; true where it counted. */
+  applySpend(records: readonly SpendRecord[]): Promise<boolean[]>;
+  /** Grants each request what fits under its budget (possibly 0); returns the grants. */
+  acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]>;
+  /** Gives back unused lease (graceful shutdown, end of day). */
+  returnLease(ref: DayKeyRef, instanceId: string, micros: number): Promise<void>;
+  readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]>;
+
+  putCampaign(campaign: Campaign): Promise<void>;
+  getCampaign(id: string): Promise<Campaign | null>;
+  deleteCampaign(id: string): Promise<boolean>;
+  listCampaigns(): Promise<Campaign[]>;
+
+  saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void>;
+  loadBreaker(campaignId: string): Promise<BreakerSnapshot | null>;
+
+  /** Resolves when the store answers; rejects when it cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const HOUR_BUCKETS = 25;
+
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(message = 'the shared budget store cannot be reached', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
