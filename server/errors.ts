@@ -1,0 +1,148 @@
+/**
+ * The one catalogue of error codes the server can answer with, modelled on Fastify's FST_ERR_*:
+ * a stable code clients and alerts can key on, the HTTP status it maps to, and a class per
+ * failure that carries a sentence a person can act on. Every 4xx/5xx body is
+ * `{ error: { code, message } }` with a code from this list. Add new failures here, never inline.
+ */
+export const ERROR_CODES = {
+  PACER_ERR_VALIDATION: 400,
+  PACER_ERR_MALFORMED_JSON: 400,
+  PACER_ERR_EMPTY_BODY: 400,
+  PACER_ERR_INVALID_AMOUNT: 400,
+  PACER_ERR_INVALID_CAMPAIGN: 400,
+  PACER_ERR_CAMPAIGN_ID_MISMATCH: 400,
+  PACER_ERR_UNAUTHORIZED: 401,
+  PACER_ERR_ROUTE_NOT_FOUND: 404,
+  PACER_ERR_UNKNOWN_CAMPAIGN: 404,
+  PACER_ERR_CAMPAIGN_EXISTS: 409,
+  PACER_ERR_TIME_ZONE_LOCKED: 409,
+  PACER_ERR_BODY_TOO_LARGE: 413,
+  PACER_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  PACER_ERR_INTERNAL: 500,
+  PACER_ERR_STORE_UNAVAILABLE: 503,
+  PACER_ERR_SHUTTING_DOWN: 503,
+  // Never answered over HTTP: a bad config stops the process before it listens.
+  PACER_ERR_CONFIG: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base of every error the server raises on purpose. `statusCode` is what HTTP answers with. */
+export class PacerError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PacerError';
+    this.statusCode = ERROR_CODES[code];
+  }
+}
+
+export class ValidationError extends PacerError {
+  constructor(message: string) {
+    super('PACER_ERR_VALIDATION', message);
+    this.name = 'ValidationError';
+  }
+}
+
+export class InvalidAmountError extends PacerError {
+  constructor(field: string, value: number) {
+    super(
+      'PACER_ERR_INVALID_AMOUNT',
+      `${field} ${value} is not a whole number of micros: send cents with at most 4 decimals, from 0 to 100000000000.`,
+    );
+    this.name = 'InvalidAmountError';
+  }
+}
+
+export class InvalidCampaignError extends PacerError {
+  constructor(
+    message: string,
+    readonly issues: readonly { path: string; code: string; message: string }[] = [],
+  ) {
+    super('PACER_ERR_INVALID_CAMPAIGN', message);
+    this.name = 'InvalidCampaignError';
+  }
+}
+
+export class CampaignIdMismatchError extends PacerError {
+  constructor(pathId: string, bodyId: string) {
+    super(
+      'PACER_ERR_CAMPAIGN_ID_MISMATCH',
+      `The body names campaign "${bodyId}" but the URL names "${pathId}"; send the same id in both or leave it out of the body.`,
+    );
+    this.name = 'CampaignIdMismatchError';
+  }
+}
+
+export class UnauthorizedError extends PacerError {
+  constructor() {
+    super(
+      'PACER_ERR_UNAUTHORIZED',
+      'This route changes state and needs the header "Authorization: Bearer <API_KEY>" with the key the server was started with.',
+    );
+    this.name = 'UnauthorizedError';
+  }
+}
+
+export class RouteNotFoundError extends PacerError {
+  constructor(method: string, url: string) {
+    super('PACER_ERR_ROUTE_NOT_FOUND', `There is no route ${method} ${url}; the list of routes is at /docs.`);
+    this.name = 'RouteNotFoundError';
+  }
+}
+
+export class UnknownCampaignError extends PacerError {
+  constructor(readonly campaignId: string) {
+    super(
+      'PACER_ERR_UNKNOWN_CAMPAIGN',
+      `Campaign "${campaignId}" does not exist; create it with POST /campaigns or check the id (GET /campaigns lists them).`,
+    );
+    this.name = 'UnknownCampaignError';
+  }
+}
+
+export class CampaignExistsError extends PacerError {
+  constructor(readonly campaignId: string) {
+    super(
+      'PACER_ERR_CAMPAIGN_EXISTS',
+      `Campaign "${campaignId}" already exists; change it with PUT /campaigns/${campaignId} or pick another id.`,
+    );
+    this.name = 'CampaignExistsError';
+  }
+}
+
+export class TimeZoneLockedError extends PacerError {
+  constructor(campaignId: string, from: string, to: string) {
+    super(
+      'PACER_ERR_TIME_ZONE_LOCKED',
+      `Campaign "${campaignId}" paces its days in ${from}; its time zone cannot change to ${to} mid-flight. Create a new campaign for the new zone.`,
+    );
+    this.name = 'TimeZoneLockedError';
+  }
+}
+
+export class StoreUnavailableHttpError extends PacerError {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'PACER_ERR_STORE_UNAVAILABLE',
+      'The shared budget store cannot be reached, so this change was not saved; retry when GET /health reports healthy.',
+      options,
+    );
+    this.name = 'StoreUnavailableHttpError';
+  }
+}
+
+/** Bad configuration at start: the process exits with CONFIG_EXIT_CODE and this message. */
+export class ConfigError extends PacerError {
+  constructor(readonly problems: readonly string[]) {
+    super('PACER_ERR_CONFIG', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** sysexits.h EX_CONFIG: lets a supervisor tell a bad deployment from a crash. */
+export const CONFIG_EXIT_CODE = 78;
