@@ -11,3 +11,5 @@ export * from './money';
 export * from './pacingState';
 export * from './store';
 export * from './targetCurve';
+export * from './instance';
+export * from './journal';

@@ -143,3 +143,18 @@ export function bookSpend(l: Ledger, spendMicros: number, nowMs: number): void {
   l.hourSpentMicros[h] = l.hourSpentMicros[h]! + spendMicros;
   l.ownTotalSpentMicros += spendMicros;
 }
+
+/**
+ * Takes back spend booked locally that the store refused as a duplicate (the same event id was
+ * counted elsewhere first). Only today's buckets can be corrected; older days keep their total.
+ */
+export function unbookSpend(l: Ledger, spendMicros: number, dayKey: string, hour: number): void {
+  l.ownTotalSpentMicros -= spendMicros;
+  if (dayKey === l.day.key) {
+    l.ownDaySpentMicros -= spendMicros;
+    l.hourSpentMicros[hour] = l.hourSpentMicros[hour]! - spendMicros;
+    return;
+  }
+  const closed = l.closedDays.find((d) => d.key === dayKey);
+  if (closed) closed.ownSpentMicros -= spendMicros;
+}

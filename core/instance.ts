@@ -1,0 +1,401 @@
+import type { Campaign } from './campaign';
+import type { PacerConfig } from './config';
+import { budgetLimitMicros, dayFraction } from './controller';
+import { hourIndex } from './dayWindow';
+import { type Rand, addLease, advance, decide, recordSpend, releaseBid, setPeerSpend } from './decide';
+import type { Decision } from './decision';
+import type { SpendJournal } from './journal';
+import { dayCommittedMicros, unbookSpend } from './ledger';
+import { type PacingState, createPacingState, updateCampaign } from './pacingState';
+import type { BudgetStore, DayKeyRef, DaySnapshot, LeaseRequest, SpendRecord } from './store';
+import { targetShare } from './targetCurve';
+
+/**
+ * One pacer instance: the campaigns it paces, the spend it has not yet handed to the shared store,
+ * and its budget leases. Shell-neutral: the server calls `sync` from a timer, the simulator from a
+ * scheduled event; both call `decide` and `recordSpend` on the hot path, which never awaits.
+ *
+ * Overspend bound: an instance commits spend (settled + reserved) only inside the leases it was
+ * granted, and the store never grants more than a campaign-day's budget in total. Second-price
+ * charges never exceed the reserved bid, so spend stays within budget, short of win notices that
+ * arrive after their reservation expired (`reservationTtlMs`). While the store is down the
+ * instance keeps deciding inside the lease it holds (throttled to at least `degradedThrottle`)
+ * and journals its spend; it never borrows beyond the lease.
+ */
+export interface InstanceOptions {
+  readonly instanceId: string;
+  readonly store: BudgetStore;
+  readonly journal: SpendJournal;
+  readonly config: PacerConfig;
+  /** A lease covers the planned spend of this much time ahead. */
+  readonly leaseHorizonMs?: number;
+  /** Smallest lease asked for, as a share of the day's budget. */
+  readonly minLeaseShare?: number;
+  /** Event ids remembered locally for duplicate detection (the store dedups across instances). */
+  readonly recentEventIds?: number;
+}
+
+export interface SpendInputMicros {
+  readonly campaignId: string;
+  readonly eventId: string;
+  readonly spendMicros: number;
+  /** The reservation this spend settles, and when it was made. */
+  readonly reservedMicros?: number;
+  readonly reservedAtMs?: number;
+}
+
+export interface SpendAck {
+  readonly counted: boolean;
+  readonly journaled: boolean;
+}
+
+type Ack = (ack: SpendAck) => void;
+
+const DUPLICATE: SpendAck = Object.freeze({ counted: false, journaled: false });
+
+export class UnknownCampaignError extends Error {
+  readonly code = 'UNKNOWN_CAMPAIGN';
+  constructor(readonly campaignId: string) {
+    super(`campaign "${campaignId}" is not known to this pacer; create it first`);
+    this.name = 'UnknownCampaignError';
+  }
+}
+
+export class PacerInstance {
+  readonly instanceId: string;
+  readonly states = new Map<string, PacingState>();
+  /** True while the store is unreachable: decisions are conservative, spend goes to the journal. */
+  degraded = false;
+  /** Counters a shell can export: store failures, records replayed, duplicates refused by the store. */
+  storeErrors = 0;
+  replayedRecords = 0;
+  storeDuplicates = 0;
+
+  private readonly store: BudgetStore;
+  private readonly journal: SpendJournal;
+  private readonly config: PacerConfig;
+  private readonly leaseHorizonMs: number;
+  private readonly minLeaseShare: number;
+  private pending: SpendRecord[] = [];
+  private pendingAcks: (Ack | undefined)[] = [];
+  private readonly recent = new Set<string>();
+  private readonly recentLimit: number;
+  private journalPending = 0;
+  private syncing: Promise<void> | null = null;
+
+  constructor(opts: InstanceOptions) {
+    this.instanceId = opts.instanceId;
+    this.store = opts.store;
+    this.journal = opts.journal;
+    this.config = opts.config;
+    this.leaseHorizonMs = opts.leaseHorizonMs ?? 5 * 60_000;
+    this.minLeaseShare = opts.minLeaseShare ?? 0.002;
+    this.recentLimit = opts.recentEventIds ?? 200_000;
+  }
+
+  /** Adds or updates a campaign; its first lease comes with the next `sync`. */
+  upsertCampaign(campaign: Campaign, nowMs: number): PacingState {
+    const existing = this.states.get(campaign.id);
+    if (existing && existing.campaign.timeZone === campaign.timeZone) {
+      updateCampaign(existing, campaign);
+      return existing;
+    }
+    const s = createPacingState(campaign, this.config, nowMs, { leased: true });
+    this.states.set(campaign.id, s);
+    return s;
+  }
+
+  removeCampaign(id: string): boolean {
+    return this.states.delete(id);
+  }
+
+  /** The hot path. Returns null for an unknown campaign; otherwise fills and returns `out`. */
+  decide(
+    campaignId: string,
+    bidCpmMicros: number,
+    nowMs: number,
+    rand: Rand,
+    out: Decision,
+  ): Decision | null {
+    const s = this.states.get(campaignId);
+    if (s === undefined) return null;
+    return decide(s, bidCpmMicros, nowMs, rand, this.degraded, out);
+  }
+
+  releaseBid(campaignId: string, reservedMicros: number, reservedAtMs: number, nowMs: number): void {
+    const s = this.states.get(campaignId);
+    if (s !== undefined) releaseBid(s, reservedMicros, reservedAtMs, nowMs);
+  }
+
+  /**
+   * Books a win locally at once (pacing sees it immediately) and queues it for the store.
+   * Returns false when this instance has seen the event id before. `ack` is called once the
+   * spend is safe: applied by the store, or journaled while the store is away.
+   */
+  recordSpend(input: SpendInputMicros, nowMs: number, ack?: Ack): boolean {
+    const s = this.states.get(input.campaignId);
+    if (s === undefined) throw new UnknownCampaignError(input.campaignId);
+    if (this.recent.has(input.eventId)) {
+      ack?.(DUPLICATE);
+      return false;
+    }
+    this.remember(input.eventId);
+    recordSpend(s, input.spendMicros, nowMs, input.reservedMicros ?? 0, input.reservedAtMs ?? nowMs);
+    const day = s.ledger.day;
+    this.pending.push({
+      eventId: input.eventId,
+      campaignId: input.campaignId,
+      dayKey: day.key,
+      hourIndex: hourIndex(day, nowMs),
+      spendMicros: input.spendMicros,
+      instanceId: this.instanceId,
+    });
+    this.pendingAcks.push(ack);
+    return true;
+  }
+
+  /** recordSpend for callers that answer only once the spend is safe (the HTTP API). */
+  recordSpendAcked(input: SpendInputMicros, nowMs: number): Promise<SpendAck> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.recordSpend(input, nowMs, resolve);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  private remember(eventId: string): void {
+    this.recent.add(eventId);
+    if (this.recent.size > this.recentLimit) {
+      const oldest = this.recent.values().next().value as string;
+      this.recent.delete(oldest);
+    }
+  }
+
+  /** Spend booked locally and not yet applied or journaled, and journaled but not yet replayed. */
+  get unsyncedRecords(): number {
+    return this.pending.length;
+  }
+
+  get journaledRecords(): number {
+    return this.journalPending;
+  }
+
+  /**
+   * Loads state after a (re)start: replays a journal left behind, then takes this instance's own
+   * spend and leases for today from the store, so a restarted instance neither forgets nor
+   * doubles what it had spent.
+   */
+  async restore(nowMs: number): Promise<void> {
+    const left = await this.journal.pending();
+    this.journalPending = left.length;
+    try {
+      if (left.length > 0) await this.replayJournal();
+      const refs = this.refs(nowMs);
+      const snaps = await this.store.readDays(refs);
+      refs.forEach((ref, i) => {
+        const s = this.states.get(ref.campaignId)!;
+        const snap = snaps[i]!;
+        const l = s.ledger;
+        const own = snap.spentByInstance[this.instanceId] ?? 0;
+        l.ownDaySpentMicros = own;
+        l.ownTotalSpentMicros = own;
+        l.priorTotalSpentMicros = snap.totalSpentMicros - own;
+        l.peerDaySpentMicros = snap.spentMicros - own;
+        s.ownAllowanceMicros = snap.leasedByInstance[this.instanceId] ?? 0;
+      });
+      this.degraded = false;
+    } catch (err) {
+      this.noteStoreError(err);
+    }
+  }
+
+  /**
+   * One round with the store: replay the journal if the store is back, flush pending spend, top
+   * up leases, read the other instances' spend. Never throws for store failures: it goes degraded.
+   * Concurrent calls share one round.
+   */
+  sync(nowMs: number): Promise<void> {
+    if (this.syncing === null) {
+      this.syncing = this.syncOnce(nowMs).finally(() => {
+        this.syncing = null;
+      });
+    }
+    return this.syncing;
+  }
+
+  private async syncOnce(nowMs: number): Promise<void> {
+    for (const s of this.states.values()) advance(s, nowMs);
+    if (this.degraded) {
+      try {
+        await this.store.ping();
+        await this.replayJournal();
+        this.degraded = false;
+      } catch (err) {
+        this.noteStoreError(err);
+      }
+    }
+    await this.flush();
+    if (this.degraded) return;
+    try {
+      await this.topUpLeases(nowMs);
+      await this.readPeers(nowMs);
+    } catch (err) {
+      this.noteStoreError(err);
+    }
+  }
+
+  private noteStoreError(_err: unknown): void {
+    this.storeErrors++;
+    this.degraded = true;
+  }
+
+  /** Hands pending spend to the store, or to the journal when the store fails. */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    const acks = this.pendingAcks;
+    this.pending = [];
+    this.pendingAcks = [];
+    if (!this.degraded) {
+      try {
+        const applied = await this.store.applySpend(batch);
+        this.settleApplied(batch, applied);
+        for (let i = 0; i < acks.length; i++)
+          acks[i]?.(applied[i] ? { counted: true, journaled: false } : DUPLICATE);
+        return;
+      } catch (err) {
+        this.noteStoreError(err);
+      }
+    }
+    try {
+      await this.journal.append(batch);
+    } catch (err) {
+      // Neither the store nor the journal took the spend: keep it queued rather than lose it.
+      this.pending = batch.concat(this.pending);
+      this.pendingAcks = acks.concat(this.pendingAcks);
+      throw err;
+    }
+    this.journalPending += batch.length;
+    for (const ack of acks) ack?.({ counted: true, journaled: true });
+  }
+
+  /** Replays journaled spend into the store exactly once (the store dedups by event id). */
+  private async replayJournal(): Promise<void> {
+    const records = await this.journal.pending();
+    if (records.length === 0) return;
+    const applied = await this.store.applySpend(records);
+    this.settleApplied(records, applied);
+    await this.journal.confirm(records.length);
+    this.replayedRecords += records.length;
+    this.journalPending = Math.max(0, this.journalPending - records.length);
+  }
+
+  /** Records the store refused as duplicates were counted elsewhere first: take them back locally. */
+  private settleApplied(records: readonly SpendRecord[], applied: readonly boolean[]): void {
+    for (let i = 0; i < records.length; i++) {
+      if (applied[i]) continue;
+      const r = records[i]!;
+      this.storeDuplicates++;
+      const s = this.states.get(r.campaignId);
+      if (s !== undefined) unbookSpend(s.ledger, r.spendMicros, r.dayKey, r.hourIndex);
+    }
+  }
+
+  private refs(_nowMs: number): DayKeyRef[] {
+    const refs: DayKeyRef[] = [];
+    for (const s of this.states.values()) refs.push({ campaignId: s.campaign.id, dayKey: s.ledger.day.key });
+    return refs;
+  }
+
+  /** What to ask for: the planned spend of the lease horizon, at least a floor share of budget. */
+  leaseRequestMicros(s: PacingState, nowMs: number): number {
+    const limit = budgetLimitMicros(s);
+    const floor = Math.ceil(limit * this.minLeaseShare);
+    let planned: number;
+    if (s.campaign.pacingMode === 'ASAP') {
+      planned = Math.ceil(limit * 0.05);
+    } else {
+      const f = dayFraction(s, nowMs);
+      const f2 = dayFraction(s, nowMs + this.leaseHorizonMs);
+      planned = Math.ceil((targetShare(s.curve, f2) - targetShare(s.curve, f)) * limit);
+    }
+    return planned > floor ? planned : floor;
+  }
+
+  private async topUpLeases(nowMs: number): Promise<void> {
+    const requests: LeaseRequest[] = [];
+    const states: PacingState[] = [];
+    for (const s of this.states.values()) {
+      if (s.campaign.status !== 'ACTIVE') continue;
+      const l = s.ledger;
+      const headroom = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
+      const want = this.leaseRequestMicros(s, nowMs);
+      if (headroom >= want / 2) continue;
+      const limit = budgetLimitMicros(s);
+      if (dayCommittedMicros(l) >= limit) continue;
+      requests.push({
+        campaignId: s.campaign.id,
+        dayKey: l.day.key,
+        instanceId: this.instanceId,
+        requestMicros: want,
+        budgetMicros: limit,
+      });
+      states.push(s);
+    }
+    if (requests.length === 0) return;
+    const grants = await this.store.acquireLeases(requests);
+    for (let i = 0; i < states.length; i++) addLease(states[i]!, requests[i]!.dayKey, grants[i]!, nowMs);
+  }
+
+  private async readPeers(nowMs: number): Promise<void> {
+    const refs = this.refs(nowMs);
+    if (refs.length === 0) return;
+    const snaps: DaySnapshot[] = await this.store.readDays(refs);
+    // Spend recorded while the read was in flight is not in the store yet.
+    const unflushed = new Map<string, number>();
+    for (const r of this.pending)
+      unflushed.set(
+        `${r.campaignId}\u0000${r.dayKey}`,
+        (unflushed.get(`${r.campaignId}\u0000${r.dayKey}`) ?? 0) + r.spendMicros,
+      );
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      const s = this.states.get(ref.campaignId);
+      if (s === undefined) continue;
+      const snap = snaps[i]!;
+      const ownInStore = snap.spentByInstance[this.instanceId] ?? 0;
+      setPeerSpend(s, ref.dayKey, snap.spentMicros - ownInStore, nowMs);
+      if (this.journalPending === 0 && s.ledger.day.key === ref.dayKey) {
+        // The store is the truth for own spend too: this heals a batch that timed out after Redis
+        // applied it (its replay is refused as a duplicate and was taken back locally).
+        const own = ownInStore + (unflushed.get(`${ref.campaignId}\u0000${ref.dayKey}`) ?? 0);
+        s.ledger.ownTotalSpentMicros += own - s.ledger.ownDaySpentMicros;
+        s.ledger.ownDaySpentMicros = own;
+      }
+      // Spend of all instances before today, for the total budget.
+      const l = s.ledger;
+      const beforeToday = snap.totalSpentMicros - snap.spentMicros;
+      l.priorTotalSpentMicros = beforeToday - (l.ownTotalSpentMicros - l.ownDaySpentMicros);
+    }
+  }
+
+  /** Gives back the unused part of today's leases (graceful shutdown). */
+  async returnLeases(nowMs: number): Promise<void> {
+    for (const s of this.states.values()) {
+      advance(s, nowMs);
+      const l = s.ledger;
+      if (!Number.isFinite(s.ownAllowanceMicros)) continue;
+      const unused = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
+      if (unused > 0) {
+        await this.store.returnLease(
+          { campaignId: s.campaign.id, dayKey: l.day.key },
+          this.instanceId,
+          unused,
+        );
+        s.ownAllowanceMicros -= unused;
+      }
+    }
+  }
+}
