@@ -1,0 +1,289 @@
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BudgetStore,
+  HOUR_BUCKETS,
+  MemoryStore,
+  type SpendRecord,
+  StoreUnavailableError,
+  makeCampaign,
+} from '../../core/index';
+import { RedisStore } from '../../server/store/redisStore';
+import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
+
+let server: RedisServerHandle;
+let prefixSeq = 0;
+const opened: RedisStore[] = [];
+
+function newRedisStore(prefix = `t${process.pid}-${prefixSeq++}:`): RedisStore {
+  const s = new RedisStore({ url: server.url, keyPrefix: prefix, commandTimeoutMs: 300 });
+  opened.push(s);
+  return s;
+}
+
+async function readyRedisStore(prefix?: string): Promise<RedisStore> {
+  const s = newRedisStore(prefix);
+  expect(await s.waitReady(5000)).toBe(true);
+  return s;
+}
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+
+afterAll(async () => {
+  for (const s of opened) await s.close();
+  await server?.dispose();
+});
+
+function rec(eventId: string, spendMicros: number, over: Partial<SpendRecord> = {}): SpendRecord {
+  return {
+    eventId,
+    campaignId: 'c1',
+    dayKey: '2024-03-01',
+    hourIndex: 3,
+    spendMicros,
+    instanceId: 'i1',
+    ...over,
+  };
+}
+
+const day = { campaignId: 'c1', dayKey: '2024-03-01' };
+
+/** Stores may or may not keep an instance whose lease went back to zero; the contract is about amounts. */
+function nonZero(m: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => v !== 0));
+}
+
+/** The same contract holds for the embedded store and for Redis: the simulator trusts one, production the other. */
+const stores: [string, () => Promise<BudgetStore>][] = [
+  ['MemoryStore', async () => new MemoryStore()],
+  ['RedisStore', () => readyRedisStore()],
+];
+
+describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
+  it('counts each event id once, within a batch and across batches', async () => {
+    const s = await make();
+    expect(await s.applySpend([rec('e1', 100), rec('e2', 250), rec('e1', 100)])).toEqual([true, true, false]);
+    expect(await s.applySpend([rec('e2', 250), rec('e3', 7, { hourIndex: 24, instanceId: 'i2' })])).toEqual([
+      false,
+      true,
+    ]);
+    const [d] = await s.readDays([day]);
+    expect(d!.spentMicros).toBe(357);
+    expect(d!.hourSpentMicros).toHaveLength(HOUR_BUCKETS);
+    expect(d!.hourSpentMicros[3]).toBe(350);
+    expect(d!.hourSpentMicros[24]).toBe(7);
+    expect(d!.spentByInstance).toEqual({ i1: 350, i2: 7 });
+    expect(d!.totalSpentMicros).toBe(357);
+  });
+
+  it('keeps days apart and sums the lifetime total across them', async () => {
+    const s = await make();
+    await s.applySpend([rec('a', 10), rec('b', 20, { dayKey: '2024-03-02' })]);
+    const [d1, d2, empty] = await s.readDays([
+      day,
+      { campaignId: 'c1', dayKey: '2024-03-02' },
+      { campaignId: 'other', dayKey: '2024-03-01' },
+    ]);
+    expect(d1!.spentMicros).toBe(10);
+    expect(d2!.spentMicros).toBe(20);
+    expect(d2!.totalSpentMicros).toBe(30);
+    expect(empty).toEqual({
+      spentMicros: 0,
+      hourSpentMicros: new Array(HOUR_BUCKETS).fill(0),
+      leasedMicros: 0,
+      leasedByInstance: {},
+      spentByInstance: {},
+      totalSpentMicros: 0,
+    });
+  });
+
+  it('grants leases up to the budget and no further, and takes back at most what was held', async () => {
+    const s = await make();
+    const req = (instanceId: string, requestMicros: number) => ({
+      ...day,
+      instanceId,
+      requestMicros,
+      budgetMicros: 1000,
+    });
+    expect(await s.acquireLeases([req('i1', 600), req('i2', 600), req('i3', 600)])).toEqual([600, 400, 0]);
+    await s.returnLease(day, 'i1', 10_000);
+    await s.returnLease(day, 'i3', 50);
+    const [d] = await s.readDays([day]);
+    expect(d!.leasedMicros).toBe(400);
+    expect(nonZero(d!.leasedByInstance)).toEqual({ i2: 400 });
+    expect(await s.acquireLeases([req('i3', 700)])).toEqual([600]);
+  });
+
+  it('stores campaigns and breaker snapshots', async () => {
+    const s = await make();
+    const c = makeCampaign({
+      id: 'camp-9',
+      dailyBudgetMicros: 5_000_000,
+      pacingMode: 'ASAP',
+      timeZone: 'Asia/Tokyo',
+    });
+    await s.putCampaign(c);
+    await s.putCampaign(makeCampaign({ id: 'camp-1', dailyBudgetMicros: 1 }));
+    expect(await s.getCampaign('camp-9')).toEqual(c);
+    expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1', 'camp-9']);
+    const snap = {
+      state: 'OPEN' as const,
+      recovered: false,
+      openedAtMs: 5,
+      probesUsed: 0,
+      trips: 1,
+      lastTransitionMs: 5,
+    };
+    await s.saveBreaker('camp-9', snap);
+    expect(await s.loadBreaker('camp-9')).toEqual(snap);
+    expect(await s.deleteCampaign('camp-9')).toBe(true);
+    expect(await s.deleteCampaign('camp-9')).toBe(false);
+    expect(await s.getCampaign('camp-9')).toBeNull();
+    expect(await s.loadBreaker('camp-9')).toBeNull();
+    expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1']);
+  });
+});
+
+describe('RedisStore specifics', () => {
+  it('puts every campaign key under the campaign hash tag and sets TTLs', async () => {
+    const prefix = `tag${prefixSeq++}:`;
+    const s = await readyRedisStore(prefix);
+    await s.applySpend([rec('ev-1', 5)]);
+    await s.acquireLeases([{ ...day, instanceId: 'i1', requestMicros: 5, budgetMicros: 10 }]);
+    await s.putCampaign(makeCampaign({ id: 'c1', dailyBudgetMicros: 10 }));
+    await s.saveBreaker('c1', {
+      state: 'CLOSED',
+      recovered: false,
+      openedAtMs: 0,
+      probesUsed: 0,
+      trips: 0,
+      lastTransitionMs: 0,
+    });
+    const raw = new Redis(server.url);
+    try {
+      const keys = (await raw.keys(`${prefix}*`)).sort();
+      const outside = keys.filter((k) => !k.startsWith(`${prefix}{c:c1}:`));
+      expect(outside).toEqual([`${prefix}campaigns`]);
+      expect(keys.length).toBe(10);
+      const ttl = async (k: string) => raw.ttl(`${prefix}{c:c1}:${k}`);
+      const dedupTtl = await ttl('ev:ev-1');
+      expect(dedupTtl).toBeGreaterThan(3 * 86_400 - 60);
+      expect(dedupTtl).toBeLessThanOrEqual(3 * 86_400);
+      for (const k of ['day', 'hour', 'spi', 'lease', 'lpi']) {
+        expect(await ttl(`${k}:2024-03-01`)).toBeGreaterThan(8 * 86_400 - 60);
+      }
+      expect(await ttl('total')).toBe(-1);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('rejects a key prefix that would steal the hash tag', () => {
+    expect(() => new RedisStore({ url: server.url, keyPrefix: 'a{b}:' })).toThrow(RangeError);
+  });
+
+  it('never grants more than the budget to concurrent acquirers on separate connections', async () => {
+    const prefix = `prop${prefixSeq++}:`;
+    const clients = [
+      await readyRedisStore(prefix),
+      await readyRedisStore(prefix),
+      await readyRedisStore(prefix),
+    ];
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.array(
+          fc.record({
+            client: fc.integer({ min: 0, max: 2 }),
+            requestMicros: fc.integer({ min: 0, max: 400_000 }),
+            giveBackMicros: fc.integer({ min: 0, max: 200_000 }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        async (budgetMicros, ops) => {
+          const ref = { campaignId: `p${run++}`, dayKey: '2024-03-01' };
+          const grants = await Promise.all(
+            ops.map(async (op, i) => {
+              const store = clients[op.client]!;
+              const instanceId = `inst${op.client}`;
+              const [g] = await store.acquireLeases([
+                { ...ref, instanceId, requestMicros: op.requestMicros, budgetMicros },
+              ]);
+              if (i % 3 === 0) await store.returnLease(ref, instanceId, op.giveBackMicros);
+              return g!;
+            }),
+          );
+          const [d] = await clients[0]!.readDays([ref]);
+          for (const g of grants) expect(g).toBeGreaterThanOrEqual(0);
+          expect(d!.leasedMicros).toBeLessThanOrEqual(budgetMicros);
+          const byInstance = Object.values(d!.leasedByInstance).reduce((a, b) => a + b, 0);
+          expect(byInstance).toBe(d!.leasedMicros);
+          for (const v of Object.values(d!.leasedByInstance)) expect(v).toBeGreaterThanOrEqual(0);
+        },
+      ),
+      { numRuns: 60, seed: 4242 },
+    );
+  });
+
+  it('counts concurrent duplicate deliveries from several connections exactly once', async () => {
+    const prefix = `dup${prefixSeq++}:`;
+    const clients = [
+      await readyRedisStore(prefix),
+      await readyRedisStore(prefix),
+      await readyRedisStore(prefix),
+    ];
+    const events = Array.from({ length: 500 }, (_, i) => rec(`e${i}`, 1 + (i % 97)));
+    const expected = events.reduce((a, e) => a + e.spendMicros, 0);
+    // Each client sends every event, in its own order and batch size.
+    const results = await Promise.all(
+      clients.map(async (c, ci) => {
+        const mine = ci === 1 ? [...events].reverse() : events;
+        const counted: boolean[] = [];
+        for (let i = 0; i < mine.length; i += 17 + ci * 13) {
+          counted.push(...(await c.applySpend(mine.slice(i, i + 17 + ci * 13))));
+        }
+        return counted.filter(Boolean).length;
+      }),
+    );
+    expect(results.reduce((a, b) => a + b, 0)).toBe(events.length);
+    const [d] = await clients[0]!.readDays([day]);
+    expect(d!.spentMicros).toBe(expected);
+    expect(d!.totalSpentMicros).toBe(expected);
+  });
+
+  it('fails fast with STORE_UNAVAILABLE while Redis is down and reconnects by itself', async () => {
+    const prefix = `down${prefixSeq++}:`;
+    const s = await readyRedisStore(prefix);
+    expect(await s.applySpend([rec('before', 1_000)])).toEqual([true]);
+    await server.stop({ save: true });
+    const err = await s.applySpend([rec('during', 5)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).code).toBe('STORE_UNAVAILABLE');
+    await expect(s.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(
+      s.acquireLeases([{ ...day, instanceId: 'i', requestMicros: 1, budgetMicros: 9 }]),
+    ).rejects.toThrow(StoreUnavailableError);
+    await server.restart();
+    expect(await s.waitReady(10_000)).toBe(true);
+    // The restarted server forgot the scripts: the store must reload them on NOSCRIPT.
+    expect(await s.applySpend([rec('before', 1_000), rec('after', 5)])).toEqual([false, true]);
+    const [d] = await s.readDays([day]);
+    expect(d!.spentMicros).toBe(1_005);
+  });
+
+  it('times out instead of hanging when Redis stops answering', async () => {
+    const s = await readyRedisStore();
+    server.pause();
+    try {
+      await expect(s.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(s.applySpend([rec('hang', 1)])).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      server.resume();
+    }
+    expect(await s.waitReady(10_000)).toBe(true);
+  });
+});
