@@ -20,7 +20,9 @@ export const ERROR_CODES = {
   PACER_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   PACER_ERR_INTERNAL: 500,
   PACER_ERR_STORE_UNAVAILABLE: 503,
-  PACER_ERR_SHUTTING_DOWN: 503,
+  // The durable spend journal: a process cannot take spend safely without it.
+  PACER_ERR_JOURNAL_IO: 500,
+  PACER_ERR_JOURNAL_LOCKED: 500,
   // Never answered over HTTP: a bad config stops the process before it listens.
   PACER_ERR_CONFIG: 500,
 } as const;
@@ -133,6 +135,33 @@ export class StoreUnavailableHttpError extends PacerError {
       options,
     );
     this.name = 'StoreUnavailableHttpError';
+  }
+}
+
+/** The spend journal could not be written or read: spend cannot be acknowledged as safe. */
+export class JournalIoError extends PacerError {
+  constructor(what: string, options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'PACER_ERR_JOURNAL_IO',
+      `${what}${detail}. Check that JOURNAL_DIR exists, is writable and has free space.`,
+      options,
+    );
+    this.name = 'JournalIoError';
+  }
+}
+
+/** Another live process holds this instance's journal: two writers would replay each other's records. */
+export class JournalLockedError extends PacerError {
+  constructor(
+    readonly path: string,
+    readonly holderPid: number,
+  ) {
+    super(
+      'PACER_ERR_JOURNAL_LOCKED',
+      `The journal ${path} is in use by process ${holderPid}; give each instance its own INSTANCE_ID or JOURNAL_DIR, or stop the other process.`,
+    );
+    this.name = 'JournalLockedError';
   }
 }
 
