@@ -92,18 +92,26 @@ export function expireReservations(l: Ledger, nowMs: number): void {
   const oldestLive = Math.floor((nowMs - l.reservationTtlMs) / 1000);
   if (oldestLive <= l.ringTailSecond) return;
   const size = l.ring.length;
-  // Never walk more than one lap: everything older than a lap is gone already.
-  const from = Math.max(l.ringTailSecond, oldestLive - size);
-  for (let s = from; s < oldestLive; s++) {
-    const slot = s % size;
-    if (l.ringSecond[slot] === s) {
-      l.reservedMicros -= l.ring[slot]!;
-      l.ring[slot] = 0;
-      l.ringSecond[slot] = -1;
+  if (oldestLive - l.ringTailSecond >= size) {
+    // A gap of a lap or more: every slot may be stale, whatever second it holds.
+    for (let slot = 0; slot < size; slot++) {
+      const sec = l.ringSecond[slot]!;
+      if (sec >= 0 && sec < oldestLive) expireSlot(l, slot);
+    }
+  } else {
+    for (let s = l.ringTailSecond; s < oldestLive; s++) {
+      const slot = s % size;
+      if (l.ringSecond[slot] === s) expireSlot(l, slot);
     }
   }
   l.ringTailSecond = oldestLive;
   if (l.reservedMicros < 0.5) l.reservedMicros = 0;
+}
+
+function expireSlot(l: Ledger, slot: number): void {
+  l.reservedMicros -= l.ring[slot]!;
+  l.ring[slot] = 0;
+  l.ringSecond[slot] = -1;
 }
 
 export function reserve(l: Ledger, micros: number, nowMs: number): void {

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { makeCampaign } from '../../core/campaign';
+import { pacerConfig } from '../../core/config';
+import { newDecision } from '../../core/decision';
+import { PacerInstance, UnknownCampaignError } from '../../core/instance';
+import { MemoryJournal } from '../../core/journal';
+import { MemoryStore } from '../../core/memoryStore';
+import { type BudgetStore, StoreUnavailableError } from '../../core/store';
+
+/** A MemoryStore that can be switched off, as Redis can. */
+function switchable(inner: BudgetStore): BudgetStore & { up: boolean } {
+  const wrapper = { up: true } as BudgetStore & { up: boolean };
+  for (const key of ['applySpend', 'acquireLeases', 'returnLease', 'readDays', 'ping'] as const) {
+    (wrapper as unknown as Record<string, unknown>)[key] = (...args: unknown[]) => {
+      if (!wrapper.up) return Promise.reject(new StoreUnavailableError());
+      return (inner[key] as (...a: unknown[]) => Promise<unknown>)(...args);
+    };
+  }
+  return wrapper;
+}
+
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0;
+    return x / 4_294_967_296;
+  };
+}
+
+const config = pacerConfig();
+const BUDGET = 20_000_000;
+const campaign = makeCampaign({ id: 'c1', dailyBudgetMicros: BUDGET, pacingMode: 'EVEN' });
+
+async function day(opts: { instances: number; outage?: [number, number]; duplicates?: boolean }) {
+  const memory = new MemoryStore();
+  const store = switchable(memory);
+  const journals = Array.from({ length: opts.instances }, () => new MemoryJournal());
+  const insts = journals.map(
+    (journal, i) => new PacerInstance({ instanceId: `i${i}`, store, journal, config }),
+  );
+  for (const inst of insts) inst.upsertCampaign(campaign, 0);
+  const rand = lcg(9);
+  const out = newDecision();
+  const distinct = new Map<string, number>();
+  let degradedDecisions = 0;
+  let ev = 0;
+  for (let t = 0; t < 86_400_000; t += 200) {
+    if (opts.outage) store.up = !(t >= opts.outage[0] && t < opts.outage[1]);
+    if (t % 1000 === 0) for (const inst of insts) await inst.sync(t);
+    const inst = insts[Math.floor(rand() * insts.length)]!;
+    const d = inst.decide('c1', 1_000_000, t, rand, out)!;
+    if (d.degraded) degradedDecisions++;
+    if (!d.allow) continue;
+    const price = Math.floor(rand() * 1_200_000);
+    if (price > d.maxBidCpmMicros) {
+      inst.releaseBid('c1', d.reservedMicros, t, t);
+      continue;
+    }
+    const eventId = `e${ev++}`;
+    const spendMicros = Math.ceil(price / 1000);
+    distinct.set(eventId, spendMicros);
+    inst.recordSpend(
+      { campaignId: 'c1', eventId, spendMicros, reservedMicros: d.reservedMicros, reservedAtMs: t },
+      t,
+    );
+    // A retried win notice landing on another instance must not count twice.
+    if (opts.duplicates && ev % 7 === 0)
+      insts[(ev + 1) % insts.length]!.recordSpend({ campaignId: 'c1', eventId, spendMicros }, t);
+  }
+  store.up = true;
+  for (const inst of insts) await inst.sync(86_399_000);
+  for (const inst of insts) await inst.sync(86_399_500);
+  const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
+  const expected = [...distinct.values()].reduce((a, b) => a + b, 0);
+  return { snap: snap!, expected, insts, journals, degradedDecisions };
+}
+
+describe('PacerInstance', () => {
+  it('three instances on one store spend every distinct event exactly once and stay within budget', async () => {
+    const { snap, expected, insts } = await day({ instances: 3, duplicates: true });
+    expect(snap.spentMicros).toBe(expected);
+    expect(snap.spentMicros).toBeLessThanOrEqual(BUDGET);
+    expect(snap.leasedMicros).toBeLessThanOrEqual(BUDGET);
+    expect(snap.spentMicros / BUDGET).toBeGreaterThan(0.95);
+    expect(insts.reduce((a, i) => a + i.storeDuplicates, 0)).toBeGreaterThan(0);
+    // Each instance's view of the day matches the store once everything is flushed.
+    for (const inst of insts) {
+      const l = inst.states.get('c1')!.ledger;
+      expect(l.ownDaySpentMicros + l.peerDaySpentMicros).toBe(snap.spentMicros);
+    }
+  });
+
+  it('keeps deciding through a store outage, journals spend and replays it exactly once', async () => {
+    const { snap, expected, insts, journals, degradedDecisions } = await day({
+      instances: 3,
+      outage: [40_000_000, 40_300_000],
+      duplicates: true,
+    });
+    expect(degradedDecisions).toBeGreaterThan(0);
+    expect(insts.every((i) => !i.degraded)).toBe(true);
+    expect(insts.reduce((a, i) => a + i.replayedRecords, 0)).toBeGreaterThan(0);
+    expect(journals.every((j) => j.size === 0)).toBe(true);
+    expect(snap.spentMicros).toBe(expected);
+    expect(snap.spentMicros).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it('acks spend once the store took it, and says so for duplicates', async () => {
+    const store = new MemoryStore();
+    const inst = new PacerInstance({ instanceId: 'a', store, journal: new MemoryJournal(), config });
+    inst.upsertCampaign(campaign, 0);
+    const first = inst.recordSpendAcked({ campaignId: 'c1', eventId: 'x', spendMicros: 10 }, 0);
+    const again = inst.recordSpendAcked({ campaignId: 'c1', eventId: 'x', spendMicros: 10 }, 0);
+    await inst.sync(1);
+    expect(await first).toEqual({ counted: true, journaled: false });
+    expect(await again).toEqual({ counted: false, journaled: false });
+    await expect(
+      inst.recordSpendAcked({ campaignId: 'nope', eventId: 'y', spendMicros: 1 }, 0),
+    ).rejects.toThrow(UnknownCampaignError);
+  });
+
+  it('a restarted instance recovers its spend and lease from the store and its journal', async () => {
+    const memory = new MemoryStore();
+    const store = switchable(memory);
+    const journal = new MemoryJournal();
+    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
+    a.upsertCampaign(campaign, 0);
+    await a.sync(0);
+    const leased = a.states.get('c1')!.ownAllowanceMicros;
+    expect(leased).toBeGreaterThan(0);
+    a.recordSpend({ campaignId: 'c1', eventId: 'before', spendMicros: 300 }, 10);
+    await a.sync(20);
+    store.up = false;
+    a.recordSpend({ campaignId: 'c1', eventId: 'during', spendMicros: 200 }, 30);
+    await a.sync(40);
+    expect(a.degraded).toBe(true);
+    expect(journal.size).toBe(1);
+    // The process dies here; a new one starts with the same id and journal.
+    store.up = true;
+    const b = new PacerInstance({ instanceId: 'a', store, journal, config });
+    b.upsertCampaign(campaign, 50);
+    await b.restore(50);
+    const l = b.states.get('c1')!.ledger;
+    expect(l.ownDaySpentMicros).toBe(500);
+    expect(b.states.get('c1')!.ownAllowanceMicros).toBe(leased);
+    expect(journal.size).toBe(0);
+    await b.restore(60);
+    const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
+    expect(snap!.spentMicros).toBe(500);
+  });
+});
+
+describe('MemoryStore', () => {
+  it('never grants leases past the budget, whoever asks', async () => {
+    const store = new MemoryStore();
+    const ref = { campaignId: 'c', dayKey: 'd' };
+    const grants = await store.acquireLeases(
+      Array.from({ length: 10 }, (_, i) => ({
+        ...ref,
+        instanceId: `i${i % 3}`,
+        requestMicros: 300,
+        budgetMicros: 2_000,
+      })),
+    );
+    expect(grants.reduce((a, b) => a + b, 0)).toBe(2_000);
+    await store.returnLease(ref, 'i0', 10_000);
+    const [snap] = await store.readDays([ref]);
+    expect(snap!.leasedByInstance.i0).toBe(0);
+    expect(snap!.leasedMicros).toBe(snap!.leasedByInstance.i1! + snap!.leasedByInstance.i2!);
+    expect(snap!.leasedMicros).toBeLessThan(2_000);
+  });
+});
