@@ -1,0 +1,506 @@
+import {
+  type BudgetStore,
+  type Campaign,
+  CircuitBreaker,
+  type DayKeyRef,
+  type Decision,
+  type PacerConfig,
+  PacerInstance,
+  type PacingState,
+  type Rand,
+  type SpendJournal,
+  dayWindowAt,
+} from '../../core/index';
+import { UnknownCampaignError } from '../errors';
+import { hashUnit, requestRand, seededRand } from './random';
+import { RequestReservations } from './reservations';
+import { budgetStatus } from './status';
+import type { Clock, Timers } from './time';
+import type {
+  BudgetStatus,
+  DailyPerformance,
+  HealthReport,
+  PacerRuntime,
+  RuntimeEvent,
+  SpendInput,
+  SpendOutcome,
+} from './types';
+
+/**
+ * The PacerRuntime of the production server: one PacerInstance driven by injected timers.
+ *
+ * Store traffic is serialised through one worker: a periodic sync (flush, lease top-up, peers'
+ * spend, and while degraded a ping that, once Redis answers, replays the journal and leaves
+ * degraded mode), plus an immediate flush whenever spend arrives, so /spend/track answers after
+ * one store round trip (or one journal fsync) instead of a sync interval. Serialising matters:
+ * a flush running beside a sync's peer read would make own spend look smaller than it is.
+ *
+ * OVERSPEND BOUND (per campaign and day; L = the day's limit: the daily budget, or what is left
+ * of the total budget if that is smaller):
+ *
+ *   day spend <= L + E,   E = sum of the charges of wins whose reservation was not held when
+ *                             their notice was booked, namely wins whose notice
+ *     (a) came more than `reservationTtlMs` (default 120 s) after the decision, or without the
+ *         decision's request id after its reservation had expired,
+ *     (b) came after the deciding instance crashed or restarted (its reservations died with it),
+ *     (c) reached another instance than the decider while the store was unreachable, or
+ *     (d) followed a budget cut that the deciding instance had not yet seen (its campaign copy is
+ *         refreshed every `campaignRefreshMs`, default 5 s; the instance that took the cut sees it
+ *         at once).
+ *   Each such win costs at most the decision's max bid CPM / 1000 (the reservation), assuming
+ *   the reported charge never exceeds the bid (second price). Spend reported for bids the pacer
+ *   never allowed is counted but cannot be bounded by it.
+ *
+ * Why: an instance commits (own spend + live reservations) only inside the leases it holds, and
+ * the store's Lua script never grants leases for a campaign-day past L in total; on top of that,
+ * each bid is refused when own + peers' spend (as of the last sync, `syncIntervalMs` old when
+ * healthy) + reservations + its cost would pass L. Degraded mode adds nothing to E: the instance
+ * keeps deciding inside the lease it already holds, never borrows, and throttles at least
+ * `degradedThrottle`; an instance that starts while the store is down holds no lease and bids
+ * nothing until the store answers. Spend is never lost or doubled: it is acknowledged only once
+ * Redis applied it or the journal fsynced it, Redis counts an event id once (3-day dedup window),
+ * and journal replay after an outage or a kill -9 is refused for ids already counted, so replay
+ * is exactly-once as long as it happens within the dedup window.
+ */
+export interface RuntimeLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface RuntimeDeps {
+  readonly store: BudgetStore;
+  /** Closed by the runtime's close() if it has a close method. */
+  readonly journal: SpendJournal & { close?(): Promise<void> };
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly instanceId: string;
+  readonly config: PacerConfig;
+  readonly log: RuntimeLogger;
+  readonly storeKind?: 'redis' | 'embedded';
+  /** Background sync (and, while degraded, the health probe) period. */
+  readonly syncIntervalMs?: number;
+  /** How often campaigns created or edited on other instances are picked up. */
+  readonly campaignRefreshMs?: number;
+  /** Request ids whose reservations are remembered for their win notices. */
+  readonly maxTrackedRequests?: number;
+  /** Seed of the generator used for decisions without a request id. */
+  readonly seed?: number;
+  readonly leaseHorizonMs?: number;
+  readonly minLeaseShare?: number;
+}
+
+export const DEFAULT_SYNC_INTERVAL_MS = 250;
+export const DEFAULT_CAMPAIGN_REFRESH_MS = 5_000;
+export const DEFAULT_MAX_TRACKED_REQUESTS = 200_000;
+const MAX_PERFORMANCE_DAYS = 62;
+
+/** The PacerRuntime plus what tests and the server's shutdown need. */
+export interface Runtime extends PacerRuntime {
+  readonly instance: PacerInstance;
+  /** Runs one sync round now (the timer does this on its own); resolves when it is done. */
+  syncNow(): Promise<void>;
+}
+
+function sameCampaign(a: Campaign, b: Campaign): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+class ServerRuntime implements Runtime {
+  readonly instanceId: string;
+  readonly instance: PacerInstance;
+  private readonly deps: RuntimeDeps;
+  private readonly syncIntervalMs: number;
+  private readonly campaignRefreshMs: number;
+  private readonly reservations: RequestReservations;
+  private readonly rand: Rand;
+  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+  private readonly dirtyBreakers = new Set<string>();
+  private stopTimer: (() => void) | null = null;
+  private lastRefreshMs = Number.NEGATIVE_INFINITY;
+  private campaignsLoaded = false;
+  private lastHealth: 'healthy' | 'degraded' | null = null;
+  private syncQueued = false;
+  private flushQueued = false;
+  private running: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(deps: RuntimeDeps) {
+    this.deps = deps;
+    this.instanceId = deps.instanceId;
+    this.syncIntervalMs = deps.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
+    this.campaignRefreshMs = deps.campaignRefreshMs ?? DEFAULT_CAMPAIGN_REFRESH_MS;
+    this.reservations = new RequestReservations(deps.maxTrackedRequests ?? DEFAULT_MAX_TRACKED_REQUESTS);
+    this.rand = seededRand(deps.seed ?? Math.floor(hashUnit(deps.instanceId) * 4_294_967_296));
+    this.instance = new PacerInstance({
+      instanceId: deps.instanceId,
+      store: deps.store,
+      journal: deps.journal,
+      config: deps.config,
+      ...(deps.leaseHorizonMs !== undefined ? { leaseHorizonMs: deps.leaseHorizonMs } : {}),
+      ...(deps.minLeaseShare !== undefined ? { minLeaseShare: deps.minLeaseShare } : {}),
+    });
+  }
+
+  // --- hot path -------------------------------------------------------------------------------
+
+  decide(
+    campaignId: string,
+    bidCpmMicros: number,
+    requestId: string | undefined,
+    out: Decision,
+  ): Decision | null {
+    const s = this.instance.states.get(campaignId);
+    if (s === undefined) return null;
+    const nowMs = this.deps.clock.nowMs();
+    const breakerBefore = s.breaker.state;
+    this.instance.decide(
+      campaignId,
+      bidCpmMicros,
+      nowMs,
+      requestId ? requestRand(requestId) : this.rand,
+      out,
+    );
+    if (out.allow && requestId !== undefined) {
+      this.reservations.hold(requestId, {
+        campaignId,
+        reservedMicros: out.reservedMicros,
+        reservedAtMs: nowMs,
+      });
+    }
+    if (s.breaker.state !== breakerBefore) this.breakerMoved(s, nowMs);
+    return out;
+  }
+
+  async trackSpend(input: SpendInput): Promise<SpendOutcome> {
+    const s = this.instance.states.get(input.campaignId);
+    if (s === undefined) throw new UnknownCampaignError(input.campaignId);
+    const nowMs = this.deps.clock.nowMs();
+    let held = input.requestId !== undefined ? this.reservations.take(input.requestId) : undefined;
+    if (held !== undefined && held.campaignId !== input.campaignId) held = undefined;
+    const breakerBefore = s.breaker.state;
+    const acked = this.instance.recordSpendAcked(
+      {
+        campaignId: input.campaignId,
+        eventId: input.eventId,
+        spendMicros: input.spendMicros,
+        ...(held !== undefined
+          ? { reservedMicros: held.reservedMicros, reservedAtMs: held.reservedAtMs }
+          : {}),
+      },
+      nowMs,
+    );
+    if (s.breaker.state !== breakerBefore) this.breakerMoved(s, nowMs);
+    void this.schedule('flush');
+    const ack = await acked;
+    if (ack.counted && this.listeners.size > 0) {
+      const state = this.instance.states.get(input.campaignId);
+      if (state !== undefined) {
+        this.emit({
+          type: 'spend',
+          campaignId: input.campaignId,
+          status: budgetStatus(state, this.deps.clock.nowMs(), this.instance.degraded),
+        });
+      }
+    }
+    return { counted: ack.counted, journaled: ack.journaled };
+  }
+
+  // --- reads ----------------------------------------------------------------------------------
+
+  status(campaignId: string): BudgetStatus | null {
+    const s = this.instance.states.get(campaignId);
+    if (s === undefined) return null;
+    return budgetStatus(s, this.deps.clock.nowMs(), this.instance.degraded);
+  }
+
+  /** The last `days` days of the campaign, oldest first, today last, as the store has them. */
+  async performance(campaignId: string, days: number): Promise<DailyPerformance[]> {
+    const s = this.instance.states.get(campaignId);
+    if (s === undefined) throw new UnknownCampaignError(campaignId);
+    const n = Math.min(Math.max(1, Math.floor(days)), MAX_PERFORMANCE_DAYS);
+    const refs: DayKeyRef[] = [];
+    let window = dayWindowAt(s.campaign.timeZone, this.deps.clock.nowMs());
+    for (let i = 0; i < n; i++) {
+      refs.push({ campaignId, dayKey: window.key });
+      window = dayWindowAt(s.campaign.timeZone, window.startMs - 1);
+    }
+    refs.reverse();
+    const snaps = await this.deps.store.readDays(refs);
+    return refs.map((ref, i) => ({
+      dayKey: ref.dayKey,
+      spentMicros: snaps[i]!.spentMicros,
+      hourSpentMicros: snaps[i]!.hourSpentMicros,
+    }));
+  }
+
+  health(): HealthReport {
+    const degraded = this.instance.degraded;
+    return {
+      status: degraded ? 'degraded' : 'healthy',
+      storeKind: this.deps.storeKind ?? 'redis',
+      storeHealthy: !degraded,
+      instanceId: this.instanceId,
+      pendingReplay: this.instance.journaledRecords,
+    };
+  }
+
+  listCampaigns(): Campaign[] {
+    return [...this.instance.states.values()]
+      .map((s) => s.campaign)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  getCampaign(id: string): Campaign | null {
+    return this.instance.states.get(id)?.campaign ?? null;
+  }
+
+  // --- management -----------------------------------------------------------------------------
+
+  async putCampaign(campaign: Campaign): Promise<void> {
+    await this.deps.store.putCampaign(campaign);
+    this.instance.upsertCampaign(campaign, this.deps.clock.nowMs());
+    this.emit({ type: 'campaign', campaignId: campaign.id, deleted: false });
+    // A new campaign bids only once it holds a lease: take one before answering.
+    await this.schedule('sync');
+  }
+
+  async deleteCampaign(id: string): Promise<boolean> {
+    const existed = await this.deps.store.deleteCampaign(id);
+    const s = this.instance.states.get(id);
+    if (s !== undefined) {
+      await this.returnLeaseOf(s);
+      this.instance.removeCampaign(id);
+    }
+    if (existed || s !== undefined) this.emit({ type: 'campaign', campaignId: id, deleted: true });
+    return existed || s !== undefined;
+  }
+
+  onEvent(listener: (event: RuntimeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    const nowMs = this.deps.clock.nowMs();
+    await this.refreshCampaigns(nowMs);
+    await this.restoreBreakers(nowMs);
+    // Replays a journal a crash left behind, and takes back this instance's own spend and leases.
+    await this.instance.restore(nowMs);
+    if (!this.campaignsLoaded) this.instance.degraded = true;
+    const pending = this.instance.journaledRecords;
+    this.deps.log.info(
+      { instanceId: this.instanceId, campaigns: this.instance.states.size, pendingReplay: pending },
+      this.instance.degraded
+        ? 'pacer runtime started degraded: the store is unreachable'
+        : 'pacer runtime started',
+    );
+    await this.schedule('sync');
+    this.stopTimer = this.deps.timers.every(this.syncIntervalMs, () => {
+      void this.schedule('sync');
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopTimer?.();
+    this.stopTimer = null;
+    while (this.running !== null) await this.running;
+    const nowMs = this.deps.clock.nowMs();
+    try {
+      await this.instance.flush();
+    } catch (err) {
+      this.deps.log.error({ err }, 'spend could be neither stored nor journaled at shutdown');
+    }
+    if (!this.instance.degraded) {
+      try {
+        await this.saveBreakers();
+        await this.instance.returnLeases(nowMs);
+      } catch (err) {
+        // Unreturned leases only hold budget back for the rest of the day; they never overspend.
+        this.deps.log.warn({ err }, 'could not return unused leases at shutdown');
+      }
+    }
+    await this.deps.journal.close?.();
+    await this.deps.store.close();
+  }
+
+  async syncNow(): Promise<void> {
+    await this.schedule('sync');
+  }
+
+  // --- the store worker -----------------------------------------------------------------------
+
+  private schedule(kind: 'sync' | 'flush'): Promise<void> {
+    if (this.closed && this.running === null) return Promise.resolve();
+    if (kind === 'sync') this.syncQueued = true;
+    else this.flushQueued = true;
+    if (this.running === null) this.running = this.work();
+    return this.running;
+  }
+
+  private async work(): Promise<void> {
+    try {
+      while (this.syncQueued || this.flushQueued) {
+        if (this.syncQueued) {
+          // A sync flushes too.
+          this.syncQueued = false;
+          this.flushQueued = false;
+          await this.syncRound();
+        } else {
+          this.flushQueued = false;
+          await this.flushRound();
+        }
+        this.noteHealth();
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async flushRound(): Promise<void> {
+    try {
+      await this.instance.flush();
+    } catch (err) {
+      // The records stay queued in the instance and go out with the next round.
+      this.deps.log.error({ err }, 'spend could be neither stored nor journaled; will retry');
+    }
+  }
+
+  private async syncRound(): Promise<void> {
+    const nowMs = this.deps.clock.nowMs();
+    const wasDegraded = this.instance.degraded;
+    const replayable = this.instance.journaledRecords;
+    try {
+      await this.instance.sync(nowMs);
+    } catch (err) {
+      this.deps.log.error({ err }, 'spend could be neither stored nor journaled; will retry');
+    }
+    this.reservations.expire(nowMs, this.deps.config.reservationTtlMs);
+    if (this.instance.degraded) return;
+    if (wasDegraded) {
+      this.deps.log.info(
+        { replayedRecords: replayable - this.instance.journaledRecords },
+        'store reachable again: journal replayed, leaving degraded mode',
+      );
+    }
+    if (!this.campaignsLoaded || nowMs - this.lastRefreshMs >= this.campaignRefreshMs) {
+      // A campaign new to this instance bids only once it holds a lease: take one in this round.
+      if ((await this.refreshCampaigns(nowMs)) > 0) await this.instance.sync(nowMs);
+    }
+    try {
+      await this.saveBreakers();
+    } catch {
+      // Breaker snapshots are advisory (restart hints); the next round saves them.
+    }
+  }
+
+  private noteHealth(): void {
+    const status = this.instance.degraded ? 'degraded' : 'healthy';
+    if (status === this.lastHealth) return;
+    const first = this.lastHealth === null;
+    this.lastHealth = status;
+    if (status === 'degraded')
+      this.deps.log.warn({ storeErrors: this.instance.storeErrors }, 'store unreachable: degraded mode');
+    if (!first || status === 'degraded') this.emit({ type: 'health', health: this.health() });
+  }
+
+  /** Picks up campaigns created, edited or deleted through other instances; returns how many were new. */
+  private async refreshCampaigns(nowMs: number): Promise<number> {
+    let stored: Campaign[];
+    try {
+      stored = await this.deps.store.listCampaigns();
+    } catch (err) {
+      this.deps.log.warn({ err }, 'could not load campaigns from the store');
+      return 0;
+    }
+    let added = 0;
+    this.lastRefreshMs = nowMs;
+    this.campaignsLoaded = true;
+    const seen = new Set<string>();
+    for (const c of stored) {
+      seen.add(c.id);
+      const current = this.instance.states.get(c.id);
+      if (current !== undefined && sameCampaign(current.campaign, c)) continue;
+      if (current === undefined) added++;
+      this.instance.upsertCampaign(c, nowMs);
+      this.emit({ type: 'campaign', campaignId: c.id, deleted: false });
+    }
+    for (const id of [...this.instance.states.keys()]) {
+      if (seen.has(id)) continue;
+      this.instance.removeCampaign(id);
+      this.emit({ type: 'campaign', campaignId: id, deleted: true });
+    }
+    return added;
+  }
+
+  private breakerMoved(s: PacingState, nowMs: number): void {
+    this.dirtyBreakers.add(s.campaign.id);
+    this.emit({ type: 'breaker', campaignId: s.campaign.id, state: s.breaker.state, atMs: nowMs });
+  }
+
+  private async saveBreakers(): Promise<void> {
+    for (const id of [...this.dirtyBreakers]) {
+      const s = this.instance.states.get(id);
+      this.dirtyBreakers.delete(id);
+      if (s !== undefined) await this.deps.store.saveBreaker(id, s.breaker.toJSON());
+    }
+  }
+
+  /** A breaker snapshot from today survives a restart; an older one belongs to a finished day. */
+  private async restoreBreakers(nowMs: number): Promise<void> {
+    if (!this.campaignsLoaded) return;
+    for (const s of this.instance.states.values()) {
+      try {
+        const snap = await this.deps.store.loadBreaker(s.campaign.id);
+        if (
+          snap !== null &&
+          snap.lastTransitionMs >= s.ledger.day.startMs &&
+          snap.lastTransitionMs <= nowMs
+        ) {
+          s.breaker = CircuitBreaker.fromJSON(snap, this.deps.config.breaker);
+        }
+      } catch (err) {
+        this.deps.log.warn({ err, campaignId: s.campaign.id }, 'could not restore breaker state');
+        return;
+      }
+    }
+  }
+
+  private async returnLeaseOf(s: PacingState): Promise<void> {
+    const l = s.ledger;
+    const unused = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
+    if (!(unused > 0) || !Number.isFinite(unused)) return;
+    try {
+      await this.deps.store.returnLease(
+        { campaignId: s.campaign.id, dayKey: l.day.key },
+        this.instanceId,
+        unused,
+      );
+    } catch (err) {
+      this.deps.log.warn(
+        { err, campaignId: s.campaign.id },
+        'could not return the lease of a deleted campaign',
+      );
+    }
+  }
+
+  private emit(event: RuntimeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.deps.log.error({ err, event: event.type }, 'runtime event listener threw');
+      }
+    }
+  }
+}
+
+export function createRuntime(deps: RuntimeDeps): Runtime {
+  return new ServerRuntime(deps);
+}
