@@ -150,6 +150,9 @@ export class RedisStore implements BudgetStore {
   private readonly prefix: string;
   private readonly dedupTtlSeconds: number;
   private readonly dayTtlSeconds: number;
+  /** Settles once the first connection attempt has succeeded or failed. */
+  private readonly firstAttempt: Promise<void>;
+  private attempted = false;
 
   constructor(options: RedisStoreOptions) {
     const prefix = options.keyPrefix ?? 'pacer:';
@@ -166,6 +169,25 @@ export class RedisStore implements BudgetStore {
     redis.defineCommand('pacerAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('pacerReturnLease', { numberOfKeys: 2, lua: RETURN_LEASE_LUA });
     this.redis = redis as ScriptedRedis;
+    // Without the offline queue, a command sent while the first connection is still being made
+    // fails; a process that just started would report the store down for no reason. So commands
+    // wait for the first attempt (bounded by connectTimeout), and only for that one.
+    this.firstAttempt = new Promise((resolve) => {
+      const done = () => {
+        this.attempted = true;
+        redis.off('ready', done);
+        redis.off('error', done);
+        redis.off('close', done);
+        resolve();
+      };
+      redis.on('ready', done);
+      redis.on('error', done);
+      redis.on('close', done);
+    });
+  }
+
+  private async connected(): Promise<void> {
+    if (!this.attempted) await this.firstAttempt;
   }
 
   /** Resolves true once connected, false if that takes longer than `timeoutMs` (it keeps trying). */
@@ -225,6 +247,7 @@ export class RedisStore implements BudgetStore {
     }
     let res: PipelineResult;
     try {
+      await this.connected();
       res = await p.exec();
     } catch (err) {
       throw unavailable('applySpend', err);
@@ -241,6 +264,7 @@ export class RedisStore implements BudgetStore {
     }
     let res: PipelineResult;
     try {
+      await this.connected();
       res = await p.exec();
     } catch (err) {
       throw unavailable('acquireLeases', err);
@@ -252,6 +276,7 @@ export class RedisStore implements BudgetStore {
     if (!(micros > 0)) return;
     const k = this.dayKeys(ref.campaignId, ref.dayKey);
     try {
+      await this.connected();
       await this.redis.pacerReturnLease(k.lease, k.lpi, Math.floor(micros), instanceId);
     } catch (err) {
       throw unavailable('returnLease', err);
@@ -267,6 +292,7 @@ export class RedisStore implements BudgetStore {
     }
     let res: PipelineResult;
     try {
+      await this.connected();
       res = await p.exec();
     } catch (err) {
       throw unavailable('readDays', err);
@@ -293,6 +319,7 @@ export class RedisStore implements BudgetStore {
 
   async putCampaign(campaign: Campaign): Promise<void> {
     try {
+      await this.connected();
       await this.redis.set(`${this.tag(campaign.id)}:campaign`, JSON.stringify(campaign));
       await this.redis.sadd(this.indexKey(), campaign.id);
     } catch (err) {
@@ -303,6 +330,7 @@ export class RedisStore implements BudgetStore {
   async getCampaign(id: string): Promise<Campaign | null> {
     let raw: string | null;
     try {
+      await this.connected();
       raw = await this.redis.get(`${this.tag(id)}:campaign`);
     } catch (err) {
       throw unavailable('getCampaign', err);
@@ -312,6 +340,7 @@ export class RedisStore implements BudgetStore {
 
   async deleteCampaign(id: string): Promise<boolean> {
     try {
+      await this.connected();
       const t = this.tag(id);
       const removed = await this.redis.del(`${t}:campaign`, `${t}:breaker`);
       await this.redis.srem(this.indexKey(), id);
@@ -324,6 +353,7 @@ export class RedisStore implements BudgetStore {
   async listCampaigns(): Promise<Campaign[]> {
     let raws: (string | null)[];
     try {
+      await this.connected();
       const ids = (await this.redis.smembers(this.indexKey())).sort();
       if (ids.length === 0) return [];
       // One GET per id rather than MGET: the keys live on different cluster slots.
@@ -341,6 +371,7 @@ export class RedisStore implements BudgetStore {
 
   async saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void> {
     try {
+      await this.connected();
       await this.redis.set(`${this.tag(campaignId)}:breaker`, JSON.stringify(snapshot));
     } catch (err) {
       throw unavailable('saveBreaker', err);
@@ -350,6 +381,7 @@ export class RedisStore implements BudgetStore {
   async loadBreaker(campaignId: string): Promise<BreakerSnapshot | null> {
     let raw: string | null;
     try {
+      await this.connected();
       raw = await this.redis.get(`${this.tag(campaignId)}:breaker`);
     } catch (err) {
       throw unavailable('loadBreaker', err);
@@ -359,6 +391,7 @@ export class RedisStore implements BudgetStore {
 
   async ping(): Promise<void> {
     try {
+      await this.connected();
       await this.redis.ping();
     } catch (err) {
       throw unavailable('ping', err);

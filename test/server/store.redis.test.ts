@@ -10,7 +10,7 @@ import {
   makeCampaign,
 } from '../../core/index';
 import { RedisStore } from '../../server/store/redisStore';
-import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
+import { type RedisServerHandle, freePort, startRedisServer } from '../support/redisServer';
 
 let server: RedisServerHandle;
 let prefixSeq = 0;
@@ -179,6 +179,19 @@ describe('RedisStore specifics', () => {
     } finally {
       raw.disconnect();
     }
+  });
+
+  it('answers the first command of a fresh client instead of failing it while connecting', async () => {
+    const s = newRedisStore();
+    expect(await s.applySpend([rec('first', 3)])).toEqual([true]);
+  });
+
+  it('rejects at once when nothing listens, as a store failure', async () => {
+    const port = await freePort();
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 });
+    opened.push(s);
+    await expect(s.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(s.listCampaigns()).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('rejects a key prefix that would steal the hash tag', () => {
