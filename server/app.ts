@@ -1,0 +1,153 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Ajv, { type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { StoreUnavailableError } from '../core/store';
+import type { ServerConfig } from './config';
+import { dashboardRoutes } from './dashboard/routes';
+import { requireApiKey } from './http/auth';
+import { budgetUpdates } from './http/budgetUpdates';
+import { campaignRoutes } from './http/campaignRoutes';
+import { installErrorHandlers } from './http/errorHandler';
+import { PacerMetrics } from './http/metrics';
+import { pacingRoutes } from './http/pacingRoutes';
+import { HealthResponse } from './http/schemas';
+import { healthToJson } from './http/statusJson';
+import type { PacerRuntime } from './runtime/types';
+
+/** What the runtime may log through: Fastify's logger fits, so both write one stream. */
+export interface AppLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface AppDeps {
+  /**
+   * Not yet started: the app starts it when it becomes ready and closes it when it closes. A
+   * function receives the app's logger, so the runtime logs into the same stream.
+   */
+  readonly runtime: PacerRuntime | ((log: AppLogger) => PacerRuntime);
+  /** Process-wide default metrics (memory, event loop): off in tests that build many apps. */
+  readonly defaultMetrics?: boolean;
+}
+
+/**
+ * Two Ajv instances, because request parts differ: a JSON body is checked exactly as sent
+ * ("150" is not a number, unknown fields are refused), while the query string and the URL are
+ * text by nature and are coerced ("?days=7" is the number 7).
+ */
+function validatorCompilers() {
+  const base: AjvOptions = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false };
+  const strict = addFormats(new Ajv({ ...base, coerceTypes: false }));
+  const coercing = addFormats(new Ajv({ ...base, coerceTypes: true }));
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema);
+}
+
+/**
+ * The decision server as a Fastify app, without listening: tests drive it with `app.inject`,
+ * server/main.ts listens. It owns the runtime's lifecycle (start on ready, close on close, which
+ * flushes pending spend) and every route's schema, which both validates and documents.
+ */
+export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Per-request logs at this rate would cost more than the decision itself; errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    // Fastify's own 503 during drain has a body outside our error shape; the listener closes
+    // first, so load balancers see the instance go, and requests already in flight complete.
+    return503OnClosing: false,
+    ajv: { customOptions: { coerceTypes: false } },
+  });
+  app.setValidatorCompiler(validatorCompilers());
+  const runtime = typeof deps.runtime === 'function' ? deps.runtime(app.log) : deps.runtime;
+  // Only JSON bodies are part of the API; plain text would reach validation as a string and get a
+  // confusing "must be object" instead of the 415 that says what to send.
+  app.removeContentTypeParser('text/plain');
+
+  const metrics = new PacerMetrics(runtime, { defaultMetrics: deps.defaultMetrics ?? true });
+  installErrorHandlers(app, (err) => {
+    if (
+      err instanceof StoreUnavailableError ||
+      (err as { cause?: unknown }).cause instanceof StoreUnavailableError
+    ) {
+      metrics.countStoreError('http');
+    }
+    app.log.error({ err }, 'request failed on the server side');
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observeRequest(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Budget pacer',
+        version: '0.1.0',
+        description:
+          'Ad campaign budget pacing: bid decisions, spend tracking, budget status and campaign management. Money is sent in cents (fractions down to 4 decimals, one micro) and kept as integer micros. Every error answers {error: {code, message}}. Real-time updates: WebSocket /ws/budget-updates. Live dashboard: /dashboard.',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API_KEY of the server' } },
+      },
+      tags: [
+        { name: 'pacing', description: 'The decision service: hot path and spend' },
+        { name: 'campaigns', description: 'Management API' },
+        { name: 'reporting', description: 'Performance and alerts' },
+        { name: 'operations', description: 'Health and metrics' },
+      ],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+
+  const auth = requireApiKey(config.apiKey);
+  pacingRoutes(app, runtime, metrics, auth);
+  campaignRoutes(app, runtime, auth);
+  budgetUpdates(app, runtime, metrics);
+  dashboardRoutes(app);
+
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness and store health.',
+        description:
+          'Answers 200 both when healthy and when degraded: a degraded instance still decides safely from local state, and since every instance shares one Redis, failing health checks on a Redis outage would take the whole fleet out of the load balancer. Alert on status "degraded" (or the pacer_degraded_mode metric) instead. During shutdown the listener closes, so checks fail by connection.',
+        response: { 200: HealthResponse },
+      },
+    },
+    async () => healthToJson(runtime.health(), runtime.listCampaigns().length),
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format).' } },
+    async (_request, reply) => {
+      const body = await metrics.render();
+      reply.type(metrics.contentType());
+      return body;
+    },
+  );
+
+  app.addHook('onReady', async () => {
+    await runtime.start();
+  });
+  app.addHook('onClose', async () => {
+    await runtime.close();
+  });
+  return app;
+}

@@ -1,0 +1,312 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { BREAKER_STATES } from '../../core/breaker';
+import { CAMPAIGN_ID_PATTERN, CAMPAIGN_STATUSES, HOURS_PER_DAY, PACING_MODES } from '../../core/campaign';
+import { DECISION_REASONS } from '../../core/decision';
+import { MAX_MICROS, MICROS_PER_CENT } from '../../core/money';
+import { ERROR_CODES } from '../errors';
+
+/**
+ * The request and response schemas of the HTTP API. Each one both validates (Ajv, at the edge)
+ * and documents (OpenAPI at /docs), and the response schemas drive fast-json-stringify, so the
+ * docs cannot drift from what the server accepts and sends.
+ */
+
+/** Largest amount of cents the project accepts: core's MAX_MICROS. */
+export const MAX_CENTS = MAX_MICROS / MICROS_PER_CENT;
+export const MAX_BATCH_CANDIDATES = 256;
+export const MAX_PERFORMANCE_DAYS = 62;
+
+/** A string enum as `{type: string, enum}`: Ajv then says "must be equal to one of the allowed values". */
+function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
+  return Type.Unsafe<T[number]>({
+    type: 'string',
+    enum: [...values],
+    ...(description ? { description } : {}),
+  });
+}
+
+/** `nullable: true` is understood by Ajv, fast-json-stringify and OpenAPI 3.0 alike. */
+function Nullable<T extends TSchema>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, nullable: true });
+}
+
+const CampaignId = Type.String({
+  pattern: CAMPAIGN_ID_PATTERN.source,
+  description: '1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit.',
+  examples: ['camp-001'],
+});
+const EventId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'Idempotency key of a win notice.',
+});
+const RequestId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'Id of the bid request; a spend carrying it releases the reservation made by its decision.',
+});
+const CpmCents = Type.Number({
+  exclusiveMinimum: 0,
+  maximum: MAX_CENTS,
+  description: 'A CPM price (per thousand impressions) in cents, at most 4 decimals.',
+  examples: [150],
+});
+const PositiveCents = Type.Number({ exclusiveMinimum: 0, maximum: MAX_CENTS });
+const SpendCents = Type.Number({
+  minimum: 0,
+  maximum: MAX_CENTS,
+  description: 'Money actually spent, in cents; fractions down to one micro (4 decimals).',
+  examples: [0.15],
+});
+const Reason = StringEnum(
+  [...DECISION_REASONS, 'unknown_campaign'] as const,
+  'Why the bid was allowed or denied.',
+);
+const Rate = Type.Number({ minimum: 0, maximum: 1 });
+const DateTime = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2})?)?$',
+  description:
+    'ISO 8601 date or date-time. Without "Z" or an offset it is wall time in the campaign time zone.',
+  examples: ['2024-01-01T00:00:00'],
+});
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: StringEnum(Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[]),
+      message: Type.String(),
+    }),
+  },
+  { description: 'Every 4xx and 5xx answer has this shape.' },
+);
+export type ErrorBodyJson = Static<typeof ErrorBody>;
+
+// --- Decision -----------------------------------------------------------------------------
+
+export const DecisionRequest = Type.Object(
+  { campaign_id: CampaignId, bid_cents: CpmCents, request_id: Type.Optional(RequestId) },
+  { additionalProperties: false },
+);
+export type DecisionRequestJson = Static<typeof DecisionRequest>;
+
+export const DecisionResponse = Type.Object({
+  allow_bid: Type.Boolean(),
+  max_bid_cents: Type.Number({ description: 'Highest CPM to bid, in cents; 0 when denied.' }),
+  throttle_rate: Rate,
+  reason: Reason,
+  warning: Type.Optional(Type.String({ description: 'Set while the shared store is unreachable.' })),
+});
+export type DecisionResponseJson = Static<typeof DecisionResponse>;
+
+export const BatchDecisionRequest = Type.Object(
+  {
+    request_id: Type.Optional(RequestId),
+    candidates: Type.Array(
+      Type.Object({ campaign_id: CampaignId, bid_cents: CpmCents }, { additionalProperties: false }),
+      { minItems: 1, maxItems: MAX_BATCH_CANDIDATES },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BatchDecisionRequestJson = Static<typeof BatchDecisionRequest>;
+
+export const BatchDecisionResponse = Type.Object({
+  decisions: Type.Array(
+    Type.Object({
+      campaign_id: Type.String(),
+      allow_bid: Type.Boolean(),
+      max_bid_cents: Type.Number(),
+      throttle_rate: Rate,
+      reason: Reason,
+    }),
+  ),
+  warning: Type.Optional(Type.String()),
+});
+export type BatchDecisionResponseJson = Static<typeof BatchDecisionResponse>;
+
+// --- Spend --------------------------------------------------------------------------------
+
+export const SpendRequest = Type.Object(
+  {
+    campaign_id: CampaignId,
+    spend_cents: SpendCents,
+    event_id: EventId,
+    request_id: Type.Optional(RequestId),
+  },
+  { additionalProperties: false },
+);
+export type SpendRequestJson = Static<typeof SpendRequest>;
+
+export const SpendResponse = Type.Object({
+  campaign_id: Type.String(),
+  event_id: Type.String(),
+  counted: Type.Boolean({ description: 'true when this event id counted now.' }),
+  duplicate: Type.Boolean({ description: 'true when this event id had counted before: nothing changed.' }),
+  journaled: Type.Boolean({
+    description: 'true when the store was away and the spend waits in the journal.',
+  }),
+});
+
+// --- Status, health, performance, alerts ---------------------------------------------------
+
+export const CampaignIdParams = Type.Object({ id: CampaignId });
+export type CampaignIdParamsJson = Static<typeof CampaignIdParams>;
+
+export const BudgetStatusResponse = Type.Object({
+  campaign_id: Type.String(),
+  day: Type.String({ description: "The campaign's local date (YYYY-MM-DD) the figures are for." }),
+  pacing_mode: StringEnum(PACING_MODES),
+  daily_budget_cents: Type.Number(),
+  daily_budget_micros: Type.Integer(),
+  total_budget_cents: Nullable(Type.Number()),
+  total_budget_micros: Nullable(Type.Integer()),
+  spent_today_cents: Type.Number(),
+  spent_today_micros: Type.Integer(),
+  spent_this_hour_cents: Type.Number(),
+  spent_this_hour_micros: Type.Integer(),
+  reserved_cents: Type.Number({ description: 'Bids allowed but not yet settled.' }),
+  reserved_micros: Type.Integer(),
+  remaining_today_cents: Type.Integer({ description: 'Whole cents, rounded down.' }),
+  remaining_today_micros: Type.Integer(),
+  target_spent_cents: Type.Number({ description: 'Where the pacing curve says spend should be by now.' }),
+  target_spent_micros: Type.Integer(),
+  throttle_rate: Rate,
+  breaker_state: StringEnum(BREAKER_STATES),
+  circuit_breaker_open: Type.Boolean(),
+  utilization_percentage: Type.Number(),
+  degraded: Type.Boolean(),
+});
+
+export const HealthResponse = Type.Object({
+  status: StringEnum(['healthy', 'degraded'] as const),
+  redis_healthy: Nullable(Type.Boolean({ description: 'null when running on the embedded store.' })),
+  store: StringEnum(['redis', 'embedded'] as const),
+  instance_id: Type.String(),
+  pending_replay: Type.Integer({ description: 'Spend records journaled and not yet replayed.' }),
+  campaigns: Type.Integer(),
+});
+
+export const PerformanceQuery = Type.Object(
+  { days: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PERFORMANCE_DAYS, default: 7 })) },
+  { additionalProperties: false },
+);
+
+export const PerformanceResponse = Type.Object({
+  campaign_id: Type.String(),
+  days: Type.Array(
+    Type.Object({
+      day: Type.String(),
+      spent_cents: Type.Number(),
+      spent_micros: Type.Integer(),
+      utilization_percentage: Type.Number({ description: "Against today's daily budget." }),
+      hourly_spent_cents: Type.Array(Type.Number(), {
+        description: 'Per elapsed hour since local midnight.',
+      }),
+    }),
+  ),
+});
+
+export const ALERT_CODES = [
+  'BREAKER_OPEN',
+  'BREAKER_HALF_OPEN',
+  'BUDGET_EXHAUSTED',
+  'NEAR_BUDGET',
+  'PACING_BEHIND',
+  'PACING_AHEAD',
+  'DEGRADED_MODE',
+  'CAMPAIGN_NOT_ACTIVE',
+] as const;
+export type AlertCode = (typeof ALERT_CODES)[number];
+
+export const Alert = Type.Object({
+  code: StringEnum(ALERT_CODES),
+  severity: StringEnum(['info', 'warning', 'critical'] as const),
+  message: Type.String(),
+});
+export type AlertJson = Static<typeof Alert>;
+
+export const AlertsResponse = Type.Object({ campaign_id: Type.String(), alerts: Type.Array(Alert) });
+
+// --- Campaigns ----------------------------------------------------------------------------
+
+const campaignFields = {
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  daily_budget_cents: PositiveCents,
+  total_budget_cents: Type.Optional(Nullable(PositiveCents)),
+  start_date: Type.Optional(Nullable(DateTime)),
+  end_date: Type.Optional(Nullable(DateTime)),
+  pacing_mode: Type.Optional(StringEnum(PACING_MODES)),
+  status: Type.Optional(StringEnum(CAMPAIGN_STATUSES)),
+  time_zone: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone of the day boundary (default UTC).' }),
+  ),
+  max_bid_cents: Type.Optional(Nullable(CpmCents)),
+  hourly_multipliers: Type.Optional(
+    Nullable(
+      Type.Array(Type.Number({ minimum: 0, maximum: 1000 }), {
+        minItems: HOURS_PER_DAY,
+        maxItems: HOURS_PER_DAY,
+        description: 'ADAPTIVE: 24 weights, the share of traffic or value of each local hour.',
+      }),
+    ),
+  ),
+};
+
+export const CampaignCreate = Type.Object(
+  { id: CampaignId, ...campaignFields },
+  { additionalProperties: false },
+);
+export type CampaignCreateJson = Static<typeof CampaignCreate>;
+
+export const CampaignReplace = Type.Object(
+  { id: Type.Optional(CampaignId), ...campaignFields },
+  { additionalProperties: false },
+);
+export type CampaignReplaceJson = Static<typeof CampaignReplace>;
+
+export const CampaignResponse = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: StringEnum(CAMPAIGN_STATUSES),
+  daily_budget_cents: Type.Number(),
+  total_budget_cents: Nullable(Type.Number()),
+  start_date: Nullable(Type.String()),
+  end_date: Nullable(Type.String()),
+  time_zone: Type.String(),
+  pacing_mode: StringEnum(PACING_MODES),
+  max_bid_cents: Nullable(Type.Number()),
+  hourly_multipliers: Nullable(Type.Array(Type.Number())),
+});
+export type CampaignJson = Static<typeof CampaignResponse>;
+
+export const CampaignListResponse = Type.Object({
+  campaigns: Type.Array(CampaignResponse),
+  count: Type.Integer(),
+});
+
+export const BudgetAdjustRequest = Type.Object(
+  {
+    campaign_id: CampaignId,
+    daily_budget_cents: Type.Optional(PositiveCents),
+    total_budget_cents: Type.Optional(Nullable(PositiveCents)),
+  },
+  { additionalProperties: false, minProperties: 2 },
+);
+export type BudgetAdjustRequestJson = Static<typeof BudgetAdjustRequest>;
+
+export const PacingModeRequest = Type.Object(
+  {
+    campaign_id: CampaignId,
+    pacing_mode: StringEnum(PACING_MODES),
+    hourly_multipliers: campaignFields.hourly_multipliers,
+  },
+  { additionalProperties: false },
+);
+export type PacingModeRequestJson = Static<typeof PacingModeRequest>;
+
+/** The error answers a route can give, for the docs and for serialization. */
+export function errorResponses(...statusCodes: number[]): Record<number, typeof ErrorBody> {
+  const out: Record<number, typeof ErrorBody> = {};
+  for (const s of statusCodes) out[s] = ErrorBody;
+  return out;
+}

@@ -1,0 +1,68 @@
+/**
+ * Campaign flight dates arrive as ISO 8601 text. With "Z" or an offset they name an instant;
+ * without, they are wall-clock time in the campaign's own time zone (what a media planner means
+ * by "starts 2024-01-01 at midnight"). Intl does the zone arithmetic; nothing here reads a clock.
+ */
+const ISO_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** Offset of the zone's wall clock from UTC at an instant, in ms. */
+function zoneOffsetMs(timeZone: string, atMs: number): number {
+  const p: Record<string, number> = {};
+  for (const part of formatterFor(timeZone).formatToParts(atMs)) p[part.type] = Number(part.value);
+  const wallAsUtcMs = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+  return wallAsUtcMs - (atMs - (((atMs % 1000) + 1000) % 1000));
+}
+
+/**
+ * The instant an ISO date or date-time names, or null when it is not a real calendar time.
+ * A wall time inside a DST gap (02:30 on a spring-forward day) resolves to the standard-time
+ * reading of it, one hour before the instant the clock would have shown it.
+ */
+export function parseFlightDate(text: string, timeZone: string): number | null {
+  const m = ISO_PATTERN.exec(text);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) =>
+    x === undefined ? 0 : Number(x),
+  ) as [number, number, number, number, number, number];
+  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'));
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return null;
+  const wallMs = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  // Date.UTC rolls 2024-02-30 over to March; a date that does not round-trip does not exist.
+  if (new Date(wallMs).getUTCDate() !== day) return null;
+  const zone = m[8];
+  if (zone === 'Z') return wallMs;
+  if (zone !== undefined) {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const offsetMinutes = Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6));
+    return wallMs - sign * offsetMinutes * 60_000;
+  }
+  // Two passes settle the offset on either side of a DST change.
+  let t = wallMs - zoneOffsetMs(timeZone, wallMs);
+  t = wallMs - zoneOffsetMs(timeZone, t);
+  return t;
+}
+
+export function formatInstant(atMs: number): string {
+  return new Date(atMs).toISOString();
+}

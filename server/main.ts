@@ -1,0 +1,102 @@
+import { hostname } from 'node:os';
+import { MemoryJournal } from '../core/journal';
+import { MemoryStore } from '../core/memoryStore';
+import { buildApp } from './app';
+import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
+import { CONFIG_EXIT_CODE, ConfigError } from './errors';
+import { createRuntime } from './runtime/runtime';
+import { type Clock, intervalTimers } from './runtime/time';
+import { FileJournal } from './store/journal';
+import { RedisStore } from './store/redisStore';
+
+/**
+ * The process: reads the environment once, wires store, journal, clock and timers into the
+ * runtime, listens, and shuts down gracefully. The only place the wall clock becomes a Clock.
+ */
+const clock: Clock = Object.freeze({ nowMs: () => Date.now() });
+
+function readConfig(): ServerConfig {
+  try {
+    return loadConfig(process.env, { instanceId: `${hostname()}-${process.pid}` });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n\nThe server reads:\n`);
+    for (const [name, meaning] of Object.entries(CONFIG_VARIABLES)) {
+      process.stderr.write(`  ${name.padEnd(28)} ${meaning}\n`);
+    }
+    process.exit(CONFIG_EXIT_CODE);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const redisUrl = config.redisUrl;
+  const store = redisUrl === null ? new MemoryStore() : new RedisStore({ url: redisUrl });
+  // The journal keeps spend while Redis is away; with the embedded store there is no "away".
+  const journal =
+    redisUrl === null
+      ? new MemoryJournal()
+      : await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
+
+  const app = await buildApp(config, {
+    runtime: (log) =>
+      createRuntime({
+        store,
+        journal,
+        clock,
+        timers: intervalTimers,
+        instanceId: config.instanceId,
+        config: config.pacer,
+        log,
+        storeKind: redisUrl === null ? 'embedded' : 'redis',
+      }),
+  });
+  if (redisUrl === null) {
+    app.log.warn(
+      'REDIS_URL is not set: running on the embedded in-memory store. Nothing is persisted; campaigns and spend are lost when this process stops, and instances do not share budgets.',
+    );
+  }
+  if (config.apiKey === null) {
+    app.log.warn('API_KEY is not set: write routes accept requests without authentication.');
+  }
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (shuttingDown) {
+      app.log.warn({ signal }, 'already shutting down');
+      return;
+    }
+    shuttingDown = true;
+    app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining requests');
+    // Past the grace period, cut open connections so close() can go on to flush spend: dropping a
+    // slow client is better than losing the spend the runtime still holds.
+    const force = setTimeout(() => {
+      app.log.warn('grace period over: closing remaining connections');
+      app.server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    force.unref();
+    try {
+      await app.close();
+      app.log.info('shut down cleanly: spend flushed');
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    app.log.error({ err }, 'could not start listening');
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
