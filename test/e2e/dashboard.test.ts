@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, campaignBody, testApp } from '../server/http.harness';
+
+/**
+ * The dashboard in a real headless Chromium against the real server on a real socket: a spend
+ * posted to the API must appear on the page through the WebSocket, with no reload.
+ * Chromium comes from the system package (apt-get install chromium); nothing is downloaded.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+
+let t: TestApp;
+let browser: Browser;
+let base: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "apt-get install -y chromium"`);
+  t = await testApp();
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+});
+
+async function post(path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('GET /dashboard in Chromium', () => {
+  it('lists campaigns and shows a spend made through the API, live', async () => {
+    expect((await post('/campaigns', campaignBody('camp-e2e', { daily_budget_cents: 500_000 }))).status).toBe(
+      201,
+    );
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(msg.text());
+    });
+    await page.goto(`${base}/dashboard`);
+    await page.locator('#conn', { hasText: 'live' }).waitFor();
+    const row = page.locator('tr[data-campaign-id="camp-e2e"]');
+    await expect(row.locator('[data-field="spent"]').textContent()).resolves.toBe('0.00');
+    await expect(row.locator('[data-field="budget"]').textContent()).resolves.toBe('5,000.00');
+
+    const spend = await post('/spend/track', {
+      campaign_id: 'camp-e2e',
+      spend_cents: 123_450,
+      event_id: 'e2e-1',
+    });
+    expect(spend.status).toBe(200);
+    await row.locator('[data-field="spent"]', { hasText: '1,234.50' }).waitFor();
+    await expect(row.locator('[data-field="util"]').textContent()).resolves.toBe('24.7%');
+    await expect(row.locator('[data-field="breaker"]').textContent()).resolves.toBe('CLOSED');
+
+    // A campaign created after the page loaded appears too.
+    expect((await post('/campaigns', campaignBody('camp-late'))).status).toBe(201);
+    await page.locator('tr[data-campaign-id="camp-late"]').waitFor();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
