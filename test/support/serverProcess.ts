@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import { freePort } from './redisServer';
+
+/**
+ * One `server/main.ts` process for end-to-end tests, on 127.0.0.1 and a free port. Stopped by its
+ * own pid (SIGTERM for a graceful stop, SIGKILL for a crash), never by name.
+ */
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly instanceId: string;
+  readonly journalDir: string;
+  pid(): number | undefined;
+  /** stderr/stdout so far, for failure messages. */
+  output(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+  /** Starts again with the same port, journal dir and instance id. */
+  restart(): Promise<void>;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** A small JSON client on a keep-alive agent: fetch costs too much per request for 200k requests. */
+export function request(
+  method: string,
+  url: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      url,
+      {
+        method,
+        agent,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON (metrics): keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `probe` every `everyMs` until it returns true; gives up after `attempts`. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, attempts = 300, everyMs = 100) {
+  for (let i = 0; i < attempts; i++) {
+    if (await probe().catch(() => false)) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+export async function startServer(opts: {
+  redisUrl: string;
+  journalDir: string;
+  instanceId: string;
+  env?: Record<string, string>;
+}): Promise<ServerProcess> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let out = '';
+  const url = `http://127.0.0.1:${port}`;
+
+  const launch = async () => {
+    out = '';
+    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        REDIS_URL: opts.redisUrl,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        JOURNAL_DIR: opts.journalDir,
+        INSTANCE_ID: opts.instanceId,
+        LOG_LEVEL: 'warn',
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    c.stdout!.on('data', (d) => {
+      out += d.toString();
+    });
+    c.stderr!.on('data', (d) => {
+      out += d.toString();
+    });
+    await waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
+      if (c.exitCode !== null) throw new Error(`server exited with ${c.exitCode}: ${out}`);
+      return (await request('GET', `${url}/health`)).status === 200;
+    });
+  };
+
+  const exited = (c: ChildProcess) =>
+    c.exitCode !== null || c.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => c.once('exit', () => r()));
+
+  await launch();
+  return {
+    url,
+    port,
+    instanceId: opts.instanceId,
+    journalDir: opts.journalDir,
+    pid: () => child?.pid,
+    output: () => out,
+    kill9: async () => {
+      if (!child) return;
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+    stop: async () => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const c = child;
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+      await exited(c);
+      clearTimeout(t);
+    },
+    restart: async () => {
+      await launch();
+    },
+  };
+}
