@@ -6,6 +6,7 @@ import { type Rand, addLease, advance, decide, recordSpend, releaseBid, setPeerS
 import type { Decision } from './decision';
 import type { SpendJournal } from './journal';
 import { dayCommittedMicros, unbookSpend } from './ledger';
+import { impressionCostMicros } from './money';
 import { type PacingState, createPacingState, updateCampaign } from './pacingState';
 import type { BudgetStore, DayKeyRef, DaySnapshot, LeaseRequest, SpendRecord } from './store';
 import { targetShare } from './targetCurve';
@@ -80,6 +81,8 @@ export class PacerInstance {
   private pendingAcks: (Ack | undefined)[] = [];
   private readonly recent = new Set<string>();
   private readonly recentLimit: number;
+  private readonly recentRing: (string | undefined)[] = [];
+  private recentHead = 0;
   private journalPending = 0;
   private syncing: Promise<void> | null = null;
 
@@ -166,11 +169,13 @@ export class PacerInstance {
   }
 
   private remember(eventId: string): void {
+    // A ring of ids evicts the oldest in O(1). Evicting through `recent.values().next()` walks the
+    // Set's deleted entries from its start each time, which turns quadratic once the Set is full.
+    const oldest = this.recentRing[this.recentHead];
+    if (oldest !== undefined) this.recent.delete(oldest);
+    this.recentRing[this.recentHead] = eventId;
+    this.recentHead = this.recentHead + 1 === this.recentLimit ? 0 : this.recentHead + 1;
     this.recent.add(eventId);
-    if (this.recent.size > this.recentLimit) {
-      const oldest = this.recent.values().next().value as string;
-      this.recent.delete(oldest);
-    }
   }
 
   /** Spend booked locally and not yet applied or journaled, and journaled but not yet replayed. */
@@ -321,7 +326,9 @@ export class PacerInstance {
       const f2 = dayFraction(s, nowMs + this.leaseHorizonMs);
       planned = Math.ceil((targetShare(s.curve, f2) - targetShare(s.curve, f)) * limit);
     }
-    return planned > floor ? planned : floor;
+    const maxBid = s.campaign.maxBidCpmMicros;
+    const atLeast = maxBid === null ? floor : Math.max(floor, 2 * impressionCostMicros(maxBid));
+    return planned > atLeast ? planned : atLeast;
   }
 
   private async topUpLeases(nowMs: number): Promise<void> {
@@ -332,7 +339,10 @@ export class PacerInstance {
       const l = s.ledger;
       const headroom = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
       const want = this.leaseRequestMicros(s, nowMs);
-      if (headroom >= want / 2) continue;
+      // A headroom smaller than one impression at the max bid would deny every bid for good.
+      const maxBid = s.campaign.maxBidCpmMicros;
+      const oneBid = maxBid === null ? 0 : impressionCostMicros(maxBid);
+      if (headroom >= want / 2 && headroom >= oneBid) continue;
       const limit = budgetLimitMicros(s);
       if (dayCommittedMicros(l) >= limit) continue;
       requests.push({

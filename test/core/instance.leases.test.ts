@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { makeCampaign } from '../../core/campaign';
+import { pacerConfig } from '../../core/config';
+import { newDecision } from '../../core/decision';
+import { PacerInstance } from '../../core/instance';
+import { MemoryJournal } from '../../core/journal';
+import { MemoryStore } from '../../core/memoryStore';
+
+const config = pacerConfig();
+
+function instance(recentEventIds?: number): PacerInstance {
+  return new PacerInstance({
+    instanceId: 'i0',
+    store: new MemoryStore(),
+    journal: new MemoryJournal(),
+    config,
+    ...(recentEventIds !== undefined && { recentEventIds }),
+  });
+}
+
+describe('PacerInstance leases and event-id memory (found by the simulator)', () => {
+  it('tops up a lease whose headroom no longer fits one impression at the max bid', async () => {
+    // Budget 1.17 units, max bid 2.364 CPM: one impression costs 2,364 micros, more than the
+    // 5-minute plan's half. Before the fix the lease stopped growing after one win and every
+    // later bid was denied lease_exhausted for the rest of the day.
+    const c = makeCampaign({ id: 'small', dailyBudgetMicros: 1_170_000, maxBidCpmMicros: 2_364_000 });
+    const inst = instance();
+    inst.upsertCampaign(c, 0);
+    await inst.sync(0);
+    const out = newDecision();
+    const rand = () => 0.99;
+    let t = 0;
+    let wins = 0;
+    for (; t < 3_600_000 && wins < 5; t += 1000) {
+      const d = inst.decide('small', 2_364_000, t, rand, out)!;
+      if (d.allow) {
+        inst.recordSpend(
+          {
+            campaignId: 'small',
+            eventId: `e${t}`,
+            spendMicros: 2000,
+            reservedMicros: d.reservedMicros,
+            reservedAtMs: t,
+          },
+          t,
+        );
+        wins++;
+      }
+      if (t % 5000 === 0) await inst.sync(t);
+    }
+    expect(wins).toBe(5);
+  });
+
+  it('forgets the oldest event id once full, and only that one', () => {
+    const c = makeCampaign({ id: 'c1', dailyBudgetMicros: 1_000_000_000 });
+    const inst = instance(3);
+    inst.upsertCampaign(c, 0);
+    const spend = (id: string) => inst.recordSpend({ campaignId: 'c1', eventId: id, spendMicros: 1 }, 0);
+    expect([spend('a'), spend('b'), spend('c'), spend('d')]).toEqual([true, true, true, true]);
+    expect(spend('b')).toBe(false);
+    expect(spend('a')).toBe(true);
+  });
+});
