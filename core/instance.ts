@@ -50,7 +50,8 @@ export interface SpendAck {
   readonly journaled: boolean;
 }
 
-type Ack = (ack: SpendAck) => void;
+/** Called once per spend: with the outcome, or with the error when neither store nor journal took it. */
+type Ack = (ack: SpendAck | Error) => void;
 
 const DUPLICATE: SpendAck = Object.freeze({ counted: false, journaled: false });
 
@@ -161,7 +162,7 @@ export class PacerInstance {
   recordSpendAcked(input: SpendInputMicros, nowMs: number): Promise<SpendAck> {
     return new Promise((resolve, reject) => {
       try {
-        this.recordSpend(input, nowMs, resolve);
+        this.recordSpend(input, nowMs, (ack) => (ack instanceof Error ? reject(ack) : resolve(ack)));
       } catch (err) {
         reject(err);
       }
@@ -217,7 +218,11 @@ export class PacerInstance {
   }
 
   /**
-   * One round with the store: replay the journal if the store is back, flush pending spend, top
+   * One round with the store. Rounds must not overlap with each other or with `flush`/`restore`
+   * (own spend is reset from the store after a read): concurrent `sync` calls share one round, and
+   * a shell that also calls `flush` directly must serialise it with `sync`.
+   *
+   * The round: replay the journal if the store is back, flush pending spend, top
    * up leases, read the other instances' spend. Never throws for store failures: it goes degraded.
    * Concurrent calls share one round.
    */
@@ -277,10 +282,17 @@ export class PacerInstance {
     try {
       await this.journal.append(batch);
     } catch (err) {
-      // Neither the store nor the journal took the spend: keep it queued rather than lose it.
-      this.pending = batch.concat(this.pending);
-      this.pendingAcks = acks.concat(this.pendingAcks);
-      throw err;
+      // Neither the store nor the journal took the spend. Nothing is half-written: take it back
+      // locally, forget the event ids and fail the callers, so their retry counts it once.
+      for (const r of batch) {
+        const s = this.states.get(r.campaignId);
+        if (s !== undefined) unbookSpend(s.ledger, r.spendMicros, r.dayKey, r.hourIndex);
+        this.recent.delete(r.eventId);
+      }
+      const failure = err instanceof Error ? err : new Error(String(err));
+      for (const ack of acks) ack?.(failure);
+      if (acks.every((a) => a === undefined)) throw failure;
+      return;
     }
     this.journalPending += batch.length;
     for (const ack of acks) ack?.({ counted: true, journaled: true });

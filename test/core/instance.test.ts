@@ -149,6 +149,39 @@ describe('PacerInstance', () => {
   });
 });
 
+describe('PacerInstance when nothing can take the spend', () => {
+  it('fails the caller, takes the spend back and counts the retry exactly once', async () => {
+    const memory = new MemoryStore();
+    const store = switchable(memory);
+    const journal = new MemoryJournal();
+    let journalUp = true;
+    const brokenJournal = {
+      append: (r: Parameters<MemoryJournal['append']>[0]) =>
+        journalUp ? journal.append(r) : Promise.reject(new Error('disk full')),
+      pending: () => journal.pending(),
+      confirm: (n: number) => journal.confirm(n),
+    };
+    const inst = new PacerInstance({ instanceId: 'a', store, journal: brokenJournal, config });
+    inst.upsertCampaign(campaign, 0);
+    await inst.sync(0);
+    store.up = false;
+    journalUp = false;
+    const spend = { campaignId: 'c1', eventId: 'w1', spendMicros: 700 };
+    const first = inst.recordSpendAcked(spend, 10);
+    await inst.sync(20);
+    await expect(first).rejects.toThrow('disk full');
+    expect(inst.states.get('c1')!.ledger.ownDaySpentMicros).toBe(0);
+    store.up = true;
+    journalUp = true;
+    const retry = inst.recordSpendAcked(spend, 30);
+    await inst.sync(40);
+    expect(await retry).toEqual({ counted: true, journaled: false });
+    const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
+    expect(snap!.spentMicros).toBe(700);
+    expect(inst.states.get('c1')!.ledger.ownDaySpentMicros).toBe(700);
+  });
+});
+
 describe('MemoryStore', () => {
   it('never grants leases past the budget, whoever asks', async () => {
     const store = new MemoryStore();
