@@ -1,0 +1,199 @@
+import type { ScenarioResult } from '../sim/run';
+
+/** Vega-Lite specs of the report's charts, built from a run's series. Time is hours since the start. */
+// biome-ignore lint/suspicious/noExplicitAny: Vega-Lite specs are plain JSON.
+export type VlSpec = Record<string, any>;
+
+const WIDTH = 760;
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+
+function hoursAt(result: ScenarioResult, i: number): number {
+  return ((i + 1) * result.series.stepMinutes) / 60;
+}
+
+function windows(result: ScenarioResult): { from: number; to: number; kind: string }[] {
+  const h = (ms: number) => (ms - result.series.startMs) / 3_600_000;
+  return [
+    ...result.series.surges.map(([a, b, m]) => ({ from: h(a), to: h(b), kind: `surge x${m}` })),
+    ...result.series.outages.map(([a, b]) => ({ from: h(a), to: h(b), kind: 'store outage' })),
+  ];
+}
+
+const WINDOW_COLORS = { domain: ['surge', 'store outage'], range: ['#f6c28b', '#e45756'] };
+
+function shading(result: ScenarioResult): VlSpec[] {
+  const w = windows(result).map((x) => ({ ...x, kind: x.kind.startsWith('surge') ? 'surge' : x.kind }));
+  if (w.length === 0) return [];
+  return [
+    {
+      data: { values: w },
+      mark: { type: 'rect', opacity: 0.25 },
+      encoding: {
+        x: { field: 'from', type: 'quantitative' },
+        x2: { field: 'to' },
+        color: { field: 'kind', type: 'nominal', scale: WINDOW_COLORS, title: 'window' },
+      },
+    },
+  ];
+}
+
+const hourAxis = (days: number) => ({
+  field: 'hour',
+  type: 'quantitative',
+  title: 'hour of the run (UTC)',
+  scale: { domain: [0, 24 * days], nice: false },
+  axis: { tickCount: 12 * days },
+});
+
+export function cumulativeSpendSpec(result: ScenarioResult): VlSpec {
+  const values: unknown[] = [];
+  for (const a of result.series.algorithms) {
+    a.spendShare.forEach((v, i) => {
+      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, series: 'actual', share: v });
+    });
+    a.targetShare.forEach((v, i) => {
+      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, series: 'target', share: v });
+    });
+  }
+  return {
+    $schema: SCHEMA,
+    title: 'Cumulative spend vs target (all campaigns, share of total budget)',
+    width: WIDTH,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', strokeWidth: 1.6 },
+    encoding: {
+      x: hourAxis(result.summary.scenario.days),
+      y: { field: 'share', type: 'quantitative', title: 'share of budget', axis: { format: '%' } },
+      color: { field: 'algorithm', type: 'nominal' },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        scale: {
+          domain: ['actual', 'target'],
+          range: [
+            [1, 0],
+            [4, 3],
+          ],
+        },
+      },
+      detail: { field: 'series' },
+    },
+  };
+}
+
+export function spendPerHourSpec(result: ScenarioResult): VlSpec {
+  const values: unknown[] = [];
+  for (const a of result.series.algorithms)
+    a.spendPerHourMicros.forEach((v, h) => {
+      values.push({ hour: h, algorithm: a.algorithm, spend: v / 1_000_000 });
+    });
+  return {
+    $schema: SCHEMA,
+    title: 'Spend per hour (currency units, all campaigns)',
+    width: WIDTH,
+    height: 220,
+    data: { values },
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'hour', type: 'ordinal', title: 'hour of the run (UTC)' },
+      xOffset: { field: 'algorithm', type: 'nominal' },
+      y: { field: 'spend', type: 'quantitative', title: 'spend' },
+      color: { field: 'algorithm', type: 'nominal' },
+    },
+  };
+}
+
+export function throttleSpec(result: ScenarioResult): VlSpec {
+  const values: unknown[] = [];
+  for (const a of result.series.algorithms)
+    a.meanThrottle.forEach((v, i) => {
+      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, throttle: v });
+    });
+  return {
+    $schema: SCHEMA,
+    title: 'Mean throttle rate over campaigns',
+    width: WIDTH,
+    height: 200,
+    layer: [
+      ...shading(result),
+      {
+        data: { values },
+        mark: { type: 'line', strokeWidth: 1.4 },
+        encoding: {
+          x: hourAxis(result.summary.scenario.days),
+          y: { field: 'throttle', type: 'quantitative', title: 'throttle rate', scale: { domain: [0, 1] } },
+          stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
+        },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+export function breakerSpec(result: ScenarioResult): VlSpec {
+  const values: unknown[] = [];
+  for (const a of result.series.algorithms)
+    a.breakerOpen.forEach((v, i) => {
+      values.push({
+        hour: hoursAt(result, i),
+        algorithm: a.algorithm,
+        open: v,
+        halfOpen: a.breakerHalfOpen[i]!,
+        degraded: a.degradedInstances[i]!,
+      });
+    });
+  return {
+    $schema: SCHEMA,
+    title: 'Breakers OPEN (campaign x instance) and instances in degraded mode',
+    width: WIDTH,
+    height: 200,
+    layer: [
+      ...shading(result),
+      {
+        data: { values },
+        transform: [{ fold: ['open', 'degraded'], as: ['state', 'count'] }],
+        mark: { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' },
+        encoding: {
+          x: hourAxis(result.summary.scenario.days),
+          y: { field: 'count', type: 'quantitative', title: 'count' },
+          stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
+          strokeDash: {
+            field: 'state',
+            type: 'nominal',
+            scale: {
+              domain: ['open', 'degraded'],
+              range: [
+                [1, 0],
+                [2, 2],
+              ],
+            },
+            legend: { title: 'line' },
+          },
+        },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+export function trafficSpec(result: ScenarioResult): VlSpec {
+  const values = result.series.requestsPerSecond.map((v, i) => ({ hour: hoursAt(result, i), rps: v }));
+  return {
+    $schema: SCHEMA,
+    title: 'Traffic (bid requests per second), surge and outage windows shaded',
+    width: WIDTH,
+    height: 180,
+    layer: [
+      ...shading(result),
+      {
+        data: { values },
+        mark: { type: 'area', opacity: 0.7, color: '#4c78a8', line: true },
+        encoding: {
+          x: hourAxis(result.summary.scenario.days),
+          y: { field: 'rps', type: 'quantitative', title: 'requests/s' },
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,110 @@
+import { PACING_MODES, type PacingMode } from '../core/index';
+import { type Rand, randStream } from './random';
+import type { CampaignSpec, Range, Scenario } from './scenario';
+import type { StreamPlan } from './sources/source';
+
+/** A campaign as the simulator runs it: the core campaign's fields plus how it meets traffic. */
+export interface SimCampaign {
+  readonly id: string;
+  readonly dailyBudgetMicros: number;
+  /** Its own mode in the mix; a comparison run overrides it with the algorithm under test. */
+  readonly pacingMode: PacingMode;
+  readonly bidCpmMicros: number;
+  readonly maxBidCpmMicros: number;
+  /** Probability of being a candidate for a request. */
+  readonly participation: number;
+  /** Budget-constrained: the expected full-pass spend of a day exceeds the daily budget. */
+  readonly constrained: boolean;
+  /** Expected full-pass spend over a day / budget (ignores competition between own campaigns). */
+  readonly fullPassToBudget: number;
+  readonly hourlyMultipliers: readonly number[];
+}
+
+const MAX_PARTICIPATION = 0.95;
+
+function logUniform(rand: Rand, r: Range): number {
+  return Math.exp(Math.log(r.min) + rand() * (Math.log(r.max) - Math.log(r.min)));
+}
+
+/** Expected traffic share of each hour of the first day, mean 1: what a tuner would learn. */
+export function trafficMultipliers(plan: StreamPlan): number[] {
+  const hours = new Array<number>(24).fill(0);
+  for (let m = 0; m < 1440 && m < plan.expectedPerMinute.length; m++)
+    hours[Math.floor(m / 60)] = hours[Math.floor(m / 60)]! + plan.expectedPerMinute[m]!;
+  const mean = hours.reduce((a, b) => a + b, 0) / 24;
+  return hours.map((h) => (mean > 0 ? Math.round((h / mean) * 1e4) / 1e4 : 1));
+}
+
+function pickMode(rand: Rand, weights: Partial<Record<PacingMode, number>> | undefined): PacingMode {
+  if (weights === undefined) return 'EVEN';
+  const entries = PACING_MODES.map((m) => [m, weights[m] ?? 0] as const).filter(([, w]) => w > 0);
+  const total = entries.reduce((a, [, w]) => a + w, 0);
+  let u = rand() * total;
+  for (const [m, w] of entries) {
+    u -= w;
+    if (u < 0) return m;
+  }
+  return entries[entries.length - 1]![0];
+}
+
+function fromList(list: readonly CampaignSpec[], plan: StreamPlan, s: Scenario, days: number): SimCampaign[] {
+  const traffic = trafficMultipliers(plan);
+  const perDay = plan.expectedRequests / days;
+  return list.map((c) => {
+    const fullPass =
+      (perDay * c.participation * plan.expectedCostPerRequestMicros(c.bidCpmMicros, s.market.pricing)) /
+      c.dailyBudgetMicros;
+    return {
+      id: c.id,
+      dailyBudgetMicros: c.dailyBudgetMicros,
+      pacingMode: c.pacingMode ?? 'EVEN',
+      bidCpmMicros: c.bidCpmMicros,
+      maxBidCpmMicros: c.maxBidCpmMicros ?? c.bidCpmMicros,
+      participation: Math.min(c.participation, MAX_PARTICIPATION),
+      constrained: c.constrained ?? true,
+      fullPassToBudget: fullPass,
+      hourlyMultipliers: c.hourlyMultipliers ?? traffic,
+    };
+  });
+}
+
+/**
+ * The scenario's campaigns. A generator draws budgets and bids log-uniformly and then sets each
+ * campaign's participation so that its expected full-pass spend is the drawn multiple of its
+ * budget: > 1 makes it budget-constrained (the pacer, not the traffic, limits its spend).
+ */
+export function buildCampaigns(s: Scenario, plan: StreamPlan): SimCampaign[] {
+  if (s.campaigns.list) return fromList(s.campaigns.list, plan, s, s.days);
+  const g = s.campaigns.generate!;
+  const rand = randStream(g.seed ?? s.seed, 'campaigns');
+  const perDay = plan.expectedRequests / s.days;
+  const traffic = g.adaptiveMultipliers === 'flat' ? new Array<number>(24).fill(1) : trafficMultipliers(plan);
+  const share = g.unconstrained?.share ?? 0;
+  const width = String(g.count).length;
+  const out: SimCampaign[] = [];
+  for (let i = 0; i < g.count; i++) {
+    // Unconstrained campaigns are spread evenly through the list, not left to chance.
+    const unconstrained = Math.floor((i + 1) * share) > Math.floor(i * share);
+    const budget = Math.round(logUniform(rand, g.budgetMicros) / 10_000) * 10_000 || 10_000;
+    const bid = Math.round(logUniform(rand, g.bidCpmMicros) / 1000) * 1000 || 1000;
+    const ratio = logUniform(rand, unconstrained ? g.unconstrained!.fullPassToBudget : g.fullPassToBudget);
+    const mode = pickMode(rand, g.modes);
+    const cost = plan.expectedCostPerRequestMicros(bid, s.market.pricing);
+    let participation = cost > 0 ? (ratio * budget) / (perDay * cost) : MAX_PARTICIPATION;
+    if (participation > MAX_PARTICIPATION) participation = MAX_PARTICIPATION;
+    participation = Math.round(participation * 1e6) / 1e6 || 1e-6;
+    const fullPass = (perDay * participation * cost) / budget;
+    out.push({
+      id: `${g.idPrefix ?? 'c'}${String(i + 1).padStart(width, '0')}`,
+      dailyBudgetMicros: budget,
+      pacingMode: mode,
+      bidCpmMicros: bid,
+      maxBidCpmMicros: bid,
+      participation,
+      constrained: fullPass > 1,
+      fullPassToBudget: fullPass,
+      hourlyMultipliers: traffic,
+    });
+  }
+  return out;
+}

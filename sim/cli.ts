@@ -1,0 +1,160 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACING_MODES, type PacingMode } from '../core/index';
+import { buildReportHtml } from '../reports/buildReport';
+import { SimInvariantError } from './engine';
+import { type ScenarioResult, runScenario } from './run';
+import { ScenarioError, loadScenario } from './scenario';
+import { RecordedStreamError } from './sources/recorded';
+
+export const EXIT_OK = 0;
+export const EXIT_BELOW_THRESHOLDS = 1;
+export const EXIT_BAD_INPUT = 2;
+export const EXIT_INTERNAL = 3;
+
+const HELP = `Usage: npm run sim -- <scenario.yaml> [options]
+
+Runs every algorithm (pacing mode) of the scenario over the same bid stream and campaigns,
+scores them and writes a self-contained HTML report with summary.json.
+
+Options:
+  --seed N              run with seed N instead of the scenario's seed
+  --out DIR             where to write report.html, summary.json and campaign-days.json
+                        (default: out/<scenario name>-<seed>)
+  --algorithms A,B,...  compare these modes instead of the scenario's
+                        (${PACING_MODES.join(', ')})
+  --quiet               no progress bar
+  -h, --help            this text
+
+Exit codes: 0 ok, 1 scores below the scenario's thresholds, 2 bad input, 3 internal error
+(a broken invariant: the message carries the seed and scenario to replay it).`;
+
+class UsageError extends Error {}
+
+export interface CliIo {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly isTty: boolean;
+}
+
+/** Writes the run's files into `dir`; returns their paths. */
+export async function writeOutputs(
+  result: ScenarioResult,
+  dir: string,
+): Promise<{ report: string; summary: string }> {
+  mkdirSync(dir, { recursive: true });
+  const summary = join(dir, 'summary.json');
+  const report = join(dir, 'report.html');
+  writeFileSync(summary, `${JSON.stringify({ ...result.summary, campaigns: result.campaigns }, null, 2)}\n`);
+  writeFileSync(join(dir, 'campaign-days.json'), `${JSON.stringify(result.campaignDays, null, 1)}\n`);
+  writeFileSync(report, await buildReportHtml(result));
+  return { report, summary };
+}
+
+function progressBar(io: CliIo): (done: number, algorithm: PacingMode) => void {
+  let shown = -1;
+  return (done, algorithm) => {
+    const pct = Math.floor(done * 100);
+    if (pct === shown) return;
+    shown = pct;
+    const width = 30;
+    const full = Math.round((pct / 100) * width);
+    io.stderr(
+      `\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(pct).padStart(3)}% ${algorithm.padEnd(13)}`,
+    );
+  };
+}
+
+function table(result: ScenarioResult): string {
+  const head =
+    '| algorithm | accuracy (constrained) | min accuracy | utilisation (constrained) | min utilisation | overspent beyond bound | max overspend | spend lost | breaker trips |';
+  const sep = '|---|---|---|---|---|---|---|---|---|';
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const rows = result.summary.algorithms.map(
+    (a) =>
+      `| ${a.algorithm}${a.algorithm === 'ASAP' ? ' (vs EVEN curve)' : ''} | ${pct(a.accuracyMeanConstrained)} | ${pct(a.accuracyMinConstrained)} | ${pct(a.utilisationMeanConstrained)} | ${pct(a.utilisationMinConstrained)} | ${a.overspentBeyondBound} | ${pct(a.maxOverspendShare)} | ${a.spendLostMicros} | ${a.breakerTrips} |`,
+  );
+  return [head, sep, ...rows].join('\n');
+}
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let scenarioPath = '';
+  let seed: number | undefined;
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        algorithms: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      io.stdout(`${HELP}\n`);
+      return EXIT_OK;
+    }
+    if (positionals.length !== 1) throw new UsageError('give exactly one scenario file');
+    scenarioPath = positionals[0]!;
+    if (values.seed !== undefined) {
+      if (!/^\d+$/.test(values.seed) || Number(values.seed) > 4294967295)
+        throw new UsageError(`--seed must be an integer from 0 to 4294967295, not "${values.seed}"`);
+      seed = Number(values.seed);
+    }
+    let algorithms: PacingMode[] | undefined;
+    if (values.algorithms !== undefined) {
+      algorithms = values.algorithms.split(',').map((a) => a.trim().toUpperCase()) as PacingMode[];
+      const bad = algorithms.filter((a) => !PACING_MODES.includes(a));
+      if (bad.length > 0 || algorithms.length === 0)
+        throw new UsageError(
+          `unknown algorithm(s) ${bad.join(', ')}; choose from ${PACING_MODES.join(', ')}`,
+        );
+    }
+    const scenario = loadScenario(scenarioPath);
+    const runSeed = seed ?? scenario.seed;
+    const outDir = resolve(values.out ?? join('out', `${scenario.name}-${runSeed}`));
+    const showProgress = io.isTty && !values.quiet;
+    const result = await runScenario(scenario, {
+      seed: runSeed,
+      ...(algorithms && { algorithms }),
+      ...(showProgress && { onProgress: progressBar(io) }),
+    });
+    if (showProgress) io.stderr('\n');
+    const files = await writeOutputs(result, outDir);
+    io.stdout(`${table(result)}\n\nreport:  ${files.report}\nsummary: ${files.summary}\n`);
+    if (!result.summary.ok) {
+      io.stderr(`scores below the thresholds of ${scenarioPath} (seed ${runSeed}):\n`);
+      for (const f of result.summary.failures) io.stderr(`  - ${f}\n`);
+      return EXIT_BELOW_THRESHOLDS;
+    }
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      io.stderr(`error: ${(err as Error).message}\n\n${HELP}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    if (err instanceof ScenarioError || err instanceof RecordedStreamError) {
+      io.stderr(`error: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    const replay = `scenario ${scenarioPath || '?'}, seed ${seed ?? 'from the scenario'}`;
+    if (err instanceof SimInvariantError) io.stderr(`invariant broken (${replay}): ${err.message}\n`);
+    else io.stderr(`internal error (${replay}): ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_INTERNAL;
+  }
+}
+
+const isEntry =
+  process.argv[1] !== undefined &&
+  resolve(process.argv[1]).replace(/\.ts$/, '') === resolve(import.meta.dirname ?? '', 'cli');
+if (isEntry) {
+  const code = await main(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    isTty: Boolean(process.stderr.isTTY),
+  });
+  process.exitCode = code;
+}

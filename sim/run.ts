@@ -1,0 +1,205 @@
+import { type PacingMode, curveFor, targetShare } from '../core/index';
+import { type AlgorithmRun, MINUTES_PER_DAY, runAlgorithm } from './engine';
+import type { Scenario } from './scenario';
+import { type AlgorithmSummary, type CampaignDayScore, r6, scoreRun, thresholdFailures } from './scores';
+import { type World, buildWorld } from './world';
+
+export interface RunOptions {
+  /** Overrides the scenario's seed. */
+  readonly seed?: number;
+  /** Overrides the scenario's list of algorithms. */
+  readonly algorithms?: readonly PacingMode[];
+  /** Share of the whole run done (all algorithms), at every simulated minute. */
+  readonly onProgress?: (done: number, algorithm: PacingMode) => void;
+}
+
+/** Per-algorithm time series for the report, at `stepMinutes` resolution. */
+export interface AlgorithmSeries {
+  readonly algorithm: PacingMode;
+  /** Cumulative spend of all campaigns / their total budget, at each step's end. */
+  readonly spendShare: number[];
+  /** Where the target curves say that share should be (ASAP: EVEN's curve). */
+  readonly targetShare: number[];
+  /** Spend per hour of all campaigns, micros. */
+  readonly spendPerHourMicros: number[];
+  /** Mean throttle rate over campaigns (last decision), averaged over the step. */
+  readonly meanThrottle: number[];
+  /** Campaign-instances with an OPEN breaker, and HALF_OPEN, at each step's end. */
+  readonly breakerOpen: number[];
+  readonly breakerHalfOpen: number[];
+  /** Instances in degraded mode at each step's end. */
+  readonly degradedInstances: number[];
+}
+
+export interface SimSeries {
+  readonly stepMinutes: number;
+  readonly startMs: number;
+  /** Requests per second, averaged over each step (the same stream for every algorithm). */
+  readonly requestsPerSecond: number[];
+  readonly surges: readonly (readonly [number, number, number])[];
+  readonly outages: readonly (readonly [number, number])[];
+  readonly algorithms: AlgorithmSeries[];
+}
+
+export interface SimSummary {
+  readonly scenario: {
+    readonly name: string;
+    readonly description: string;
+    readonly seed: number;
+    readonly startDate: string;
+    readonly days: number;
+    readonly instances: number;
+    readonly syncIntervalMs: number;
+    readonly stream: string;
+    readonly pricing: string;
+    readonly campaigns: number;
+    readonly constrainedCampaigns: number;
+    readonly outages: number;
+  };
+  readonly algorithms: readonly AlgorithmSummary[];
+  readonly thresholds: Scenario['thresholds'];
+  readonly failures: readonly string[];
+  readonly ok: boolean;
+}
+
+export interface ScenarioResult {
+  readonly summary: SimSummary;
+  readonly series: SimSeries;
+  readonly campaigns: readonly {
+    readonly id: string;
+    readonly dailyBudgetMicros: number;
+    readonly bidCpmMicros: number;
+    readonly participation: number;
+    readonly constrained: boolean;
+    readonly fullPassToBudget: number;
+  }[];
+  readonly campaignDays: Readonly<Record<string, readonly CampaignDayScore[]>>;
+  readonly runs: readonly AlgorithmRun[];
+  readonly world: World;
+}
+
+export const SERIES_STEP_MINUTES = 5;
+
+function seriesOf(run: AlgorithmRun, world: World): AlgorithmSeries {
+  const step = SERIES_STEP_MINUTES;
+  const nC = run.campaigns.length;
+  const totalBudget = run.campaigns.reduce((a, c) => a + c.dailyBudgetMicros, 0) * run.days;
+  const perMinute = new Float64Array(run.minutes);
+  for (let c = 0; c < nC; c++)
+    for (let m = 0; m < run.minutes; m++)
+      perMinute[m] = perMinute[m]! + run.spendPerMinute[c * run.minutes + m]!;
+  const curves = run.campaigns.map((c) => curveFor(c));
+  const out: AlgorithmSeries = {
+    algorithm: run.mode,
+    spendShare: [],
+    targetShare: [],
+    spendPerHourMicros: [],
+    meanThrottle: [],
+    breakerOpen: [],
+    breakerHalfOpen: [],
+    degradedInstances: [],
+  };
+  let cum = 0;
+  for (let m0 = 0; m0 < run.minutes; m0 += step) {
+    let th = 0;
+    for (let m = m0; m < m0 + step; m++) {
+      cum += perMinute[m]!;
+      th += run.meanThrottlePerMinute[m]!;
+    }
+    const end = m0 + step;
+    const day = Math.floor((end - 1) / MINUTES_PER_DAY);
+    const f = (end - day * MINUTES_PER_DAY) / MINUTES_PER_DAY;
+    let target = 0;
+    for (let c = 0; c < nC; c++)
+      target += run.campaigns[c]!.dailyBudgetMicros * (day + targetShare(curves[c]!, f));
+    out.spendShare.push(r6(cum / totalBudget));
+    out.targetShare.push(r6(target / totalBudget));
+    out.meanThrottle.push(r6(th / step));
+    out.breakerOpen.push(run.breakerOpenPerMinute[end - 1]!);
+    out.breakerHalfOpen.push(run.breakerHalfOpenPerMinute[end - 1]!);
+    out.degradedInstances.push(run.degradedInstancesPerMinute[end - 1]!);
+  }
+  for (let h = 0; h < run.minutes / 60; h++) {
+    let s = 0;
+    for (let m = h * 60; m < (h + 1) * 60; m++) s += perMinute[m]!;
+    out.spendPerHourMicros.push(s);
+  }
+  void world;
+  return out;
+}
+
+/**
+ * Runs every algorithm of the scenario over the same stream and campaigns (each campaign's mode
+ * overridden by the algorithm) and scores them. The programmatic entry point of the simulator.
+ */
+export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<ScenarioResult> {
+  const world = buildWorld(scenario, opts.seed ?? scenario.seed);
+  const algorithms = opts.algorithms ?? scenario.algorithms;
+  const runs: AlgorithmRun[] = [];
+  const summaries: AlgorithmSummary[] = [];
+  const campaignDays: Record<string, CampaignDayScore[]> = {};
+  const failures: string[] = [];
+  for (let a = 0; a < algorithms.length; a++) {
+    const mode = algorithms[a]!;
+    const onProgress = opts.onProgress;
+    const run = await runAlgorithm(world, mode, {
+      onProgress: onProgress ? (done) => onProgress((a + done) / algorithms.length, mode) : undefined,
+    });
+    const scored = scoreRun(run, world.campaigns, scenario.instances.count);
+    runs.push(run);
+    summaries.push(scored.summary);
+    campaignDays[mode] = scored.campaignDays;
+    failures.push(...thresholdFailures(scored.summary, scenario.thresholds));
+  }
+  const first = runs[0]!;
+  const step = SERIES_STEP_MINUTES;
+  const rps: number[] = [];
+  for (let m0 = 0; m0 < first.minutes; m0 += step) {
+    let n = 0;
+    for (let m = m0; m < m0 + step; m++) n += first.requestsPerMinute[m]!;
+    rps.push(r6(n / (step * 60)));
+  }
+  const series: SimSeries = {
+    stepMinutes: step,
+    startMs: world.startMs,
+    requestsPerSecond: rps,
+    surges: world.stream.plan.surges,
+    outages: world.outages,
+    algorithms: runs.map((r) => seriesOf(r, world)),
+  };
+  const summary: SimSummary = {
+    scenario: {
+      name: scenario.name,
+      description: scenario.description,
+      seed: world.seed,
+      startDate: scenario.startDate,
+      days: scenario.days,
+      instances: scenario.instances.count,
+      syncIntervalMs: scenario.instances.syncIntervalMs,
+      stream: scenario.stream.kind,
+      pricing: scenario.market.pricing,
+      campaigns: world.campaigns.length,
+      constrainedCampaigns: world.campaigns.filter((c) => c.constrained).length,
+      outages: world.outages.length,
+    },
+    algorithms: summaries,
+    thresholds: scenario.thresholds,
+    failures,
+    ok: failures.length === 0,
+  };
+  return {
+    summary,
+    series,
+    campaigns: world.campaigns.map((c) => ({
+      id: c.id,
+      dailyBudgetMicros: c.dailyBudgetMicros,
+      bidCpmMicros: c.bidCpmMicros,
+      participation: c.participation,
+      constrained: c.constrained,
+      fullPassToBudget: r6(c.fullPassToBudget),
+    })),
+    campaignDays,
+    runs,
+    world,
+  };
+}

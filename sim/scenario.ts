@@ -1,0 +1,320 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv, { type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { PacingMode } from '../core/index';
+
+/** A scenario after validation: defaults filled in, deeply frozen; the simulator trusts it. */
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly seed: number;
+  readonly startDate: string;
+  readonly days: number;
+  readonly algorithms: readonly PacingMode[];
+  readonly instances: {
+    readonly count: number;
+    readonly syncIntervalMs: number;
+    readonly leaseHorizonMs: number;
+    readonly minLeaseShare: number;
+  };
+  readonly pacer: PacerOverrides;
+  readonly stream: SyntheticStreamSpec | RecordedStreamSpec;
+  readonly bidding: { readonly kind: 'fixed' | 'linear_ctr'; readonly baseCtr: number };
+  readonly market: { readonly pricing: 'second' | 'first' };
+  readonly winNotices: {
+    readonly medianDelayMs: number;
+    readonly sigma: number;
+    readonly lateShare: number;
+    readonly lateDelayMsMin: number;
+    readonly lateDelayMsMax: number;
+  };
+  readonly campaigns: { readonly list?: readonly CampaignSpec[]; readonly generate?: CampaignGeneratorSpec };
+  readonly faults: { readonly outages: readonly OutageSpec[] };
+  readonly thresholds: Thresholds;
+  /** Absolute path of the file it came from (recorded stream paths are relative to it), or null. */
+  readonly sourcePath: string | null;
+}
+
+export interface PacerOverrides {
+  readonly tickMs?: number;
+  readonly catchUpTicks?: number;
+  readonly rateHalfLifeMs?: number;
+  readonly reservationTtlMs?: number;
+  readonly degradedThrottle?: number;
+  readonly dualStepSize?: number;
+  readonly dualLambdaMax?: number;
+  readonly breaker?: {
+    readonly tripRatio?: number;
+    readonly cooldownMs?: number;
+    readonly probeCount?: number;
+    readonly recoveredThrottle?: number;
+  };
+}
+
+export interface SyntheticStreamSpec {
+  readonly kind: 'synthetic';
+  readonly meanQps: number;
+  readonly hourlyProfile: readonly number[];
+  readonly surges: readonly SurgeSpec[];
+  readonly marketPrice: {
+    readonly medianCpmMicros: number;
+    readonly sigma: number;
+    readonly maxCpmMicros: number;
+  };
+  readonly ctr: { readonly median: number; readonly sigma: number };
+}
+
+export interface SurgeSpec {
+  readonly from: string;
+  readonly to: string;
+  readonly multiplier: number;
+}
+
+export interface RecordedStreamSpec {
+  readonly kind: 'recorded';
+  readonly path: string;
+  readonly delimiter: string;
+  readonly header: boolean;
+  readonly priceMicrosPerUnit: number;
+  readonly columns: {
+    readonly marketPrice: number | string;
+    readonly click?: number | string;
+    readonly pctr?: number | string;
+    readonly hour?: number | string;
+    readonly timeMs?: number | string;
+  };
+}
+
+export interface CampaignSpec {
+  readonly id: string;
+  readonly name?: string;
+  readonly dailyBudgetMicros: number;
+  readonly pacingMode?: PacingMode;
+  readonly bidCpmMicros: number;
+  readonly maxBidCpmMicros?: number;
+  readonly participation: number;
+  readonly constrained?: boolean;
+  readonly hourlyMultipliers?: readonly number[];
+}
+
+export interface Range {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface CampaignGeneratorSpec {
+  readonly count: number;
+  readonly seed?: number;
+  readonly idPrefix?: string;
+  readonly budgetMicros: Range;
+  readonly bidCpmMicros: Range;
+  readonly fullPassToBudget: Range;
+  readonly unconstrained?: { readonly share: number; readonly fullPassToBudget: Range };
+  readonly modes?: Readonly<Partial<Record<PacingMode, number>>>;
+  readonly adaptiveMultipliers?: 'traffic' | 'flat';
+}
+
+export interface OutageSpec {
+  readonly day: number;
+  readonly at: string;
+  readonly durationMs: number;
+}
+
+export interface Thresholds {
+  readonly maxOverspentCampaignDays?: number;
+  readonly minUtilisationConstrained?: number;
+  readonly maxSpendLostMicros?: number;
+  readonly minAccuracy?: Readonly<Partial<Record<PacingMode, number>>>;
+}
+
+/** Bad scenario input: every problem with the path of the field it concerns. */
+export class ScenarioError extends Error {
+  readonly code = 'SIM_ERR_BAD_SCENARIO';
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${source}: invalid scenario\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ScenarioError';
+  }
+}
+
+export const SCENARIO_SCHEMA_PATH = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../scenarios/scenario.schema.json',
+);
+
+let validator: ReturnType<Ajv['compile']> | null = null;
+
+function validate(data: unknown): ErrorObject[] {
+  if (validator === null) {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    validator = ajv.compile(JSON.parse(readFileSync(SCENARIO_SCHEMA_PATH, 'utf8')));
+  }
+  return validator(data) ? [] : [...(validator.errors ?? [])];
+}
+
+function describe(e: ErrorObject): string {
+  const path = e.instancePath === '' ? '/' : e.instancePath;
+  if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties')
+    return `${path}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+  if (e.keyword === 'enum')
+    return `${path}: ${e.message} (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
+  return `${path}: ${e.message}`;
+}
+
+function minutesOf(clock: string): number {
+  const [h, m] = clock.split(':').map(Number);
+  return h! * 60 + m!;
+}
+
+export const DEFAULT_HOURLY_PROFILE: readonly number[] = Object.freeze([
+  0.55, 0.42, 0.35, 0.32, 0.33, 0.4, 0.55, 0.75, 0.95, 1.05, 1.1, 1.15, 1.2, 1.15, 1.1, 1.1, 1.15, 1.25, 1.35,
+  1.45, 1.5, 1.4, 1.15, 0.8,
+]);
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the schema has checked the shape; this fills defaults.
+type Raw = any;
+
+/** Validates parsed YAML/JSON against the schema, checks what the schema cannot, fills defaults. */
+export function scenarioFrom(data: unknown, source: string, sourcePath: string | null = null): Scenario {
+  const errors = validate(data);
+  if (errors.length > 0) throw new ScenarioError(source, errors.map(describe));
+  const r = data as Raw;
+  const problems: string[] = [];
+  const s = r.stream;
+  let stream: SyntheticStreamSpec | RecordedStreamSpec;
+  if (s.kind === 'synthetic') {
+    const surges = (s.surges ?? []) as SurgeSpec[];
+    surges.forEach((g, i) => {
+      if (minutesOf(g.to) <= minutesOf(g.from)) problems.push(`/stream/surges/${i}/to: must be after "from"`);
+    });
+    const profile = (s.hourlyProfile ?? DEFAULT_HOURLY_PROFILE) as number[];
+    if (!profile.some((x) => x > 0))
+      problems.push('/stream/hourlyProfile: at least one hour must be above 0');
+    stream = {
+      kind: 'synthetic',
+      meanQps: s.meanQps,
+      hourlyProfile: profile,
+      surges,
+      marketPrice: {
+        medianCpmMicros: s.marketPrice.medianCpmMicros,
+        sigma: s.marketPrice.sigma,
+        maxCpmMicros: s.marketPrice.maxCpmMicros ?? s.marketPrice.medianCpmMicros * 20,
+      },
+      ctr: { median: s.ctr?.median ?? 0.001, sigma: s.ctr?.sigma ?? 0.5 },
+    };
+  } else {
+    const ipinyou = s.preset === 'ipinyou';
+    const columns = s.columns ?? (ipinyou ? { click: 0, marketPrice: 1, pctr: 2, hour: 3 } : undefined);
+    if (columns === undefined) problems.push('/stream/columns: required unless preset is given');
+    const header = s.header ?? false;
+    if (columns !== undefined && !header) {
+      for (const [k, v] of Object.entries(columns))
+        if (typeof v === 'string')
+          problems.push(`/stream/columns/${k}: a column name needs header: true; use an index`);
+    }
+    stream = {
+      kind: 'recorded',
+      path: s.path,
+      delimiter: s.delimiter ?? (ipinyou ? '\t' : ','),
+      header,
+      priceMicrosPerUnit: s.priceMicrosPerUnit ?? (ipinyou ? 10_000 : 1),
+      columns: columns ?? { marketPrice: 0 },
+    };
+  }
+  const winNotices = {
+    medianDelayMs: r.winNotices?.medianDelayMs ?? 500,
+    sigma: r.winNotices?.sigma ?? 0.8,
+    lateShare: r.winNotices?.lateShare ?? 0,
+    lateDelayMsMin: r.winNotices?.lateDelayMsMin ?? 30_000,
+    lateDelayMsMax: r.winNotices?.lateDelayMsMax ?? 300_000,
+  };
+  if (winNotices.lateDelayMsMax < winNotices.lateDelayMsMin)
+    problems.push('/winNotices/lateDelayMsMax: must be >= lateDelayMsMin');
+  const days = r.days ?? 1;
+  const outages = ((r.faults?.outages ?? []) as Raw[]).map((o, i) => {
+    const day = o.day ?? 0;
+    if (day >= days) problems.push(`/faults/outages/${i}/day: the scenario has only ${days} day(s)`);
+    return { day, at: o.at, durationMs: o.durationMs };
+  });
+  if (r.campaigns.list) {
+    const seen = new Set<string>();
+    (r.campaigns.list as CampaignSpec[]).forEach((c, i) => {
+      if (seen.has(c.id)) problems.push(`/campaigns/list/${i}/id: duplicate id "${c.id}"`);
+      seen.add(c.id);
+      if (c.maxBidCpmMicros !== undefined && c.maxBidCpmMicros < 1)
+        problems.push(`/campaigns/list/${i}/maxBidCpmMicros: must be >= 1`);
+      if (c.hourlyMultipliers && !c.hourlyMultipliers.some((x) => x > 0))
+        problems.push(`/campaigns/list/${i}/hourlyMultipliers: at least one hour must be above 0`);
+    });
+  }
+  const g = r.campaigns.generate;
+  if (g) {
+    for (const k of ['budgetMicros', 'bidCpmMicros', 'fullPassToBudget'])
+      if (g[k].max < g[k].min) problems.push(`/campaigns/generate/${k}/max: must be >= min`);
+    if (g.modes && !Object.values(g.modes as Record<string, number>).some((w) => w > 0))
+      problems.push('/campaigns/generate/modes: at least one weight must be above 0');
+  }
+  const date = r.startDate ?? '2024-03-15';
+  if (Number.isNaN(Date.parse(`${date}T00:00:00Z`))) problems.push(`/startDate: "${date}" is not a date`);
+  if (problems.length > 0) throw new ScenarioError(source, problems);
+
+  return deepFreeze({
+    name: r.name,
+    description: r.description ?? '',
+    seed: r.seed,
+    startDate: date,
+    days,
+    algorithms: r.algorithms,
+    instances: {
+      count: r.instances?.count ?? 1,
+      syncIntervalMs: r.instances?.syncIntervalMs ?? 1000,
+      leaseHorizonMs: r.instances?.leaseHorizonMs ?? 5 * 60_000,
+      minLeaseShare: r.instances?.minLeaseShare ?? 0.002,
+    },
+    pacer: r.pacer ?? {},
+    stream,
+    bidding: { kind: r.bidding?.kind ?? 'fixed', baseCtr: r.bidding?.baseCtr ?? 0.001 },
+    market: { pricing: r.market?.pricing ?? 'second' },
+    winNotices,
+    campaigns: r.campaigns,
+    faults: { outages },
+    thresholds: r.thresholds ?? {},
+    sourcePath,
+  } satisfies Scenario);
+}
+
+export function parseScenario(text: string, source: string, sourcePath: string | null = null): Scenario {
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    throw new ScenarioError(source, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  return scenarioFrom(data, source, sourcePath);
+}
+
+export function loadScenario(path: string): Scenario {
+  const abs = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ScenarioError(path, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parseScenario(text, path, abs);
+}
+
+/** Minutes after midnight of an HH:MM clock. */
+export { minutesOf };

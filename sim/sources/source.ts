@@ -1,0 +1,39 @@
+/**
+ * A bid stream, generated lazily: one request at a time into a reused record, so a day at any
+ * rate never sits in memory.
+ */
+export interface BidRequest {
+  /** Arrival time, ms since the epoch (fractional ms are kept: arrivals are continuous). */
+  timeMs: number;
+  /** Highest competing CPM: a bid wins when it is at least this. */
+  marketPriceCpmMicros: number;
+  /** Predicted click-through rate of the impression. */
+  pctr: number;
+  /** Recorded click outcome (0/1), or -1 when the simulator draws it from pctr. */
+  click: number;
+}
+
+export interface BidSource {
+  readonly req: BidRequest;
+  /** Moves `req` to the next request; false when the stream has ended. */
+  next(): boolean;
+}
+
+/** What a campaign generator and the report need to know about a stream before running it. */
+export interface StreamPlan {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly expectedRequests: number;
+  /** Expected requests per minute over the run (traffic chart, campaign planning). */
+  readonly expectedPerMinute: Float64Array;
+  /** Expected charge per request (micros) of a campaign bidding `bidCpmMicros` on every request it sees. */
+  expectedCostPerRequestMicros(bidCpmMicros: number, pricing: 'first' | 'second'): number;
+  /** Surge windows, [startMs, endMs, multiplier], for shading. */
+  readonly surges: readonly (readonly [number, number, number])[];
+}
+
+export interface StreamFactory {
+  readonly plan: StreamPlan;
+  /** A fresh source at the start of the stream, its draws seeded by `seed`. */
+  open(seed: number): BidSource;
+}
