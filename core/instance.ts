@@ -85,6 +85,8 @@ export class PacerInstance {
   private readonly recentRing: (string | undefined)[] = [];
   private recentHead = 0;
   private journalPending = 0;
+  /** Campaigns that decided, spent or changed since the last sync round. */
+  private touchedStates: PacingState[] = [];
   private syncing: Promise<void> | null = null;
 
   constructor(opts: InstanceOptions) {
@@ -102,10 +104,12 @@ export class PacerInstance {
     const existing = this.states.get(campaign.id);
     if (existing && existing.campaign.timeZone === campaign.timeZone) {
       updateCampaign(existing, campaign);
+      this.touch(existing);
       return existing;
     }
     const s = createPacingState(campaign, this.config, nowMs, { leased: true });
     this.states.set(campaign.id, s);
+    this.touch(s);
     return s;
   }
 
@@ -123,6 +127,7 @@ export class PacerInstance {
   ): Decision | null {
     const s = this.states.get(campaignId);
     if (s === undefined) return null;
+    if (!s.touched) this.touch(s);
     return decide(s, bidCpmMicros, nowMs, rand, this.degraded, out);
   }
 
@@ -144,6 +149,7 @@ export class PacerInstance {
       return false;
     }
     this.remember(input.eventId);
+    this.touch(s);
     recordSpend(s, input.spendMicros, nowMs, input.reservedMicros ?? 0, input.reservedAtMs ?? nowMs);
     const day = s.ledger.day;
     this.pending.push({
@@ -167,6 +173,12 @@ export class PacerInstance {
         reject(err);
       }
     });
+  }
+
+  private touch(s: PacingState): void {
+    if (s.touched) return;
+    s.touched = true;
+    this.touchedStates.push(s);
   }
 
   private remember(eventId: string): void {
@@ -198,7 +210,7 @@ export class PacerInstance {
     this.journalPending = left.length;
     try {
       if (left.length > 0) await this.replayJournal();
-      const refs = this.refs(nowMs);
+      const refs = this.refs(this.states.values());
       const snaps = await this.store.readDays(refs);
       refs.forEach((ref, i) => {
         const s = this.states.get(ref.campaignId)!;
@@ -236,7 +248,14 @@ export class PacerInstance {
   }
 
   private async syncOnce(nowMs: number): Promise<void> {
-    for (const s of this.states.values()) advance(s, nowMs);
+    // Only campaigns active since the last round need leases or peer spend; the rest catch up
+    // lazily when they next decide (and are then marked for the following round).
+    const active = this.touchedStates.filter((s) => this.states.get(s.campaign.id) === s);
+    this.touchedStates = [];
+    for (const s of active) {
+      s.touched = false;
+      advance(s, nowMs);
+    }
     if (this.degraded) {
       try {
         await this.store.ping();
@@ -246,13 +265,20 @@ export class PacerInstance {
         this.noteStoreError(err);
       }
     }
-    await this.flush();
-    if (this.degraded) return;
     try {
-      await this.topUpLeases(nowMs);
-      await this.readPeers(nowMs);
+      const flushed = this.pending.length;
+      await this.flush();
+      if (!this.degraded) {
+        // Every round asks the store something, so an outage is seen even when all is idle.
+        if (active.length === 0 && flushed === 0) await this.store.ping();
+        await this.topUpLeases(active, nowMs);
+        await this.readPeers(active, nowMs);
+      }
     } catch (err) {
       this.noteStoreError(err);
+    } finally {
+      // A round cut short by the store leaves its campaigns for the next one.
+      if (this.degraded) for (const s of active) this.touch(s);
     }
   }
 
@@ -320,9 +346,9 @@ export class PacerInstance {
     }
   }
 
-  private refs(_nowMs: number): DayKeyRef[] {
+  private refs(states: Iterable<PacingState>): DayKeyRef[] {
     const refs: DayKeyRef[] = [];
-    for (const s of this.states.values()) refs.push({ campaignId: s.campaign.id, dayKey: s.ledger.day.key });
+    for (const s of states) refs.push({ campaignId: s.campaign.id, dayKey: s.ledger.day.key });
     return refs;
   }
 
@@ -343,10 +369,10 @@ export class PacerInstance {
     return planned > atLeast ? planned : atLeast;
   }
 
-  private async topUpLeases(nowMs: number): Promise<void> {
+  private async topUpLeases(active: readonly PacingState[], nowMs: number): Promise<void> {
     const requests: LeaseRequest[] = [];
     const states: PacingState[] = [];
-    for (const s of this.states.values()) {
+    for (const s of active) {
       if (s.campaign.status !== 'ACTIVE') continue;
       const l = s.ledger;
       const headroom = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
@@ -371,8 +397,8 @@ export class PacerInstance {
     for (let i = 0; i < states.length; i++) addLease(states[i]!, requests[i]!.dayKey, grants[i]!, nowMs);
   }
 
-  private async readPeers(nowMs: number): Promise<void> {
-    const refs = this.refs(nowMs);
+  private async readPeers(active: readonly PacingState[], nowMs: number): Promise<void> {
+    const refs = this.refs(active);
     if (refs.length === 0) return;
     const snaps: DaySnapshot[] = await this.store.readDays(refs);
     // Spend recorded while the read was in flight is not in the store yet.

@@ -19,13 +19,11 @@ export function isMicros(value: number): boolean {
  * impression at a CPM price costs fractions of a cent; anything finer is rejected, not rounded.
  */
 export function centsToMicros(cents: number): number {
-  const micros = Math.round(cents * MICROS_PER_CENT);
-  if (
-    !Number.isFinite(cents) ||
-    Math.abs(micros - cents * MICROS_PER_CENT) > 1e-6 * Math.max(1, Math.abs(micros))
-  ) {
-    throw new RangeError(`${cents} cents is not a whole number of micros`);
+  // Decided on the shortest decimal form of the number, the one JSON carried: at most 4 decimals.
+  if (!Number.isFinite(cents) || !/^-?\d+(\.\d{1,4})?$/.test(String(cents))) {
+    throw new RangeError(`${cents} cents is not a whole number of micros (at most 4 decimals)`);
   }
+  const micros = Math.round(cents * MICROS_PER_CENT);
   if (!isMicros(micros)) throw new RangeError(`${cents} cents is outside 0..${MAX_MICROS / MICROS_PER_CENT}`);
   return micros;
 }

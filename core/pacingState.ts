@@ -31,6 +31,11 @@ export interface PacingState {
   ownAllowanceMicros: number;
   /** Whether ownAllowanceMicros comes from leases (reset to 0 at each new day until re-leased). */
   readonly leased: boolean;
+  /**
+   * Set when the campaign decided or spent since the instance's last sync round, so a round
+   * visits only active campaigns instead of every campaign loaded.
+   */
+  touched: boolean;
 }
 
 export interface PacingStateOptions {
@@ -63,6 +68,7 @@ export function createPacingState(
     fullRateMicrosPerMs: -1,
     ownAllowanceMicros: leased ? 0 : Number.POSITIVE_INFINITY,
     leased,
+    touched: false,
   };
 }
 

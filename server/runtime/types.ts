@@ -57,7 +57,12 @@ export interface DailyPerformance {
 
 export type RuntimeEvent =
   | { readonly type: 'spend'; readonly campaignId: string; readonly status: BudgetStatus }
-  | { readonly type: 'breaker'; readonly campaignId: string; readonly state: BreakerState; readonly atMs: number }
+  | {
+      readonly type: 'breaker';
+      readonly campaignId: string;
+      readonly state: BreakerState;
+      readonly atMs: number;
+    }
   | { readonly type: 'campaign'; readonly campaignId: string; readonly deleted: boolean }
   | { readonly type: 'health'; readonly health: HealthReport };
 
@@ -67,7 +72,12 @@ export interface PacerRuntime {
    * Synchronous on purpose: the decision path never awaits the store. Returns null for an unknown
    * campaign. Fills and returns `out`.
    */
-  decide(campaignId: string, bidCpmMicros: number, requestId: string | undefined, out: Decision): Decision | null;
+  decide(
+    campaignId: string,
+    bidCpmMicros: number,
+    requestId: string | undefined,
+    out: Decision,
+  ): Decision | null;
   /** Rejects with UnknownCampaignError (server/errors) for an unknown campaign. */
   trackSpend(input: SpendInput): Promise<SpendOutcome>;
   status(campaignId: string): BudgetStatus | null;

@@ -83,8 +83,11 @@ describe('PacerInstance', () => {
     expect(snap.leasedMicros).toBeLessThanOrEqual(BUDGET);
     expect(snap.spentMicros / BUDGET).toBeGreaterThan(0.95);
     expect(insts.reduce((a, i) => a + i.storeDuplicates, 0)).toBeGreaterThan(0);
-    // Each instance's view of the day matches the store once everything is flushed.
+    // Each instance's view of the day matches the store once everything is flushed and it has
+    // been active since (idle campaigns refresh their view on their next activity).
     for (const inst of insts) {
+      inst.decide('c1', 1_000_000, 86_399_600, () => 0.5, newDecision());
+      await inst.sync(86_399_700);
       const l = inst.states.get('c1')!.ledger;
       expect(l.ownDaySpentMicros + l.peerDaySpentMicros).toBe(snap.spentMicros);
     }
@@ -146,6 +149,43 @@ describe('PacerInstance', () => {
     await b.restore(60);
     const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
     expect(snap!.spentMicros).toBe(500);
+  });
+});
+
+describe('PacerInstance sync rounds', () => {
+  it('visit only the campaigns active since the last round, and still ping when idle', async () => {
+    const memory = new MemoryStore();
+    const calls = { readRefs: 0, leaseRequests: 0, pings: 0 };
+    const counting: BudgetStore = Object.assign(Object.create(memory) as BudgetStore, {
+      readDays: (refs: Parameters<BudgetStore['readDays']>[0]) => {
+        calls.readRefs += refs.length;
+        return memory.readDays(refs);
+      },
+      acquireLeases: (q: Parameters<BudgetStore['acquireLeases']>[0]) => {
+        calls.leaseRequests += q.length;
+        return memory.acquireLeases(q);
+      },
+      ping: () => {
+        calls.pings++;
+        return memory.ping();
+      },
+    });
+    const inst = new PacerInstance({
+      instanceId: 'a',
+      store: counting,
+      journal: new MemoryJournal(),
+      config,
+    });
+    for (let i = 0; i < 500; i++)
+      inst.upsertCampaign(makeCampaign({ id: `c${i}`, dailyBudgetMicros: BUDGET }), 0);
+    await inst.sync(0);
+    expect(calls.leaseRequests).toBe(500);
+    Object.assign(calls, { readRefs: 0, leaseRequests: 0, pings: 0 });
+    await inst.sync(1_000);
+    expect(calls).toEqual({ readRefs: 0, leaseRequests: 0, pings: 1 });
+    for (const id of ['c1', 'c2', 'c3']) inst.decide(id, 1_000_000, 1_500, () => 0.5, newDecision());
+    await inst.sync(2_000);
+    expect(calls.readRefs).toBe(3);
   });
 });
 

@@ -14,17 +14,24 @@ describe('money', () => {
     [1_000_000, 10_000_000_000],
     [0.25, 2_500],
     [0.0001, 1],
+    [123_456_789.1234, 1_234_567_891_234],
   ])('%d cents is %d micros', (cents, micros) => {
     expect(centsToMicros(cents)).toBe(micros);
     expect(microsToCents(micros)).toBeCloseTo(cents, 8);
   });
 
-  it.each([[0.00001], [-1], [Number.NaN], [Number.POSITIVE_INFINITY], [1e20]])(
-    'rejects %d cents',
-    (cents) => {
-      expect(() => centsToMicros(cents)).toThrow(RangeError);
-    },
-  );
+  it.each([
+    [0.00001],
+    [10.00001],
+    [123456.12345],
+    [-1],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    [1e20],
+    [1e-7],
+  ])('rejects %d cents', (cents) => {
+    expect(() => centsToMicros(cents)).toThrow(RangeError);
+  });
 
   it('a CPM of 250 cents costs 2,500 micros per impression', () => {
     expect(impressionCostMicros(centsToMicros(250))).toBe(2_500);
