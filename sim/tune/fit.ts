@@ -31,6 +31,7 @@ export function collectTotals(
   while (source.next()) {
     const h = hourOf(req.timeMs);
     if (h < 0) continue;
+    source.fill?.();
     into.requests[h] = into.requests[h]! + 1;
     into.costMicros[h] = into.costMicros[h]! + req.marketPriceCpmMicros / 1000;
     into.pctr[h] = into.pctr[h]! + req.pctr;

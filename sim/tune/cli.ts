@@ -1,0 +1,282 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { PacingMode } from '../../core/index';
+import { tuneReportMarkdown } from '../../reports/tuneReport';
+import { buildCampaigns } from '../campaigns';
+import { type Scenario, ScenarioError, loadScenario } from '../scenario';
+import { RecordedStreamError } from '../sources/recorded';
+import { type World, buildWorld } from '../world';
+import { collectTotals, hourOfDay } from './fit';
+import {
+  FIT_BASES,
+  type FitBasis,
+  type MultipliersFile,
+  MultipliersFileError,
+  formatMultipliersFile,
+} from './multipliersFile';
+import { stretchedWindow } from './stretchedWindow';
+import { type EvalRow, type GainTrial, evaluate, scaledScenario, searchGains, tuneOn } from './tune';
+
+export const EXIT_OK = 0;
+export const EXIT_BAD_INPUT = 2;
+
+const HELP = `Usage: npm run tune -- <scenario.yaml> [options]
+
+Learns the 24 ADAPTIVE hourly multipliers (each hour's share of the history's requests, cost,
+pctr or clicks) and the controller gains (exhaustive search over tick and catch-up ticks), writes
+them as a multipliers file and a before/after report.
+
+Synthetic scenario: the history is the scenario's stream under seed + 1 (the day before); the
+before/after is judged on the scenario's own seed.
+Recorded scenario: --train-hours and --judge-hours pick two windows of the recording; each is
+stretched over a simulated day and every campaign runs alone with its budget scaled to the
+window's share of the recording's cost. Hours of the judged window are never read by the fit.
+
+Options:
+  --basis B             requests (default), cost, pctr or clicks
+  --train-hours A-B     recorded only: hours fitted on (inclusive), default 0-9
+  --judge-hours C-D     recorded only: hours judged on (inclusive), default 10-14
+  --search-scale S      synthetic only: run the gain search on traffic and campaigns x S (default 1)
+  --no-search           keep the default gains
+  --out DIR             default out/tune/<scenario name>
+  -h, --help
+
+Exit codes: 0 ok, 2 bad input.`;
+
+class UsageError extends Error {}
+
+function hours(text: string, flag: string): [number, number] {
+  const m = /^(\d{1,2})-(\d{1,2})$/.exec(text);
+  const a = m ? Number(m[1]) : Number.NaN;
+  const b = m ? Number(m[2]) : Number.NaN;
+  if (!(a >= 0 && b <= 23 && b >= a))
+    throw new UsageError(`${flag} ${text}: expected A-B with 0 <= A <= B <= 23`);
+  return [a, b];
+}
+
+interface Io {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+}
+
+/** A window of a recorded world as its own stretched day, each campaign's budget scaled to the window. */
+function windowWorld(base: World, scenario: Scenario, from: number, to: number, costShare: number): World {
+  const stream = stretchedWindow(base.stream, from, to + 1);
+  const scaled: Scenario = {
+    ...scenario,
+    campaigns: {
+      list: scenario.campaigns.list!.map((c) => ({
+        ...c,
+        dailyBudgetMicros: Math.max(1, Math.round(c.dailyBudgetMicros * costShare)),
+      })),
+    },
+  };
+  return Object.freeze({ ...base, stream, campaigns: Object.freeze(buildCampaigns(scaled, stream.plan)) });
+}
+
+function costShareOf(base: World, from: number, to: number): number {
+  const t = collectTotals(base.stream.open(base.seed), hourOfDay(base.startMs));
+  const all = t.costMicros.reduce((a, b) => a + b, 0);
+  return t.costMicros.slice(from, to + 1).reduce((a, b) => a + b, 0) / all;
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let scenario: Scenario;
+  let basis: FitBasis = 'requests';
+  let train: [number, number] = [0, 9];
+  let judge: [number, number] = [10, 14];
+  let scale = 1;
+  let search = true;
+  let outDir: string;
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        basis: { type: 'string' },
+        'train-hours': { type: 'string' },
+        'judge-hours': { type: 'string' },
+        'search-scale': { type: 'string' },
+        'no-search': { type: 'boolean' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+    if (values.help) {
+      io.stdout(`${HELP}\n`);
+      return EXIT_OK;
+    }
+    if (positionals.length !== 1) throw new UsageError('expected exactly one scenario file');
+    if (values.basis !== undefined) {
+      if (!FIT_BASES.includes(values.basis as FitBasis))
+        throw new UsageError(`--basis ${values.basis}: expected one of ${FIT_BASES.join(', ')}`);
+      basis = values.basis as FitBasis;
+    }
+    if (values['train-hours']) train = hours(values['train-hours'], '--train-hours');
+    if (values['judge-hours']) judge = hours(values['judge-hours'], '--judge-hours');
+    if (judge[0] <= train[1])
+      throw new UsageError('--judge-hours must start after --train-hours end (no peeking)');
+    if (values['search-scale'] !== undefined) {
+      scale = Number(values['search-scale']);
+      if (!(scale > 0 && scale <= 1)) throw new UsageError('--search-scale: expected a number in (0, 1]');
+    }
+    search = !values['no-search'];
+    scenario = loadScenario(positionals[0]!);
+    outDir = values.out ?? join('out', 'tune', scenario.name);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ScenarioError) {
+      io.stderr(`tune: ${err.message}\n\n${HELP}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw err;
+  }
+  try {
+    mkdirSync(outDir, { recursive: true });
+    const algorithms = scenario.algorithms;
+    const sections: { heading: string; rows: EvalRow[] }[] = [];
+    const notes: string[] = [];
+    let file: MultipliersFile;
+    let trials: GainTrial[];
+    if (scenario.stream.kind === 'synthetic') {
+      const history = buildWorld(scenario, scenario.seed + 1);
+      const searchWorld =
+        scale === 1 ? history : buildWorld(scaledScenario(scenario, scale), scenario.seed + 1);
+      ({ file, trials } = await tuneOn(history, {
+        basis,
+        source: `${basename(positionals(argv))} stream, seed ${scenario.seed + 1} (the day before)`,
+        search,
+        searchWorld,
+      }));
+      notes.push(
+        `Fitted on the scenario's stream drawn with seed ${scenario.seed + 1}; judged on seed ${scenario.seed}.`,
+        scale === 1
+          ? 'Gain search on the full history day.'
+          : `Gain search on the history day with traffic and campaigns x ${scale}.`,
+      );
+      sections.push({
+        heading: `Judged: ${scenario.name}, seed ${scenario.seed}`,
+        rows: await evaluate(buildWorld(scenario), algorithms, file),
+      });
+    } else {
+      if (!scenario.campaigns.list) throw new UsageError('a recorded scenario needs campaigns.list');
+      const base = buildWorld(scenario);
+      const trainWorld = windowWorld(
+        base,
+        scenario,
+        train[0],
+        train[1],
+        costShareOf(base, train[0], train[1]),
+      );
+      const judgeWorld = windowWorld(
+        base,
+        scenario,
+        judge[0],
+        judge[1],
+        costShareOf(base, judge[0], judge[1]),
+      );
+      const fullWorld = windowWorld(
+        base,
+        scenario,
+        train[0],
+        judge[1],
+        costShareOf(base, train[0], judge[1]),
+      );
+      const n = scenario.campaigns.list.length;
+      const trained = await tuneOn(trainWorld, {
+        basis,
+        source: `${scenario.name}, recorded hours ${train[0]}-${train[1]}`,
+        search: false,
+      });
+      // The gain search runs each campaign (budget) alone and picks the lowest mean RMSE.
+      trials = [];
+      let gains: MultipliersFile['gains'] = null;
+      if (search) {
+        const per: GainTrial[][] = [];
+        for (let c = 0; c < n; c++) {
+          const w = Object.freeze({ ...trainWorld, campaigns: Object.freeze([trainWorld.campaigns[c]!]) });
+          per.push((await searchGains(w, trained.file.hourlyMultipliers)).trials);
+        }
+        trials = per[0]!.map((t, i) => ({
+          gains: t.gains,
+          rmseNormalisedMean:
+            Math.round((per.reduce((a, p) => a + p[i]!.rmseNormalisedMean, 0) / n) * 1e6) / 1e6,
+          accuracyMeanConstrained:
+            Math.round((per.reduce((a, p) => a + p[i]!.accuracyMeanConstrained, 0) / n) * 1e6) / 1e6,
+          overspentCampaignDays: per.reduce((a, p) => a + p[i]!.overspentCampaignDays, 0),
+        }));
+        let best: GainTrial | null = null;
+        for (const t of trials)
+          if (
+            t.overspentCampaignDays === 0 &&
+            (best === null || t.rmseNormalisedMean < best.rmseNormalisedMean)
+          )
+            best = t;
+        gains = best?.gains ?? null;
+      }
+      file = { ...trained.file, gains };
+      // The judged hours were never read: their curve is the flat prior (no history for those hours).
+      const forecast: MultipliersFile = {
+        ...file,
+        hourlyMultipliers: new Array<number>(24).fill(1),
+        source: `flat prior for recorded hours ${judge[0]}-${judge[1]} (unseen), gains from hours ${train[0]}-${train[1]}`,
+      };
+      writeFileSync(join(outDir, 'judged-window.multipliers.json'), formatMultipliersFile(forecast));
+      const inSample = await tuneOn(fullWorld, {
+        basis,
+        source: `${scenario.name}, all recorded hours (in-sample)`,
+        search: false,
+      });
+      const fullFile = { ...inSample.file, gains };
+      notes.push(
+        `Each window of the recording is stretched over one simulated day (${24 / (train[1] - train[0] + 1)}x / ${24 / (judge[1] - judge[0] + 1)}x slower); every campaign runs alone, its budget scaled to the window's share of the recording's cost.`,
+        `Fit and gain search read recorded hours ${train[0]}-${train[1]} only. The judged window (hours ${judge[0]}-${judge[1]}) has no history of its own, so tuned ADAPTIVE paces it with a flat curve and the tuned gains.`,
+        `In-sample section: multipliers fitted on all hours ${train[0]}-${judge[1]} and judged on the same hours: it peeks, and shows what a traffic-shaped curve is worth when the shape is known.`,
+      );
+      for (const [label, world, f] of [
+        [`Judged (out of sample): recorded hours ${judge[0]}-${judge[1]}`, judgeWorld, forecast],
+        [`In-sample: recorded hours ${train[0]}-${judge[1]} as one day`, fullWorld, fullFile],
+      ] as const) {
+        for (let c = 0; c < n; c++) {
+          const w = Object.freeze({ ...world, campaigns: Object.freeze([world.campaigns[c]!]) });
+          const camp = w.campaigns[0]!;
+          sections.push({
+            heading: `${label}, campaign ${camp.id} (budget ${(camp.dailyBudgetMicros / 1e6).toFixed(2)} units)`,
+            rows: await evaluate(w, algorithms as PacingMode[], f),
+          });
+        }
+      }
+    }
+    const mPath = join(outDir, 'multipliers.json');
+    writeFileSync(mPath, formatMultipliersFile(file));
+    const report = { title: `Tune: ${scenario.name}`, notes, file, trials, sections };
+    writeFileSync(join(outDir, 'report.md'), tuneReportMarkdown(report));
+    writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
+    io.stdout(`tune: wrote ${mPath}, ${join(outDir, 'report.md')} and report.json\n`);
+    return EXIT_OK;
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      err instanceof MultipliersFileError ||
+      err instanceof RecordedStreamError ||
+      err instanceof RangeError
+    ) {
+      io.stderr(`tune: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw err;
+  }
+}
+
+function positionals(argv: readonly string[]): string {
+  return argv.find((a) => !a.startsWith('-') && a.endsWith('.yaml')) ?? 'scenario';
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}
