@@ -7,11 +7,9 @@ import {
   PacerInstance,
   type PacingMode,
   type PacingState,
-  decide,
   impressionCostMicros,
   makeCampaign,
   newDecision,
-  releaseBid,
 } from '../core/index';
 import { EVENT_KINDS, EventQueue } from './eventQueue';
 import { FaultInjectingStore } from './faultyStore';
@@ -149,6 +147,7 @@ export async function runAlgorithm(
   const candidatePick = new AliasTable(lambdas);
   const seenAt = new Float64Array(nC).fill(-1);
   const bidCpm = Float64Array.from(world.campaigns, (c) => c.bidCpmMicros);
+  const ids = campaigns.map((c) => c.id);
   const linearCtr = sc.bidding.kind === 'linear_ctr';
   const baseCtr = sc.bidding.baseCtr;
   const firstPrice = sc.market.pricing === 'first';
@@ -286,10 +285,10 @@ export async function runAlgorithm(
     requestsPerMinute[minute] = requestsPerMinute[minute]! + 1;
     const day = Math.floor(minute / MINUTES_PER_DAY);
     const inst = nI === 1 ? 0 : roundRobin++ % nI;
-    const instState = states[inst]!;
-    const degraded = instances[inst]!.degraded;
-    const price = req.marketPriceCpmMicros;
+    const pacer = instances[inst]!;
+    const degraded = pacer.degraded;
     const k = candidateCount.sample(candRand());
+    if (linearCtr && k > 0) source.fill();
     let nAllowed = 0;
     let best = -1;
     let bestBid = 0;
@@ -303,7 +302,8 @@ export async function runAlgorithm(
         bid = Math.round((bid * req.pctr) / baseCtr);
         if (bid < 1) bid = 1;
       }
-      const d = decide(instState[c]!, bid, t, throttleRand, degraded, out);
+      // Through the instance, as the server decides: it notes which campaigns its next sync visits.
+      const d = pacer.decide(ids[c]!, bid, t, throttleRand, out)!;
       decisions++;
       const cdk = c * days + day;
       candidates[cdk] = candidates[cdk]! + 1;
@@ -332,10 +332,12 @@ export async function runAlgorithm(
       nAllowed++;
     }
     if (nAllowed === 0) return;
+    if (!linearCtr) source.fill();
+    const price = req.marketPriceCpmMicros;
     const won = bestBid >= price;
     for (let j = 0; j < nAllowed; j++) {
       if (won && j === best) continue;
-      releaseBid(instState[allowedC[j]!]!, allowedRes[j]!, t, t);
+      pacer.releaseBid(ids[allowedC[j]!]!, allowedRes[j]!, t, t);
     }
     if (!won) return;
     const c = allowedC[best]!;

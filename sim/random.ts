@@ -151,3 +151,21 @@ export class PoissonTable {
     return k;
   }
 }
+
+/** murmur3's 32-bit finaliser: a well-mixed hash of a 32-bit integer. */
+export function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/**
+ * A uniform in [0, 1) keyed by (key, index): counter-based, so draws for index i do not depend on
+ * whether draws for other indices were made.
+ */
+export function hashUniform(key: number, index: number): number {
+  return mix32(mix32((index >>> 0) ^ key) ^ ((index / 4294967296) >>> 0)) / 4294967296;
+}

@@ -1,6 +1,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DAY_MS, HOUR_MS } from '../../core/index';
 import type { RecordedStreamSpec } from '../scenario';
+
+export type { RecordedStreamSpec };
 import type { BidRequest, BidSource, StreamFactory, StreamPlan } from './source';
 
 const MINUTE_MS = 60_000;
@@ -244,6 +246,8 @@ class RecordedSource implements BidSource {
     req.click = row.click;
     return true;
   }
+
+  fill(): void {}
 }
 
 export function recordedStream(

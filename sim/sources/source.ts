@@ -15,8 +15,14 @@ export interface BidRequest {
 
 export interface BidSource {
   readonly req: BidRequest;
-  /** Moves `req` to the next request; false when the stream has ended. */
+  /** Moves `req` to the next request (its time and click); false when the stream has ended. */
   next(): boolean;
+  /**
+   * Fills the current request's market price and pctr. The engine asks only when a campaign bids:
+   * a synthetic source derives them from the request's index, so asking or not never shifts the
+   * draws of later requests (the stream stays the same for every algorithm).
+   */
+  fill(): void;
 }
 
 /** What a campaign generator and the report need to know about a stream before running it. */

@@ -1,5 +1,5 @@
 import { DAY_MS } from '../../core/index';
-import { type QuantileTable, type Rand, lognormalTable, randStream } from '../random';
+import { type QuantileTable, type Rand, hashUniform, lognormalTable, randStream } from '../random';
 import { type SyntheticStreamSpec, minutesOf } from '../scenario';
 import type { BidRequest, BidSource, StreamFactory, StreamPlan } from './source';
 
@@ -32,6 +32,9 @@ class SyntheticSource implements BidSource {
   readonly req: BidRequest = { timeMs: 0, marketPriceCpmMicros: 0, pctr: 0, click: -1 };
   private minute = 0;
   private t: number;
+  private index = -1;
+  private readonly priceKey: number;
+  private readonly ctrKey: number;
 
   constructor(
     private readonly startMs: number,
@@ -39,9 +42,11 @@ class SyntheticSource implements BidSource {
     private readonly price: QuantileTable,
     private readonly ctr: QuantileTable,
     private readonly arrivals: Rand,
-    private readonly draws: Rand,
+    keys: Rand,
   ) {
     this.t = startMs;
+    this.priceKey = Math.floor(keys() * 4294967296) >>> 0;
+    this.ctrKey = Math.floor(keys() * 4294967296) >>> 0;
   }
 
   next(): boolean {
@@ -67,12 +72,16 @@ class SyntheticSource implements BidSource {
     }
     this.t = t;
     this.minute = minute;
-    const req = this.req;
-    req.timeMs = t;
-    const price = Math.round(this.price.sample(this.draws()));
-    req.marketPriceCpmMicros = price > 1 ? price : 1;
-    req.pctr = this.ctr.sample(this.draws());
+    this.index++;
+    this.req.timeMs = t;
     return true;
+  }
+
+  fill(): void {
+    const req = this.req;
+    const price = Math.round(this.price.sample(hashUniform(this.priceKey, this.index)));
+    req.marketPriceCpmMicros = price > 1 ? price : 1;
+    req.pctr = this.ctr.sample(hashUniform(this.ctrKey, this.index));
   }
 }
 
