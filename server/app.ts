@@ -116,7 +116,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   const auth = requireApiKey(config.apiKey);
   pacingRoutes(app, runtime, metrics, auth);
   campaignRoutes(app, runtime, auth);
-  budgetUpdates(app, runtime, metrics);
+  budgetUpdates(app, runtime);
   dashboardRoutes(app);
 
   app.get(
@@ -130,7 +130,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
         response: { 200: HealthResponse },
       },
     },
-    async () => healthToJson(runtime.health(), runtime.listCampaigns().length),
+    async () => healthToJson(runtime.health()),
   );
 
   app.get(

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { PacerRuntime, RuntimeEvent } from '../runtime/types';
 import { campaignToJson } from './campaignJson';
-import type { PacerMetrics } from './metrics';
 import { budgetStatusToJson, healthToJson } from './statusJson';
 
 /** What this module needs of a `ws` socket (the package ships no types of its own). */
@@ -17,13 +16,15 @@ const WS_OPEN = 1;
  * WS /ws/budget-updates: a snapshot of every campaign on connect, then the runtime's events as
  * JSON in the API's units (cents). Spend events are coalesced per campaign within one turn of the
  * event loop, so a burst of win notices costs one message per campaign, not one per notice;
- * each message is serialised once for all clients.
+ * each message is serialised once for all clients. The route listens to the runtime only while a
+ * client is connected: a listener makes the runtime build a BudgetStatus per counted spend and
+ * this module one per campaign change (10,000 of them when a fresh instance loads its campaigns).
  */
-export function budgetUpdates(app: FastifyInstance, runtime: PacerRuntime, metrics: PacerMetrics): void {
+export function budgetUpdates(app: FastifyInstance, runtime: PacerRuntime): void {
   const clients = new Set<Client>();
   const pendingSpend = new Map<string, RuntimeEvent & { type: 'spend' }>();
   let flushScheduled = false;
-  let wasStoreHealthy = true;
+  let unsubscribe: (() => void) | null = null;
 
   const broadcast = (message: unknown): void => {
     if (clients.size === 0) return;
@@ -33,7 +34,7 @@ export function budgetUpdates(app: FastifyInstance, runtime: PacerRuntime, metri
 
   const snapshot = () => ({
     type: 'snapshot',
-    health: healthToJson(runtime.health(), runtime.listCampaigns().length),
+    health: healthToJson(runtime.health()),
     campaigns: runtime.listCampaigns().map((c) => {
       const s = runtime.status(c.id);
       return { campaign: campaignToJson(c), status: s === null ? null : budgetStatusToJson(s) };
@@ -79,24 +80,28 @@ export function budgetUpdates(app: FastifyInstance, runtime: PacerRuntime, metri
         return;
       }
       case 'health':
-        // Counted here because the runtime reports store failures only as health changes.
-        if (wasStoreHealthy && !event.health.storeHealthy) metrics.countStoreError('health');
-        wasStoreHealthy = event.health.storeHealthy;
-        broadcast({ type: 'health', health: healthToJson(event.health, runtime.listCampaigns().length) });
+        broadcast({ type: 'health', health: healthToJson(event.health) });
         return;
     }
   };
-  const unsubscribe = runtime.onEvent(onEvent);
 
   app.get('/ws/budget-updates', { websocket: true, schema: { hide: true } }, (socket: Client) => {
     clients.add(socket);
-    socket.on('close', () => clients.delete(socket));
+    unsubscribe ??= runtime.onEvent(onEvent);
+    socket.on('close', () => {
+      clients.delete(socket);
+      if (clients.size === 0 && unsubscribe !== null) {
+        unsubscribe();
+        unsubscribe = null;
+      }
+    });
     // Messages from clients are not part of the protocol; the socket only listens to the server.
     socket.send(JSON.stringify(snapshot()));
   });
 
   app.addHook('onClose', async () => {
-    unsubscribe();
+    unsubscribe?.();
+    unsubscribe = null;
     for (const ws of clients) ws.close(1001, 'server shutting down');
     clients.clear();
   });

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BreakerState } from '../../core/breaker';
 import { DECISION_REASONS } from '../../core/decision';
@@ -12,10 +13,52 @@ export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = {
 
 type Child = { observe(value: number): void };
 
+/** The per-campaign gauge families, rendered by hand (see PacerMetrics.render). */
+const CAMPAIGN_GAUGES: readonly {
+  readonly name: string;
+  readonly help: string;
+  readonly value: (s: BudgetStatus) => number;
+}[] = [
+  {
+    name: 'pacer_budget_utilization_percentage',
+    help: "Today's spend as a percentage of the campaign's daily budget.",
+    value: (s) => s.utilization * 100,
+  },
+  {
+    name: 'pacer_circuit_breaker_state',
+    help: 'Budget circuit breaker per campaign: 0 CLOSED, 1 HALF_OPEN, 2 OPEN.',
+    value: (s) => BREAKER_STATE_VALUE[s.breakerState],
+  },
+  {
+    name: 'pacer_throttle_rate',
+    help: 'Share of bid requests the pacer is skipping per campaign, 0 to 1.',
+    value: (s) => s.throttleRate,
+  },
+];
+
+/** Campaigns whose statuses are read in one turn of the event loop during a scrape. */
+const SCRAPE_SLICE = 500;
+
+/** The exposition format's number and label-value spelling (as prom-client writes them). */
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(v);
+}
+function escapeLabel(v: string): string {
+  return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
+}
+
 /**
  * The Prometheus metrics of one app, in a registry of its own (several apps in one test process
  * must not collide). Per-campaign gauges are computed at scrape time from the runtime, so the
  * decision path pays only for a request-duration observation and a decision counter increment.
+ *
+ * The per-campaign families are written as text here rather than as prom-client Gauges: with
+ * 10,000 campaigns, 30,000 labelled children reset and set per scrape blocked the event loop for
+ * 150-220 ms. Here statuses are read SCRAPE_SLICE campaigns per turn of the event loop, so a
+ * scrape never holds decisions up for more than about a millisecond at a time.
  */
 export class PacerMetrics {
   readonly registry = new Registry();
@@ -27,22 +70,11 @@ export class PacerMetrics {
   private readonly durationChildren = new Map<string, Map<string, Map<number, Child>>>();
   private readonly decisionChildren = new Map<string, { inc(): void }>();
 
-  /** Campaign statuses read once per scrape and shared by the per-campaign gauges. */
-  private scrapeStatuses: BudgetStatus[] | null = null;
+  private readonly runtime: PacerRuntime;
 
   constructor(runtime: PacerRuntime, opts: { defaultMetrics?: boolean } = {}) {
+    this.runtime = runtime;
     const registers = [this.registry];
-    const statuses = (): BudgetStatus[] => {
-      if (this.scrapeStatuses === null) {
-        const out: BudgetStatus[] = [];
-        for (const c of runtime.listCampaigns()) {
-          const s = runtime.status(c.id);
-          if (s !== null) out.push(s);
-        }
-        this.scrapeStatuses = out;
-      }
-      return this.scrapeStatuses;
-    };
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.requestDuration = new Histogram({
       name: 'pacer_request_duration_seconds',
@@ -67,12 +99,21 @@ export class PacerMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    let runtimeErrorsSeen = 0;
     this.storeErrors = new Counter({
       name: 'pacer_store_errors_total',
-      help: 'Failures to reach the shared store: seen by HTTP requests, or health turning unhealthy.',
+      help: 'Failures to reach the shared store: source "runtime" counts the failed store operations of the background rounds (sync, flush, probe while degraded), "http" those seen by requests.',
       labelNames: ['source'],
       registers,
+      // The runtime's count is read at scrape time; a prom-client counter only goes up by deltas.
+      collect() {
+        const now = runtime.health().storeErrors;
+        if (now > runtimeErrorsSeen) this.inc({ source: 'runtime' }, now - runtimeErrorsSeen);
+        runtimeErrorsSeen = now;
+      },
     });
+    this.storeErrors.inc({ source: 'runtime' }, 0);
+    this.storeErrors.inc({ source: 'http' }, 0);
     new Gauge({
       name: 'pacer_degraded_mode',
       help: '1 while this instance decides without the shared store, else 0.',
@@ -87,36 +128,6 @@ export class PacerMetrics {
       registers,
       collect() {
         this.set(runtime.health().pendingReplay);
-      },
-    });
-    new Gauge({
-      name: 'pacer_budget_utilization_percentage',
-      help: "Today's spend as a percentage of the campaign's daily budget.",
-      labelNames: ['campaign_id'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of statuses()) this.labels(s.campaignId).set(s.utilization * 100);
-      },
-    });
-    new Gauge({
-      name: 'pacer_circuit_breaker_state',
-      help: 'Budget circuit breaker per campaign: 0 CLOSED, 1 HALF_OPEN, 2 OPEN.',
-      labelNames: ['campaign_id'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of statuses()) this.labels(s.campaignId).set(BREAKER_STATE_VALUE[s.breakerState]);
-      },
-    });
-    new Gauge({
-      name: 'pacer_throttle_rate',
-      help: 'Share of bid requests the pacer is skipping per campaign, 0 to 1.',
-      labelNames: ['campaign_id'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of statuses()) this.labels(s.campaignId).set(s.throttleRate);
       },
     });
   }
@@ -150,7 +161,7 @@ export class PacerMetrics {
     });
   }
 
-  countStoreError(source: 'http' | 'health'): void {
+  countStoreError(source: 'http'): void {
     this.storeErrors.inc({ source });
   }
 
@@ -159,11 +170,24 @@ export class PacerMetrics {
   }
 
   async render(): Promise<string> {
-    this.scrapeStatuses = null;
-    try {
-      return await this.registry.metrics();
-    } finally {
-      this.scrapeStatuses = null;
+    const head = await this.registry.metrics();
+    const campaigns = this.runtime.listCampaigns();
+    const lines: string[][] = CAMPAIGN_GAUGES.map((g) => [
+      `# HELP ${g.name} ${g.help}`,
+      `# TYPE ${g.name} gauge`,
+    ]);
+    for (let i = 0; i < campaigns.length; i++) {
+      if (i > 0 && i % SCRAPE_SLICE === 0) await nextTurn();
+      const s = this.runtime.status(campaigns[i]!.id);
+      // Deleted while the scrape yielded.
+      if (s === null) continue;
+      const label = `{campaign_id="${escapeLabel(s.campaignId)}"} `;
+      for (let g = 0; g < CAMPAIGN_GAUGES.length; g++) {
+        const gauge = CAMPAIGN_GAUGES[g]!;
+        lines[g]!.push(gauge.name + label + formatValue(gauge.value(s)));
+      }
     }
+    // prom-client ends its text with one newline and separates families with a blank line.
+    return `${head}\n${lines.map((l) => l.join('\n')).join('\n\n')}\n`;
   }
 }

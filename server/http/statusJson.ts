@@ -42,7 +42,7 @@ export function budgetStatusToJson(s: BudgetStatus): BudgetStatusJson {
   };
 }
 
-export function healthToJson(h: HealthReport, campaigns: number): HealthJson {
+export function healthToJson(h: HealthReport, campaigns = h.campaigns): HealthJson {
   return {
     status: h.status,
     redis_healthy: h.storeKind === 'redis' ? h.storeHealthy : null,

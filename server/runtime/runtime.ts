@@ -102,8 +102,32 @@ export interface Runtime extends PacerRuntime {
   syncNow(): Promise<void>;
 }
 
+/**
+ * Field by field: a refresh compares every loaded campaign every `campaignRefreshMs`, and two
+ * JSON.stringify calls per campaign made that ~80 ms of blocking work with 10,000 campaigns.
+ */
 function sameCampaign(a: Campaign, b: Campaign): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a === b) return true;
+  if (
+    a.id !== b.id ||
+    a.name !== b.name ||
+    a.status !== b.status ||
+    a.dailyBudgetMicros !== b.dailyBudgetMicros ||
+    a.totalBudgetMicros !== b.totalBudgetMicros ||
+    a.flightStartMs !== b.flightStartMs ||
+    a.flightEndMs !== b.flightEndMs ||
+    a.timeZone !== b.timeZone ||
+    a.pacingMode !== b.pacingMode ||
+    a.maxBidCpmMicros !== b.maxBidCpmMicros
+  ) {
+    return false;
+  }
+  const ma = a.hourlyMultipliers;
+  const mb = b.hourlyMultipliers;
+  if (ma === mb) return true;
+  if (ma === null || mb === null || ma.length !== mb.length) return false;
+  for (let i = 0; i < ma.length; i++) if (ma[i] !== mb[i]) return false;
+  return true;
 }
 
 class ServerRuntime implements Runtime {
@@ -242,6 +266,8 @@ class ServerRuntime implements Runtime {
       storeHealthy: !degraded,
       instanceId: this.instanceId,
       pendingReplay: this.instance.journaledRecords,
+      campaigns: this.instance.states.size,
+      storeErrors: this.instance.storeErrors,
     };
   }
 
@@ -422,19 +448,26 @@ class ServerRuntime implements Runtime {
     let added = 0;
     this.lastRefreshMs = nowMs;
     this.campaignsLoaded = true;
-    const seen = new Set<string>();
+    const states = this.instance.states;
+    let kept = 0;
     for (const c of stored) {
-      seen.add(c.id);
-      const current = this.instance.states.get(c.id);
+      const current = states.get(c.id);
+      if (current !== undefined) kept++;
       if (current !== undefined && sameCampaign(current.campaign, c)) continue;
       if (current === undefined) added++;
       this.instance.upsertCampaign(c, nowMs);
       this.emit({ type: 'campaign', campaignId: c.id, deleted: false });
     }
-    for (const id of [...this.instance.states.keys()]) {
-      if (seen.has(id)) continue;
-      this.instance.removeCampaign(id);
-      this.emit({ type: 'campaign', campaignId: id, deleted: true });
+    // Ids are unique in the store, so when every campaign held here was listed, none was deleted:
+    // the common case skips building a set of 10,000 ids.
+    if (kept + added < states.size) {
+      const seen = new Set<string>();
+      for (const c of stored) seen.add(c.id);
+      for (const id of [...states.keys()]) {
+        if (seen.has(id)) continue;
+        this.instance.removeCampaign(id);
+        this.emit({ type: 'campaign', campaignId: id, deleted: true });
+      }
     }
     return added;
   }

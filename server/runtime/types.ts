@@ -47,6 +47,10 @@ export interface HealthReport {
   readonly instanceId: string;
   /** Spend records journaled while the store was away and not yet replayed. */
   readonly pendingReplay: number;
+  /** Campaigns this instance paces. */
+  readonly campaigns: number;
+  /** Store operations of the runtime that failed since it started (each failed sync step, flush or probe). */
+  readonly storeErrors: number;
 }
 
 export interface DailyPerformance {

@@ -88,7 +88,13 @@ describe('GET /metrics', () => {
     expect(text).toContain('pacer_circuit_breaker_state{campaign_id="c1"} 2');
     expect(text).toContain('pacer_degraded_mode 1');
     expect(text).toContain('pacer_spend_events_total{outcome="counted"} 1');
-    expect(text).toContain('pacer_store_errors_total{source="health"} 1');
+    // The failed sync round the runtime saw, counted from its own tally.
+    expect(text).toContain(`pacer_store_errors_total{source="runtime"} ${t.runtime.instance.storeErrors}`);
+    expect(t.runtime.instance.storeErrors).toBeGreaterThan(0);
+    expect(text).toContain('pacer_store_errors_total{source="http"} 0');
+    // Each family once, and the text ends as the exposition format wants.
+    expect(text.match(/^# TYPE pacer_throttle_rate gauge$/gm)).toHaveLength(1);
+    expect(text).toMatch(/\npacer_throttle_rate\{campaign_id="c1"\} 0.5\n$/);
   });
 
   it('counts store errors seen by requests: a campaign that cannot be saved is a 503 with a code', async () => {
