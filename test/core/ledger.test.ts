@@ -7,6 +7,7 @@ import {
   dayCommittedMicros,
   expireReservations,
   release,
+  reservationBucketMs,
   reserve,
   totalSpentMicros,
   unbookSpend,
@@ -47,6 +48,65 @@ describe('ledger', () => {
     expect(release(l, 70, 1_500)).toBe(0);
     expireReservations(l, 100_000);
     expect(l.reservedMicros).toBe(0);
+  });
+
+  it('uses TTL/24 buckets for long TTLs: 26 slots for 120 s, held at least the TTL and at most one bucket more', () => {
+    expect(reservationBucketMs(10_000)).toBe(1_000);
+    expect(reservationBucketMs(120_000)).toBe(5_000);
+    const l = createLedger('UTC', 0, { reservationTtlMs: 120_000 });
+    expect(l.ring.length).toBe(26);
+    reserve(l, 40, 1_000);
+    reserve(l, 2, 4_999);
+    reserve(l, 7, 5_000);
+    // Bucket [0 s, 5 s) goes once 5 s is TTL old: not at 124.999 s, which is past 1 s + TTL.
+    expireReservations(l, 124_999);
+    expect(l.reservedMicros).toBe(49);
+    expect(release(l, 10, 4_999)).toBe(10);
+    expireReservations(l, 125_000);
+    expect(l.reservedMicros).toBe(7);
+    expect(release(l, 5, 1_000)).toBe(0);
+  });
+
+  it('property: a reservation lives at least the TTL and at most TTL plus one bucket, for any TTL', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 300_000 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1, max: 1_000 })), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        (ttl, steps) => {
+          const l = createLedger('UTC', 0, { reservationTtlMs: ttl });
+          const made: { at: number; micros: number }[] = [];
+          let t = 0;
+          for (const [dt, micros] of steps) {
+            t += dt;
+            expireReservations(l, t);
+            reserve(l, micros, t);
+            made.push({ at: t, micros });
+          }
+          // Probe just before and at each reservation's earliest and latest allowed expiry, in order.
+          const probes = [
+            ...new Set(made.flatMap((r) => [-1, 0, l.bucketMs - 1, l.bucketMs].map((d) => r.at + ttl + d))),
+          ]
+            .filter((p) => p >= t)
+            .sort((a, b) => a - b);
+          for (const now of probes) {
+            expireReservations(l, now);
+            let mustHold = 0;
+            let mayHold = 0;
+            for (const r of made) {
+              if (now - r.at < ttl) mustHold += r.micros;
+              if (now - r.at < ttl + l.bucketMs) mayHold += r.micros;
+            }
+            expect(l.reservedMicros).toBeGreaterThanOrEqual(mustHold);
+            expect(l.reservedMicros).toBeLessThanOrEqual(mayHold);
+          }
+          expect(l.reservedMicros).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('takes back refused duplicates from the right day', () => {
@@ -115,7 +175,7 @@ describe('ledger', () => {
             if (op.settleAfterMs !== null)
               settles.push({ at: t + op.settleAfterMs, micros: op.micros, reservedAt: t });
             let live = 0;
-            for (let i = 0; i < l.ring.length; i++) if (l.ringSecond[i]! >= 0) live += l.ring[i]!;
+            for (let i = 0; i < l.ring.length; i++) if (l.ringBucket[i]! >= 0) live += l.ring[i]!;
             expect(l.reservedMicros).toBeGreaterThanOrEqual(0);
             expect(l.reservedMicros).toBe(live);
           }
