@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACING_MODES, type PacingMode } from '../core/index';
@@ -24,6 +25,9 @@ Options:
                         (default: out/<scenario name>-<seed>)
   --algorithms A,B,...  compare these modes instead of the scenario's
                         (${PACING_MODES.join(', ')})
+  --threads N           run up to N algorithms in parallel worker threads
+                        (default: the machine's cores, at most one per algorithm;
+                        the results do not depend on it)
   --quiet               no progress bar
   -h, --help            this text
 
@@ -81,6 +85,7 @@ function table(result: ScenarioResult): string {
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   let scenarioPath = '';
   let seed: number | undefined;
+  let scenarioSeed: number | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
@@ -90,6 +95,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         out: { type: 'string' },
         algorithms: { type: 'string' },
         quiet: { type: 'boolean' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -113,12 +119,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           `unknown algorithm(s) ${bad.join(', ')}; choose from ${PACING_MODES.join(', ')}`,
         );
     }
+    let threads = availableParallelism();
+    if (values.threads !== undefined) {
+      if (!/^\d+$/.test(values.threads) || Number(values.threads) < 1 || Number(values.threads) > 64)
+        throw new UsageError(`--threads must be an integer from 1 to 64, not "${values.threads}"`);
+      threads = Number(values.threads);
+    }
     const scenario = loadScenario(scenarioPath);
+    scenarioSeed = scenario.seed;
     const runSeed = seed ?? scenario.seed;
     const outDir = resolve(values.out ?? join('out', `${scenario.name}-${runSeed}`));
     const showProgress = io.isTty && !values.quiet;
     const result = await runScenario(scenario, {
       seed: runSeed,
+      threads,
       ...(algorithms && { algorithms }),
       ...(showProgress && { onProgress: progressBar(io) }),
     });
@@ -140,7 +154,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr(`error: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    const replay = `scenario ${scenarioPath || '?'}, seed ${seed ?? 'from the scenario'}`;
+    const replay = `scenario ${scenarioPath || '?'}, seed ${seed ?? scenarioSeed ?? '?'}`;
     if (err instanceof SimInvariantError) io.stderr(`invariant broken (${replay}): ${err.message}\n`);
     else io.stderr(`internal error (${replay}): ${(err as Error).stack ?? String(err)}\n`);
     return EXIT_INTERNAL;

@@ -1,5 +1,6 @@
 import { type PacingMode, curveFor, targetShare } from '../core/index';
 import { type AlgorithmRun, MINUTES_PER_DAY, runAlgorithm } from './engine';
+import { runAlgorithmsInWorkers } from './parallel';
 import type { Scenario } from './scenario';
 import { type AlgorithmSummary, type CampaignDayScore, r6, scoreRun, thresholdFailures } from './scores';
 import { type World, buildWorld } from './world';
@@ -11,6 +12,8 @@ export interface RunOptions {
   readonly algorithms?: readonly PacingMode[];
   /** Share of the whole run done (all algorithms), at every simulated minute. */
   readonly onProgress?: (done: number, algorithm: PacingMode) => void;
+  /** Worker threads to run algorithms in parallel (1: all in this thread). Results do not depend on it. */
+  readonly threads?: number;
 }
 
 /** Per-algorithm time series for the report, at `stepMinutes` resolution. */
@@ -139,12 +142,17 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const summaries: AlgorithmSummary[] = [];
   const campaignDays: Record<string, CampaignDayScore[]> = {};
   const failures: string[] = [];
+  const threads = Math.max(1, Math.min(opts.threads ?? 1, algorithms.length));
+  const runsInOrder =
+    threads > 1 ? await runAlgorithmsInWorkers(world, algorithms, threads, opts.onProgress) : null;
   for (let a = 0; a < algorithms.length; a++) {
     const mode = algorithms[a]!;
     const onProgress = opts.onProgress;
-    const run = await runAlgorithm(world, mode, {
-      onProgress: onProgress ? (done) => onProgress((a + done) / algorithms.length, mode) : undefined,
-    });
+    const run =
+      runsInOrder?.[a] ??
+      (await runAlgorithm(world, mode, {
+        onProgress: onProgress ? (done) => onProgress((a + done) / algorithms.length, mode) : undefined,
+      }));
     const scored = scoreRun(run, world.campaigns, scenario.instances.count);
     runs.push(run);
     summaries.push(scored.summary);

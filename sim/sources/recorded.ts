@@ -202,6 +202,7 @@ class RecordedSource implements BidSource {
   private dayOffset = 0;
   private lastHourOfDay = -1;
   private indexInHour = 0;
+  private rowIndex = -1;
 
   constructor(
     private readonly spec: RecordedStreamSpec,
@@ -219,6 +220,7 @@ class RecordedSource implements BidSource {
     let line = this.reader.next();
     while (line === '') line = this.reader.next();
     if (line === null) return false;
+    this.rowIndex++;
     const row = this.row;
     parseRow(line.split(this.spec.delimiter), this.layout, this.spec, this.path, this.reader.lineNo, row);
     const req = this.req;
@@ -235,7 +237,7 @@ class RecordedSource implements BidSource {
     } else if (this.layout.timeMs >= 0) {
       req.timeMs = this.startMs + row.timeMs;
     } else {
-      req.timeMs = this.startMs + ((this.reader.lineNo - 0.5) / this.perHour[0]!) * DAY_MS;
+      req.timeMs = this.startMs + ((this.rowIndex + 0.5) / this.perHour[0]!) * DAY_MS;
     }
     if (req.timeMs >= this.endMs) {
       this.reader.close();

@@ -51,11 +51,16 @@ describe('sim CLI', () => {
     const path = scenarioFile('twice');
     const a = io();
     const b = io();
-    expect(await main([path, '--out', join(dir, 'a')], a.io)).toBe(EXIT_OK);
-    expect(await main([path, '--out', join(dir, 'b')], b.io)).toBe(EXIT_OK);
+    const p = io();
+    expect(await main([path, '--out', join(dir, 'a'), '--threads', '1'], a.io)).toBe(EXIT_OK);
+    expect(await main([path, '--out', join(dir, 'b'), '--threads', '1'], b.io)).toBe(EXIT_OK);
+    // Worker threads change nothing in the output.
+    expect(await main([path, '--out', join(dir, 'p'), '--threads', '2'], p.io)).toBe(EXIT_OK);
     expect(a.err.join('')).toBe('');
-    for (const f of ['report.html', 'summary.json', 'campaign-days.json'])
+    for (const f of ['report.html', 'summary.json', 'campaign-days.json']) {
       expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'b', f)))).toBe(true);
+      expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'p', f)))).toBe(true);
+    }
     const c = io();
     expect(await main([path, '--seed', '12', '--out', join(dir, 'c')], c.io)).toBe(EXIT_OK);
     expect(readFileSync(join(dir, 'c', 'summary.json'), 'utf8')).not.toBe(
@@ -90,6 +95,7 @@ describe('sim CLI', () => {
     expect(t.err.join('')).toMatch(/\/stream\/meanQps: must be > 0/);
     expect(await main([bad, '--algorithms', 'FAST'], io().io)).toBe(EXIT_BAD_INPUT);
     expect(await main([bad, '--seed', 'x'], io().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main([bad, '--threads', '0'], io().io)).toBe(EXIT_BAD_INPUT);
     expect(await main([], io().io)).toBe(EXIT_BAD_INPUT);
     expect(await main([join(dir, 'missing.yaml')], io().io)).toBe(EXIT_BAD_INPUT);
   });

@@ -101,3 +101,17 @@ describe('friday.yaml at 1/5 scale, every algorithm', async () => {
     expect(at(19) / at(17)).toBeGreaterThan(3.5);
   });
 });
+
+describe('day roll-over', () => {
+  it('scores each campaign-day and paces the second day afresh', async () => {
+    const result = await runScenario(smallScenario({ days: 2, algorithms: ['EVEN'], faults: { outages: [] } }));
+    const rows = result.campaignDays['EVEN']!;
+    expect(rows.length).toBe(2 * result.campaigns.length);
+    for (const day of [0, 1]) {
+      const constrained = rows.filter((r) => r.day === day && r.constrained);
+      const util = constrained.reduce((a, r) => a + r.utilisation, 0) / constrained.length;
+      expect(util).toBeGreaterThan(0.9);
+      expect(constrained.every((r) => r.accuracy > 0.95)).toBe(true);
+    }
+  });
+});
