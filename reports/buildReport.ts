@@ -59,6 +59,7 @@ const COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
   ['outage decisions', (a) => String(a.outageDecisions)],
   ['outage spend', (a) => units(a.outageSpendMicros)],
   ['spend lost', (a) => units(a.spendLostMicros)],
+  ['outages reconciled', (a) => `${a.outagesReconciled} / ${a.outages}`],
 ];
 
 function scoreTable(result: ScenarioResult): string {

@@ -74,6 +74,20 @@ export interface AlgorithmRun {
     readonly replayedRecords: number;
     readonly lateNoticesAfterTtl: number;
   };
+  /**
+   * One per outage: checked two sync intervals after it ends, once every instance has synced:
+   * whether the store then held every unit of spend made so far (none lost, none counted twice).
+   */
+  readonly outageReconciliations: readonly OutageReconciliation[];
+}
+
+export interface OutageReconciliation {
+  readonly outageStartMs: number;
+  readonly outageEndMs: number;
+  readonly checkedAtMs: number;
+  readonly reconciled: boolean;
+  /** Sum over campaign-days of |store - spend made|, micros. */
+  readonly mismatchMicros: number;
 }
 
 export interface EngineOptions {
@@ -205,7 +219,29 @@ export async function runAlgorithm(
   for (const [a, b] of outageOf) {
     q.push(a, EVENT_KINDS.outageStart);
     q.push(b, EVENT_KINDS.outageEnd);
+    const check = b + 2 * syncInterval;
+    if (check < endMs) q.push(check, EVENT_KINDS.reconcileCheck);
   }
+  const outageReconciliations: OutageReconciliation[] = [];
+  const dayKeys = Array.from({ length: days }, (_, d) => dayKeyOf(startMs + d * DAY_MS));
+
+  /** Flushes every instance, then compares the store with the spend made so far. */
+  const reconcile = async (): Promise<void> => {
+    for (const inst of instances) await inst.sync(nowMs);
+    const pending = instances.some((i) => i.unsyncedRecords > 0 || i.journaledRecords > 0 || i.degraded);
+    const refs = ids.flatMap((campaignId) => dayKeys.map((dayKey) => ({ campaignId, dayKey })));
+    const snaps = await store.readDays(refs);
+    let mismatch = 0;
+    for (let k = 0; k < snaps.length; k++) mismatch += Math.abs(snaps[k]!.spentMicros - spendMicros[k]!);
+    const [a, b] = outageOf.filter(([, end]) => end <= nowMs).at(-1)!;
+    outageReconciliations.push({
+      outageStartMs: a,
+      outageEndMs: b,
+      checkedAtMs: nowMs,
+      reconciled: !pending && mismatch === 0,
+      mismatchMicros: mismatch,
+    });
+  };
 
   // Leases and peer spend before the first request, as a server does at start-up.
   for (const inst of instances) await inst.sync(startMs);
@@ -375,6 +411,8 @@ export async function runAlgorithm(
         sampleMinute(Math.round((time - startMs) / MINUTE_MS) - 1);
       } else if (kind === EVENT_KINDS.outageStart) {
         inOutage = true;
+      } else if (kind === EVENT_KINDS.reconcileCheck) {
+        await reconcile();
       } else if (kind === EVENT_KINDS.outageEnd) {
         inOutage = outageOf.some(([a, b]) => nowMs >= a && nowMs < b);
       }
@@ -455,6 +493,7 @@ export async function runAlgorithm(
       replayedRecords,
       lateNoticesAfterTtl,
     },
+    outageReconciliations,
   };
 }
 

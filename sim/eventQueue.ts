@@ -10,6 +10,7 @@ export const EVENT_KINDS = {
   outageStart: 4,
   outageEnd: 5,
   dayEnd: 6,
+  reconcileCheck: 7,
 } as const;
 export type EventKind = (typeof EVENT_KINDS)[keyof typeof EVENT_KINDS];
 

@@ -80,6 +80,9 @@ export interface AlgorithmSummary {
   readonly spendLostMicros: number;
   readonly spendDoubleCountedMicros: number;
   readonly spendAfterRunMicros: number;
+  /** Outages after which, two sync intervals on, the store held all spend made so far. */
+  readonly outages: number;
+  readonly outagesReconciled: number;
   readonly requests: number;
   readonly decisions: number;
   readonly degradedDecisions: number;
@@ -267,6 +270,8 @@ export function scoreRun(
     spendLostMicros: sum((r) => r.spendLostMicros) + afterRunLost,
     spendDoubleCountedMicros: sum((r) => r.spendDoubleCountedMicros) + afterRunDouble,
     spendAfterRunMicros: afterRun,
+    outages: run.outageReconciliations.length,
+    outagesReconciled: run.outageReconciliations.filter((o) => o.reconciled).length,
     requests: t.requests,
     decisions: t.decisions,
     degradedDecisions: t.degradedDecisions,
@@ -292,6 +297,10 @@ export function thresholdFailures(s: AlgorithmSummary, t: Thresholds): string[] 
     );
   if (t.maxSpendLostMicros !== undefined && s.spendLostMicros > t.maxSpendLostMicros)
     out.push(`${a}: ${s.spendLostMicros} micros of spend lost (max ${t.maxSpendLostMicros})`);
+  if (t.maxSpendLostMicros !== undefined && s.outagesReconciled < s.outages)
+    out.push(
+      `${a}: ${s.outages - s.outagesReconciled} outage(s) not reconciled into the store after they ended`,
+    );
   const minAcc = t.minAccuracy?.[a];
   if (minAcc !== undefined && s.accuracyMeanConstrained < minAcc)
     out.push(`${a}: pacing accuracy ${s.accuracyMeanConstrained} < ${minAcc}`);

@@ -48,6 +48,10 @@ describe('engine on a small scenario (2 instances, surge, 5-minute store outage)
       expect(a.spendDoubleCountedMicros).toBe(0);
     }
     expect(even!.outageSpendMicros).toBeGreaterThan(0);
+    for (const run of result.runs) {
+      expect(run.outageReconciliations).toHaveLength(1);
+      expect(run.outageReconciliations[0]).toMatchObject({ reconciled: true, mismatchMicros: 0 });
+    }
     expect(even!.replayedRecords).toBeGreaterThan(0);
     const degraded = result.series.algorithms[0]!.degradedInstances;
     expect(Math.max(...degraded)).toBe(2);
@@ -104,7 +108,9 @@ describe('friday.yaml at 1/5 scale, every algorithm', async () => {
 
 describe('day roll-over', () => {
   it('scores each campaign-day and paces the second day afresh', async () => {
-    const result = await runScenario(smallScenario({ days: 2, algorithms: ['EVEN'], faults: { outages: [] } }));
+    const result = await runScenario(
+      smallScenario({ days: 2, algorithms: ['EVEN'], faults: { outages: [] } }),
+    );
     const rows = result.campaignDays['EVEN']!;
     expect(rows.length).toBe(2 * result.campaigns.length);
     for (const day of [0, 1]) {
