@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
@@ -137,9 +138,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     '/metrics',
     { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format).' } },
     async (_request, reply) => {
-      const body = await metrics.render();
       reply.type(metrics.contentType());
-      return body;
+      return Readable.from(metrics.chunks());
     },
   );
 
