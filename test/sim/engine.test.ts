@@ -121,3 +121,31 @@ describe('day roll-over', () => {
     }
   });
 });
+
+describe('a listed campaign set', () => {
+  it('runs campaigns given one by one and scores the unconstrained apart', async () => {
+    const result = await runScenario(
+      smallScenario({
+        algorithms: ['EVEN'],
+        faults: { outages: [] },
+        campaigns: {
+          list: [
+            { id: 'big', dailyBudgetMicros: 200_000, bidCpmMicros: 2_000_000, participation: 0.3 },
+            {
+              id: 'tiny-reach',
+              dailyBudgetMicros: 50_000_000,
+              bidCpmMicros: 1_000_000,
+              participation: 0.01,
+              constrained: false,
+            },
+          ],
+        },
+      }),
+    );
+    const s = result.summary.algorithms[0]!;
+    expect(result.summary.scenario.constrainedCampaigns).toBe(1);
+    expect(s.utilisationMeanConstrained).toBeGreaterThan(0.9);
+    expect(s.utilisationMeanUnconstrained!).toBeLessThan(0.2);
+    expect(result.campaigns.find((c) => c.id === 'tiny-reach')!.fullPassToBudget).toBeLessThan(1);
+  });
+});
