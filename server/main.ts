@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { MemoryJournal } from '../core/journal';
-import { MemoryStore } from '../core/memoryStore';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError } from './errors';
 import { createRuntime } from './runtime/runtime';
 import { type Clock, intervalTimers } from './runtime/time';
+import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
 import { RedisStore } from './store/redisStore';
 
@@ -31,7 +31,7 @@ function readConfig(): ServerConfig {
 async function main(): Promise<void> {
   const config = readConfig();
   const redisUrl = config.redisUrl;
-  const store = redisUrl === null ? new MemoryStore() : new RedisStore({ url: redisUrl });
+  const store = redisUrl === null ? new EmbeddedStore() : new RedisStore({ url: redisUrl });
   // The journal keeps spend while Redis is away; with the embedded store there is no "away".
   const journal =
     redisUrl === null
