@@ -6,6 +6,7 @@ import {
   type VlSpec,
   breakerSpec,
   cumulativeSpendSpec,
+  degradedSpec,
   spendPerHourSpec,
   throttleSpec,
   trafficSpec,
@@ -85,6 +86,7 @@ export async function buildReportHtml(result: ScenarioResult): Promise<string> {
     ['spend-per-hour', spendPerHourSpec(result)],
     ['throttle', throttleSpec(result)],
     ['breaker', breakerSpec(result)],
+    ['degraded', degradedSpec(result)],
     ['traffic', trafficSpec(result)],
   ];
   const figures: string[] = [];

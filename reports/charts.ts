@@ -135,41 +135,54 @@ export function breakerSpec(result: ScenarioResult): VlSpec {
   const values: unknown[] = [];
   for (const a of result.series.algorithms)
     a.breakerOpen.forEach((v, i) => {
-      values.push({
-        hour: hoursAt(result, i),
-        algorithm: a.algorithm,
-        open: v,
-        halfOpen: a.breakerHalfOpen[i]!,
-        degraded: a.degradedInstances[i]!,
-      });
+      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, open: v });
     });
   return {
     $schema: SCHEMA,
-    title: 'Breakers OPEN (campaign x instance) and instances in degraded mode',
+    title: 'Breakers OPEN (campaigns x instances), at each 5-minute step',
     width: WIDTH,
     height: 200,
     layer: [
       ...shading(result),
       {
         data: { values },
-        transform: [{ fold: ['open', 'degraded'], as: ['state', 'count'] }],
         mark: { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' },
         encoding: {
           x: hourAxis(result.summary.scenario.days),
-          y: { field: 'count', type: 'quantitative', title: 'count' },
+          y: { field: 'open', type: 'quantitative', title: 'breakers OPEN' },
           stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
-          strokeDash: {
-            field: 'state',
-            type: 'nominal',
-            scale: {
-              domain: ['open', 'degraded'],
-              range: [
-                [1, 0],
-                [2, 2],
-              ],
-            },
-            legend: { title: 'line' },
+        },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+export function degradedSpec(result: ScenarioResult): VlSpec {
+  const values: unknown[] = [];
+  for (const a of result.series.algorithms)
+    a.degradedInstances.forEach((v, i) => {
+      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, degraded: v });
+    });
+  return {
+    $schema: SCHEMA,
+    title: `Pacer instances in degraded mode (of ${result.summary.scenario.instances}), store outages shaded`,
+    width: WIDTH,
+    height: 120,
+    layer: [
+      ...shading(result),
+      {
+        data: { values },
+        mark: { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' },
+        encoding: {
+          x: hourAxis(result.summary.scenario.days),
+          y: {
+            field: 'degraded',
+            type: 'quantitative',
+            title: 'instances',
+            scale: { domain: [0, result.summary.scenario.instances] },
           },
+          stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
         },
       },
     ],

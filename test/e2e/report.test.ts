@@ -62,6 +62,7 @@ describe('simulation report in Chromium', () => {
       'chart-spend-per-hour',
       'chart-throttle',
       'chart-breaker',
+      'chart-degraded',
       'chart-traffic',
     ]);
     for (const c of charts) {
