@@ -1,4 +1,5 @@
-import Fastify from 'fastify';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { makeCampaign } from '../core/campaign';
 import { MemoryJournal } from '../core/journal';
 import { MemoryStore } from '../core/memoryStore';
@@ -7,6 +8,7 @@ import { loadConfig } from '../server/config';
 import { DecisionResponse } from '../server/http/schemas';
 import { createRuntime } from '../server/runtime/runtime';
 import { intervalTimers } from '../server/runtime/time';
+import { EmbeddedStore } from '../server/store/embeddedStore';
 
 /**
  * One server for bench/server-load.ts, in its own process so the load generator never shares
@@ -18,6 +20,10 @@ import { intervalTimers } from '../server/runtime/time';
  *   bare:    a Fastify route that parses the same JSON body (without validating it) and answers
  *            a constant decision through the same response schema: the floor any decision
  *            server on Fastify pays, and the strictest baseline to compare with.
+ *
+ * Both also answer GET /__bench/loop: the event-loop delay (1 ms resolution) since the last call,
+ * measured inside the server, so stalls of the server itself can be told from the load generator's
+ * own latency and from other processes on the machine.
  *
  * Prints "READY <port>" once listening.
  */
@@ -39,7 +45,8 @@ async function pacer(campaigns: number) {
   return buildApp(config, {
     runtime: (log) =>
       createRuntime({
-        store,
+        // As server/main.ts runs without REDIS_URL.
+        store: new EmbeddedStore(store),
         journal: new MemoryJournal(),
         clock,
         timers: intervalTimers,
@@ -60,7 +67,20 @@ function bare() {
   return app;
 }
 
-const app = mode === 'pacer' ? await pacer(Number(countText ?? '10000')) : bare();
+const app: FastifyInstance = mode === 'pacer' ? await pacer(Number(countText ?? '10000')) : bare();
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+app.get('/__bench/loop', { schema: { hide: true } }, async () => {
+  const out = { p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
+  loop.reset();
+  return out;
+});
+// With --expose-gc: a full collection, then the heap that is live (not garbage awaiting collection).
+app.get('/__bench/gc', { schema: { hide: true } }, async () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { heapUsedMb: m.heapUsed / 2 ** 20, rssMb: m.rss / 2 ** 20 };
+});
 await app.listen({ port: 0, host: '127.0.0.1' });
 const address = app.server.address();
 process.stdout.write(`READY ${typeof address === 'object' && address ? address.port : 0}\n`);

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
+import { bundleServer } from '../server/build';
 import { machineLine } from './machine';
 
 /**
@@ -12,10 +12,12 @@ import { machineLine } from './machine';
  *
  *   npm run bench:server    (tsx bench/server-load.ts [--campaigns 10000] [--seconds 8])
  *
- * Measures, per server: the maximum rate (closed loop, CONNECTIONS connections), then the latency
- * distribution at half that rate (open loop at a fixed offered rate), and the pacer's resident
- * memory with all campaigns loaded, idle and after the runs. Latencies are collected from every
- * response at sub-millisecond precision (autocannon's own histogram rounds to whole ms).
+ * Measures, per server: the maximum rate (closed loop, CONNECTIONS connections); then, for both
+ * servers at the same offered rate, half the pacer's maximum (open loop), the latency distribution
+ * and the event-loop delay inside the server; and the pacer's resident memory with all campaigns
+ * loaded, idle and after the runs. Latencies are collected from every response at sub-millisecond
+ * precision (autocannon's own histogram rounds to whole ms). During the pacer's fixed-rate run,
+ * /metrics is scraped once, as Prometheus would, so its cost shows in the tail if it has one.
  */
 const args = process.argv.slice(2);
 const argValue = (name: string, fallback: number) => {
@@ -34,30 +36,17 @@ interface Server {
 }
 
 /**
- * The servers run from a plain-JS bundle (esbuild, dependencies left in node_modules), as a
- * production image would: under tsx, its loader thread and transpiler add tens of MB of RSS that
- * are not the server's. The tsx figure is measured too, since `tsx server/main.ts` pays it.
+ * The servers run from a plain-JS bundle built the way `npm run build` builds dist/server.mjs
+ * (server/build.ts: esbuild, dependencies left in node_modules), as a production image would:
+ * under tsx, its loader thread and transpiler add tens of MB of RSS that are not the server's.
+ * The tsx figure is measured too, since `tsx server/main.ts` pays it.
  */
 const BUNDLE = 'out/bench/server-child.mjs';
-async function bundleChild(): Promise<void> {
-  await build({
-    entryPoints: ['bench/server-child.ts'],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile: BUNDLE,
-    logLevel: 'warning',
-  });
-  // The dashboard reads its page next to its module; in the bundle that is out/bench/.
-  copyFileSync('server/dashboard/index.html', 'out/bench/index.html');
-}
 
 function startServer(mode: 'pacer' | 'bare', runner: 'bundle' | 'tsx' = 'bundle'): Promise<Server> {
   const argv =
     runner === 'bundle'
-      ? [BUNDLE, mode, String(CAMPAIGNS)]
+      ? ['--expose-gc', BUNDLE, mode, String(CAMPAIGNS)]
       : ['--import', 'tsx', 'bench/server-child.ts', mode, String(CAMPAIGNS)];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -102,7 +91,22 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function run(port: number, seconds: number, overallRate?: number): Promise<RunResult> {
+interface LoopDelay {
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+async function loopDelay(port: number): Promise<LoopDelay> {
+  return (await (await fetch(`http://127.0.0.1:${port}/__bench/loop`)).json()) as LoopDelay;
+}
+
+async function run(
+  port: number,
+  seconds: number,
+  overallRate?: number,
+  scrapeMetrics = false,
+): Promise<RunResult & { loop: LoopDelay }> {
+  await loopDelay(port);
   let next = 0;
   const latenciesMs: number[] = [];
   const instance = autocannon({
@@ -125,7 +129,22 @@ async function run(port: number, seconds: number, overallRate?: number): Promise
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
     latenciesMs.push(responseTimeMs);
   });
+  // One Prometheus scrape in the middle of the run.
+  const scrape = scrapeMetrics
+    ? new Promise<void>((resolve) =>
+        setTimeout(
+          () => {
+            void fetch(`http://127.0.0.1:${port}/metrics`)
+              .then((r) => r.text())
+              .then(() => resolve());
+          },
+          (seconds * 1000) / 2,
+        ),
+      )
+    : Promise.resolve();
   const result = await instance;
+  await scrape;
+  const loop = await loopDelay(port);
   const sorted = Float64Array.from(latenciesMs).sort();
   return {
     rps: result.requests.total / seconds,
@@ -134,37 +153,53 @@ async function run(port: number, seconds: number, overallRate?: number): Promise
     p999Ms: percentile(sorted, 0.999),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    loop,
   };
 }
 
-async function measure(mode: 'pacer' | 'bare') {
+/** Starts a server, warms it up and finds its maximum rate; the half-rate run comes later. */
+async function maxRun(mode: 'pacer' | 'bare') {
   const server = await startServer(mode);
-  try {
-    const idleRssMb = rssMb(server.child.pid!);
-    await run(server.port, WARMUP_SECONDS);
-    const max = await run(server.port, SECONDS);
-    const half = await run(server.port, SECONDS, max.rps / 2);
-    const afterRssMb = rssMb(server.child.pid!);
-    let reasons = '';
-    let heapUsedMb = Number.NaN;
-    if (mode === 'pacer') {
-      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-      const heap = /^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics);
-      if (heap) heapUsedMb = Number(heap[1]) / 2 ** 20;
-      reasons = [...metrics.matchAll(/^pacer_decisions_total\{reason="([a-z_]+)"\} (\d+)/gm)]
-        .map((m) => `${m[1]} ${Number(m[2]).toLocaleString('en-US')}`)
-        .join(', ');
-    }
-    return { max, half, idleRssMb, afterRssMb, heapUsedMb, reasons };
-  } finally {
-    await stopServer(server);
-  }
+  const idleRssMb = rssMb(server.child.pid!);
+  await run(server.port, WARMUP_SECONDS);
+  const max = await run(server.port, SECONDS);
+  return { server, idleRssMb, max };
 }
 
-await bundleChild();
+async function finish(server: Server, mode: 'pacer' | 'bare') {
+  const afterRssMb = rssMb(server.child.pid!);
+  let reasons = '';
+  const gc = (await (await fetch(`http://127.0.0.1:${server.port}/__bench/gc`)).json()) as {
+    heapUsedMb: number;
+    rssMb: number;
+  };
+  const liveHeapMb = gc.heapUsedMb;
+  const gcRssMb = gc.rssMb;
+  if (mode === 'pacer') {
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    reasons = [...metrics.matchAll(/^pacer_decisions_total\{reason="([a-z_]+)"\} (\d+)/gm)]
+      .map((m) => `${m[1]} ${Number(m[2]).toLocaleString('en-US')}`)
+      .join(', ');
+  }
+  await stopServer(server);
+  return { afterRssMb, liveHeapMb, gcRssMb, reasons };
+}
+
+await bundleServer('bench/server-child.ts', BUNDLE);
 const loadBefore = loadavg()[0]!;
-const bare = await measure('bare');
-const pacer = await measure('pacer');
+// One server at a time for the closed-loop maximum; then both at the same offered rate.
+const bareMax = await maxRun('bare');
+await stopServer(bareMax.server);
+const pacerMax = await maxRun('pacer');
+const offered = pacerMax.max.rps / 2;
+const pacerHalf = await run(pacerMax.server.port, SECONDS, offered, true);
+const pacerEnd = await finish(pacerMax.server, 'pacer');
+const bareAgain = await startServer('bare');
+await run(bareAgain.port, WARMUP_SECONDS);
+const bareHalf = await run(bareAgain.port, SECONDS, offered);
+const bareEnd = await finish(bareAgain, 'bare');
+const bare = { max: bareMax.max, half: bareHalf, idleRssMb: bareMax.idleRssMb, ...bareEnd };
+const pacer = { max: pacerMax.max, half: pacerHalf, idleRssMb: pacerMax.idleRssMb, ...pacerEnd };
 const underTsx = await startServer('pacer', 'tsx');
 const tsxIdleRssMb = rssMb(underTsx.child.pid!);
 await stopServer(underTsx);
@@ -181,8 +216,9 @@ const nproc = execFileSync('nproc').toString().trim();
 const table = `# POST /pacing/decision under load vs a bare Fastify route
 
 Command: \`npm run bench:server\` (bench/server-load.ts; servers in child processes from
-bench/server-child.ts; autocannon from the parent on 127.0.0.1, ${CONNECTIONS} connections,
-${WARMUP_SECONDS} s warm-up then ${SECONDS} s per run).
+bench/server-child.ts, bundled as \`npm run build\` bundles server/main.ts and run as
+\`node --expose-gc\` (gc is called once, after the runs, to read the live heap); autocannon from
+the parent on 127.0.0.1, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${SECONDS} s per run).
 Machine: ${machineLine()}; \`nproc\` ${nproc}; CPU ${cpuModel}. The load generator shares the
 machine's cores with the server, so absolute rates are a floor; the ratio is what compares.
 Load average (1 min) when the run started and ended: ${loadBefore.toFixed(2)} / ${loadAfter.toFixed(2)}; anything
@@ -197,21 +233,28 @@ and answers a constant decision through the same response schema.
 | max throughput (closed loop) | ${rate(bare.max.rps)} | ${rate(pacer.max.rps)} | pacer >= ${TARGETS.throughputShare * 100}% of bare | ${(share * 100).toFixed(1)}%: ${verdict(share >= TARGETS.throughputShare)} |
 | latency p50 at max rate | ${ms(bare.max.p50Ms)} | ${ms(pacer.max.p50Ms)} | | |
 | latency p99 at max rate | ${ms(bare.max.p99Ms)} | ${ms(pacer.max.p99Ms)} | | |
-| offered rate for the next rows (half of max) | ${rate(bare.max.rps / 2)} | ${rate(pacer.max.rps / 2)} | | |
+| event-loop delay in the server at max rate, p99 / max | ${ms(bare.max.loop.p99Ms)} / ${ms(bare.max.loop.maxMs)} | ${ms(pacer.max.loop.p99Ms)} / ${ms(pacer.max.loop.maxMs)} | | |
+| offered rate for the next rows (half the pacer's max, both servers) | ${rate(offered)} | ${rate(offered)} | | |
 | achieved rate | ${rate(bare.half.rps)} | ${rate(pacer.half.rps)} | | |
 | latency p50 at half max | ${ms(bare.half.p50Ms)} | ${ms(pacer.half.p50Ms)} | | |
 | latency p99 at half max | ${ms(bare.half.p99Ms)} | ${ms(pacer.half.p99Ms)} | <= ${TARGETS.p99Ms} ms | ${verdict(pacer.half.p99Ms <= TARGETS.p99Ms)} |
 | latency p99.9 at half max | ${ms(bare.half.p999Ms)} | ${ms(pacer.half.p999Ms)} | | |
+| event-loop delay in the server at half max, p99 / max | ${ms(bare.half.loop.p99Ms)} / ${ms(bare.half.loop.maxMs)} | ${ms(pacer.half.loop.p99Ms)} / ${ms(pacer.half.loop.maxMs)} | | |
 | resident memory, idle after start | ${mb(bare.idleRssMb)} | ${mb(pacer.idleRssMb)} | pacer <= ${TARGETS.rssMb} MB | ${verdict(pacer.idleRssMb <= TARGETS.rssMb)} |
 | resident memory after the runs | ${mb(bare.afterRssMb)} | ${mb(pacer.afterRssMb)} | pacer <= ${TARGETS.rssMb} MB | ${verdict(pacer.afterRssMb <= TARGETS.rssMb)} |
-| V8 heap in use after the runs (live objects, from /metrics) | | ${mb(pacer.heapUsedMb)} | | |
+| live V8 heap after the runs (after a full GC) | ${mb(bare.liveHeapMb)} | ${mb(pacer.liveHeapMb)} | | |
+| resident memory after that full GC | ${mb(bare.gcRssMb)} | ${mb(pacer.gcRssMb)} | | |
 | resident memory idle, run under tsx (as \`tsx server/main.ts\`) | | ${mb(tsxIdleRssMb)} | | |
 | non-2xx / socket errors | ${bare.max.non2xx + bare.half.non2xx} / ${bare.max.errors + bare.half.errors} | ${pacer.max.non2xx + pacer.half.non2xx} / ${pacer.max.errors + pacer.half.errors} | 0 | |
 
 Pacer decisions by reason over all runs: ${pacer.reasons}.
 
 Latency is measured by autocannon from request write to response end, per response, over
-loopback; "half max" is an open-loop fixed offered rate (autocannon \`overallRate\`).
+loopback; "half max" is an open-loop fixed offered rate (autocannon \`overallRate\`), the same
+for both servers, and includes one /metrics scrape (30,000 per-campaign series) in the pacer's run.
+The bare route's latency at that rate is the floor this machine and load generator give: what the
+pacer adds is the difference. Event-loop delay is sampled inside each server (perf_hooks, 1 ms
+resolution; its floor is about 1 ms), so it shows stalls of the server itself.
 `;
 
 writeFileSync('bench/results/server-load.md', table);
