@@ -127,6 +127,14 @@ export class PacerInstance {
   ): Decision | null {
     const s = this.states.get(campaignId);
     if (s === undefined) return null;
+    return this.decideState(s, bidCpmMicros, nowMs, rand, out);
+  }
+
+  /**
+   * `decide` for a caller that holds the campaign's state (as returned by `upsertCampaign` and
+   * still current): the same decision without looking the campaign up by id.
+   */
+  decideState(s: PacingState, bidCpmMicros: number, nowMs: number, rand: Rand, out: Decision): Decision {
     if (!s.touched) this.touch(s);
     return decide(s, bidCpmMicros, nowMs, rand, this.degraded, out);
   }
@@ -134,6 +142,11 @@ export class PacerInstance {
   releaseBid(campaignId: string, reservedMicros: number, reservedAtMs: number, nowMs: number): void {
     const s = this.states.get(campaignId);
     if (s !== undefined) releaseBid(s, reservedMicros, reservedAtMs, nowMs);
+  }
+
+  /** `releaseBid` for a caller that holds the campaign's current state. */
+  releaseBidState(s: PacingState, reservedMicros: number, reservedAtMs: number, nowMs: number): void {
+    releaseBid(s, reservedMicros, reservedAtMs, nowMs);
   }
 
   /**
@@ -144,20 +157,41 @@ export class PacerInstance {
   recordSpend(input: SpendInputMicros, nowMs: number, ack?: Ack): boolean {
     const s = this.states.get(input.campaignId);
     if (s === undefined) throw new UnknownCampaignError(input.campaignId);
-    if (this.recent.has(input.eventId)) {
+    return this.recordSpendState(
+      s,
+      input.eventId,
+      input.spendMicros,
+      input.reservedMicros ?? 0,
+      input.reservedAtMs ?? nowMs,
+      nowMs,
+      ack,
+    );
+  }
+
+  /** `recordSpend` for a caller that holds the campaign's current state; no input object. */
+  recordSpendState(
+    s: PacingState,
+    eventId: string,
+    spendMicros: number,
+    reservedMicros: number,
+    reservedAtMs: number,
+    nowMs: number,
+    ack?: Ack,
+  ): boolean {
+    if (this.recent.has(eventId)) {
       ack?.(DUPLICATE);
       return false;
     }
-    this.remember(input.eventId);
+    this.remember(eventId);
     this.touch(s);
-    recordSpend(s, input.spendMicros, nowMs, input.reservedMicros ?? 0, input.reservedAtMs ?? nowMs);
+    recordSpend(s, spendMicros, nowMs, reservedMicros, reservedAtMs);
     const day = s.ledger.day;
     this.pending.push({
-      eventId: input.eventId,
-      campaignId: input.campaignId,
+      eventId,
+      campaignId: s.campaign.id,
       dayKey: day.key,
       hourIndex: hourIndex(day, nowMs),
-      spendMicros: input.spendMicros,
+      spendMicros,
       instanceId: this.instanceId,
     });
     this.pendingAcks.push(ack);

@@ -17,73 +17,108 @@ interface DayRow {
   spentByInstance: Map<string, number>;
 }
 
+/** Everything the store holds for one campaign: found with one Map lookup by id, no key strings built. */
+interface CampaignRows {
+  readonly days: Map<string, DayRow>;
+  /** Lifetime spend across all days. */
+  totalSpentMicros: number;
+  /** Event ids seen per day key, for the retained days only (at most DEDUP_DAYS). */
+  readonly seenByDay: Map<string, string[]>;
+  /** Every id in `seenByDay`, to the day it was seen under: one lookup answers "seen?". */
+  readonly seenDay: Map<string, string>;
+}
+
 /** Days of event ids kept per campaign for deduplication (today and yesterday's late notices). */
 const DEDUP_DAYS = 3;
+
+function newRow(): DayRow {
+  return {
+    spentMicros: 0,
+    hourSpentMicros: new Array<number>(HOUR_BUCKETS).fill(0),
+    leasedMicros: 0,
+    leasedByInstance: new Map(),
+    spentByInstance: new Map(),
+  };
+}
+
+function recordOf(m: Map<string, number>): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const [k, v] of m) o[k] = v;
+  return o;
+}
 
 /**
  * The store in process memory: the simulator's shared store and the server's embedded default.
  * Each call completes as one step, as a Lua script does in Redis, so it is atomic by construction.
  */
 export class MemoryStore implements BudgetStore {
-  private readonly days = new Map<string, DayRow>();
-  private readonly totals = new Map<string, number>();
-  private readonly seen = new Map<string, Map<string, Set<string>>>();
+  private readonly byCampaign = new Map<string, CampaignRows>();
   private readonly campaigns = new Map<string, Campaign>();
   private readonly breakers = new Map<string, BreakerSnapshot>();
 
+  private rowsOf(campaignId: string): CampaignRows {
+    let c = this.byCampaign.get(campaignId);
+    if (c === undefined) {
+      c = { days: new Map(), totalSpentMicros: 0, seenByDay: new Map(), seenDay: new Map() };
+      this.byCampaign.set(campaignId, c);
+    }
+    return c;
+  }
+
   private row(campaignId: string, dayKey: string): DayRow {
-    const k = `${campaignId}\u0000${dayKey}`;
-    let r = this.days.get(k);
+    const days = this.rowsOf(campaignId).days;
+    let r = days.get(dayKey);
     if (r === undefined) {
-      r = {
-        spentMicros: 0,
-        hourSpentMicros: new Array<number>(HOUR_BUCKETS).fill(0),
-        leasedMicros: 0,
-        leasedByInstance: new Map(),
-        spentByInstance: new Map(),
-      };
-      this.days.set(k, r);
+      r = newRow();
+      days.set(dayKey, r);
     }
     return r;
   }
 
-  private seenSet(campaignId: string, dayKey: string): Set<string> {
-    let byDay = this.seen.get(campaignId);
-    if (byDay === undefined) {
-      byDay = new Map();
-      this.seen.set(campaignId, byDay);
-    }
-    let set = byDay.get(dayKey);
-    if (set === undefined) {
-      set = new Set();
-      byDay.set(dayKey, set);
-      if (byDay.size > DEDUP_DAYS) {
-        const oldest = [...byDay.keys()].sort()[0]!;
-        byDay.delete(oldest);
+  /**
+   * Remembers an event id under its day. A day older than every retained day, once more than
+   * DEDUP_DAYS are held, is dropped at once (with the id just seen); so is the oldest otherwise.
+   */
+  private markSeen(c: CampaignRows, dayKey: string, eventId: string): void {
+    let ids = c.seenByDay.get(dayKey);
+    if (ids === undefined) {
+      ids = [];
+      c.seenByDay.set(dayKey, ids);
+      if (c.seenByDay.size > DEDUP_DAYS) {
+        const oldest = [...c.seenByDay.keys()].sort()[0]!;
+        const dropped = c.seenByDay.get(oldest)!;
+        c.seenByDay.delete(oldest);
+        for (const id of dropped) c.seenDay.delete(id);
+        if (oldest === dayKey) return;
       }
     }
-    return set;
-  }
-
-  private wasSeen(campaignId: string, eventId: string): boolean {
-    const byDay = this.seen.get(campaignId);
-    if (byDay === undefined) return false;
-    for (const set of byDay.values()) if (set.has(eventId)) return true;
-    return false;
+    ids.push(eventId);
+    c.seenDay.set(eventId, dayKey);
   }
 
   async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
-    return records.map((r) => {
-      if (this.wasSeen(r.campaignId, r.eventId)) return false;
-      this.seenSet(r.campaignId, r.dayKey).add(r.eventId);
-      const row = this.row(r.campaignId, r.dayKey);
+    const applied = new Array<boolean>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const c = this.rowsOf(r.campaignId);
+      if (c.seenDay.has(r.eventId)) {
+        applied[i] = false;
+        continue;
+      }
+      this.markSeen(c, r.dayKey, r.eventId);
+      let row = c.days.get(r.dayKey);
+      if (row === undefined) {
+        row = newRow();
+        c.days.set(r.dayKey, row);
+      }
       row.spentMicros += r.spendMicros;
       const h = Math.min(Math.max(r.hourIndex, 0), HOUR_BUCKETS - 1);
       row.hourSpentMicros[h] = row.hourSpentMicros[h]! + r.spendMicros;
       row.spentByInstance.set(r.instanceId, (row.spentByInstance.get(r.instanceId) ?? 0) + r.spendMicros);
-      this.totals.set(r.campaignId, (this.totals.get(r.campaignId) ?? 0) + r.spendMicros);
-      return true;
-    });
+      c.totalSpentMicros += r.spendMicros;
+      applied[i] = true;
+    }
+    return applied;
   }
 
   async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
@@ -108,17 +143,21 @@ export class MemoryStore implements BudgetStore {
   }
 
   async readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
-    return refs.map((ref) => {
+    const snaps = new Array<DaySnapshot>(refs.length);
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      const c = this.rowsOf(ref.campaignId);
       const row = this.row(ref.campaignId, ref.dayKey);
-      return {
+      snaps[i] = {
         spentMicros: row.spentMicros,
-        hourSpentMicros: [...row.hourSpentMicros],
+        hourSpentMicros: row.hourSpentMicros.slice(),
         leasedMicros: row.leasedMicros,
-        leasedByInstance: Object.fromEntries(row.leasedByInstance),
-        spentByInstance: Object.fromEntries(row.spentByInstance),
-        totalSpentMicros: this.totals.get(ref.campaignId) ?? 0,
+        leasedByInstance: recordOf(row.leasedByInstance),
+        spentByInstance: recordOf(row.spentByInstance),
+        totalSpentMicros: c.totalSpentMicros,
       };
-    });
+    }
+    return snaps;
   }
 
   async putCampaign(campaign: Campaign): Promise<void> {

@@ -253,16 +253,7 @@ export async function runAlgorithm(
     const reserved = q.reservedMicros[slot]!;
     const reservedAt = q.reservedAtMs[slot]!;
     if (nowMs - reservedAt >= ttlMs) lateNoticesAfterTtl++;
-    instances[i]!.recordSpend(
-      {
-        campaignId: campaigns[c]!.id,
-        eventId: `w${noticeSeq++}`,
-        spendMicros: spend,
-        reservedMicros: reserved,
-        reservedAtMs: reservedAt,
-      },
-      nowMs,
-    );
+    instances[i]!.recordSpendState(states[i]![c]!, `w${noticeSeq++}`, spend, reserved, reservedAt, nowMs);
     winNotices++;
     const minute = Math.floor((nowMs - startMs) / MINUTE_MS);
     if (minute >= minutes) {
@@ -322,6 +313,7 @@ export async function runAlgorithm(
     const day = Math.floor(minute / MINUTES_PER_DAY);
     const inst = nI === 1 ? 0 : roundRobin++ % nI;
     const pacer = instances[inst]!;
+    const pacerStates = states[inst]!;
     const degraded = pacer.degraded;
     const k = candidateCount.sample(candRand());
     if (linearCtr && k > 0) source.fill();
@@ -339,7 +331,7 @@ export async function runAlgorithm(
         if (bid < 1) bid = 1;
       }
       // Through the instance, as the server decides: it notes which campaigns its next sync visits.
-      const d = pacer.decide(ids[c]!, bid, t, throttleRand, out)!;
+      const d = pacer.decideState(pacerStates[c]!, bid, t, throttleRand, out);
       decisions++;
       const cdk = c * days + day;
       candidates[cdk] = candidates[cdk]! + 1;
@@ -373,7 +365,7 @@ export async function runAlgorithm(
     const won = bestBid >= price;
     for (let j = 0; j < nAllowed; j++) {
       if (won && j === best) continue;
-      pacer.releaseBid(ids[allowedC[j]!]!, allowedRes[j]!, t, t);
+      pacer.releaseBidState(pacerStates[allowedC[j]!]!, allowedRes[j]!, t, t);
     }
     if (!won) return;
     const c = allowedC[best]!;
