@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { PACING_MODES, type PacingMode } from '../core/index';
 import { buildReportHtml } from '../reports/buildReport';
 import { SimInvariantError } from './engine';
-import { type ScenarioResult, runScenario } from './run';
+import { type ScenarioResult, runScenario, runTraffic } from './run';
 import { ScenarioError, loadScenario } from './scenario';
 import { RecordedStreamError } from './sources/recorded';
 
@@ -21,7 +21,8 @@ scores them and writes a self-contained HTML report with summary.json.
 
 Options:
   --seed N              run with seed N instead of the scenario's seed
-  --out DIR             where to write report.html, summary.json and campaign-days.json
+  --out DIR             where to write report.html, summary.json, campaign-days.json and
+                        traffic.json (requests and spend per hour, for npm run tune -- --from)
                         (default: out/<scenario name>-<seed>)
   --algorithms A,B,...  compare these modes instead of the scenario's
                         (${PACING_MODES.join(', ')})
@@ -52,6 +53,7 @@ export async function writeOutputs(
   const report = join(dir, 'report.html');
   writeFileSync(summary, `${JSON.stringify({ ...result.summary, campaigns: result.campaigns }, null, 2)}\n`);
   writeFileSync(join(dir, 'campaign-days.json'), `${JSON.stringify(result.campaignDays, null, 1)}\n`);
+  writeFileSync(join(dir, 'traffic.json'), `${JSON.stringify(runTraffic(result))}\n`);
   writeFileSync(report, await buildReportHtml(result));
   return { report, summary };
 }

@@ -211,3 +211,42 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     world,
   };
 }
+
+/**
+ * What the tuner reads from a past run (`npm run tune -- <scenario> --from <run dir>`): requests per
+ * hour of the run (the stream, the same for every algorithm) and each algorithm's spend per hour.
+ * Wins and clicks are counted per campaign-day by the engine, so they are not broken down by hour.
+ */
+export interface RunTraffic {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly startDate: string;
+  readonly days: number;
+  readonly requestsPerHour: readonly number[];
+  readonly algorithms: readonly {
+    readonly algorithm: PacingMode;
+    readonly spendPerHourMicros: readonly number[];
+  }[];
+}
+
+export function runTraffic(result: ScenarioResult): RunTraffic {
+  const perMinute = result.runs[0]!.requestsPerMinute;
+  const requestsPerHour: number[] = [];
+  for (let h = 0; h < perMinute.length / 60; h++) {
+    let n = 0;
+    for (let m = h * 60; m < (h + 1) * 60; m++) n += perMinute[m]!;
+    requestsPerHour.push(n);
+  }
+  const s = result.summary.scenario;
+  return {
+    scenario: s.name,
+    seed: s.seed,
+    startDate: s.startDate,
+    days: s.days,
+    requestsPerHour,
+    algorithms: result.series.algorithms.map((a) => ({
+      algorithm: a.algorithm,
+      spendPerHourMicros: a.spendPerHourMicros,
+    })),
+  };
+}

@@ -57,7 +57,7 @@ describe('sim CLI', () => {
     // Worker threads change nothing in the output.
     expect(await main([path, '--out', join(dir, 'p'), '--threads', '2'], p.io)).toBe(EXIT_OK);
     expect(a.err.join('')).toBe('');
-    for (const f of ['report.html', 'summary.json', 'campaign-days.json']) {
+    for (const f of ['report.html', 'summary.json', 'campaign-days.json', 'traffic.json']) {
       expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'b', f)))).toBe(true);
       expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'p', f)))).toBe(true);
     }
@@ -67,6 +67,15 @@ describe('sim CLI', () => {
       readFileSync(join(dir, 'a', 'summary.json'), 'utf8'),
     );
     expect(JSON.parse(readFileSync(join(dir, 'c', 'summary.json'), 'utf8')).scenario.seed).toBe(12);
+    // traffic.json: the stream's requests per hour and each algorithm's spend per hour.
+    const traffic = JSON.parse(readFileSync(join(dir, 'a', 'traffic.json'), 'utf8'));
+    const summary = JSON.parse(readFileSync(join(dir, 'a', 'summary.json'), 'utf8'));
+    expect(traffic.requestsPerHour).toHaveLength(24 * summary.scenario.days);
+    expect(traffic.requestsPerHour.some((n: number) => n > 0)).toBe(true);
+    expect(traffic.algorithms.map((a: { algorithm: string }) => a.algorithm)).toEqual(
+      summary.algorithms.map((a: { algorithm: string }) => a.algorithm),
+    );
+    for (const a of traffic.algorithms) expect(a.spendPerHourMicros).toHaveLength(24 * summary.scenario.days);
   });
 
   it('runs only the algorithms asked for', async () => {
