@@ -78,7 +78,9 @@ export function buildCampaigns(s: Scenario, plan: StreamPlan): SimCampaign[] {
   const g = s.campaigns.generate!;
   const rand = randStream(g.seed ?? s.seed, 'campaigns');
   const perDay = plan.expectedRequests / s.days;
-  const traffic = g.adaptiveMultipliers === 'flat' ? new Array<number>(24).fill(1) : trafficMultipliers(plan);
+  const traffic =
+    g.hourlyMultipliers ??
+    (g.adaptiveMultipliers === 'flat' ? new Array<number>(24).fill(1) : trafficMultipliers(plan));
   const share = g.unconstrained?.share ?? 0;
   const width = String(g.count).length;
   const out: SimCampaign[] = [];

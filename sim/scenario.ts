@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv, { type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import type { PacingMode } from '../core/index';
+import { type PacingMode, campaignIssues } from '../core/index';
+import { MultipliersFileError, loadMultipliersFile } from './tune/multipliersFile';
 
 /** A scenario after validation: defaults filled in, deeply frozen; the simulator trusts it. */
 export interface Scenario {
@@ -96,7 +97,10 @@ export interface CampaignSpec {
   readonly maxBidCpmMicros?: number;
   readonly participation: number;
   readonly constrained?: boolean;
+  /** Given in the scenario, or read from `hourlyMultipliersFile` at load. */
   readonly hourlyMultipliers?: readonly number[];
+  /** Where `hourlyMultipliers` came from, as written in the scenario (relative to it). */
+  readonly hourlyMultipliersFile?: string;
 }
 
 export interface Range {
@@ -114,6 +118,10 @@ export interface CampaignGeneratorSpec {
   readonly unconstrained?: { readonly share: number; readonly fullPassToBudget: Range };
   readonly modes?: Readonly<Partial<Record<PacingMode, number>>>;
   readonly adaptiveMultipliers?: 'traffic' | 'flat';
+  /** As written in the scenario; its numbers are in `hourlyMultipliers`. */
+  readonly hourlyMultipliersFile?: string;
+  /** Read from `hourlyMultipliersFile` at load: every generated campaign's ADAPTIVE multipliers. */
+  readonly hourlyMultipliers?: readonly number[];
 }
 
 export interface OutageSpec {
@@ -183,6 +191,34 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/**
+ * Reads a multipliers file named by a scenario field (relative to the scenario file) and checks
+ * its numbers with the core's campaign rule; a problem is reported at `field`, naming the file.
+ */
+function multipliersFromFile(
+  rel: string,
+  field: string,
+  sourcePath: string | null,
+  problems: string[],
+): readonly number[] | undefined {
+  const path = resolve(sourcePath ? dirname(sourcePath) : '.', rel);
+  try {
+    const m = loadMultipliersFile(path).hourlyMultipliers;
+    const issues = campaignIssues({
+      id: 'x',
+      dailyBudgetMicros: 1,
+      pacingMode: 'ADAPTIVE',
+      hourlyMultipliers: m,
+    }).filter((i) => i.path === 'hourlyMultipliers');
+    if (issues.length === 0) return m;
+    problems.push(`${field}: ${path}: ${issues.map((i) => i.message).join(' ')}`);
+  } catch (err) {
+    if (!(err instanceof MultipliersFileError)) throw err;
+    problems.push(`${field}: ${err.message}`);
+  }
+  return undefined;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the schema has checked the shape; this fills defaults.
 type Raw = any;
 
@@ -248,16 +284,26 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     if (day >= days) problems.push(`/faults/outages/${i}/day: the scenario has only ${days} day(s)`);
     return { day, at: o.at, durationMs: o.durationMs };
   });
+  let campaigns: Scenario['campaigns'] = r.campaigns;
   if (r.campaigns.list) {
     const seen = new Set<string>();
-    (r.campaigns.list as CampaignSpec[]).forEach((c, i) => {
+    const list = (r.campaigns.list as CampaignSpec[]).map((c, i) => {
       if (seen.has(c.id)) problems.push(`/campaigns/list/${i}/id: duplicate id "${c.id}"`);
       seen.add(c.id);
       if (c.maxBidCpmMicros !== undefined && c.maxBidCpmMicros < 1)
         problems.push(`/campaigns/list/${i}/maxBidCpmMicros: must be >= 1`);
       if (c.hourlyMultipliers && !c.hourlyMultipliers.some((x) => x > 0))
         problems.push(`/campaigns/list/${i}/hourlyMultipliers: at least one hour must be above 0`);
+      if (c.hourlyMultipliersFile === undefined) return c;
+      const field = `/campaigns/list/${i}/hourlyMultipliersFile`;
+      if (c.hourlyMultipliers) {
+        problems.push(`${field}: give hourlyMultipliers or hourlyMultipliersFile, not both`);
+        return c;
+      }
+      const m = multipliersFromFile(c.hourlyMultipliersFile, field, sourcePath, problems);
+      return m ? { ...c, hourlyMultipliers: m } : c;
     });
+    if (list.some((c, i) => c !== r.campaigns.list[i])) campaigns = { list };
   }
   const g = r.campaigns.generate;
   if (g) {
@@ -265,6 +311,15 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
       if (g[k].max < g[k].min) problems.push(`/campaigns/generate/${k}/max: must be >= min`);
     if (g.modes && !Object.values(g.modes as Record<string, number>).some((w) => w > 0))
       problems.push('/campaigns/generate/modes: at least one weight must be above 0');
+    if (g.hourlyMultipliersFile !== undefined) {
+      const field = '/campaigns/generate/hourlyMultipliersFile';
+      if (g.adaptiveMultipliers !== undefined)
+        problems.push(`${field}: give adaptiveMultipliers or hourlyMultipliersFile, not both`);
+      else {
+        const m = multipliersFromFile(g.hourlyMultipliersFile, field, sourcePath, problems);
+        if (m) campaigns = { generate: { ...g, hourlyMultipliers: m } };
+      }
+    }
   }
   const date = r.startDate ?? '2024-03-15';
   if (Number.isNaN(Date.parse(`${date}T00:00:00Z`))) problems.push(`/startDate: "${date}" is not a date`);
@@ -288,7 +343,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     bidding: { kind: r.bidding?.kind ?? 'fixed', baseCtr: r.bidding?.baseCtr ?? 0.001 },
     market: { pricing: r.market?.pricing ?? 'second' },
     winNotices,
-    campaigns: r.campaigns,
+    campaigns,
     faults: { outages },
     thresholds: r.thresholds ?? {},
     sourcePath,

@@ -8,6 +8,7 @@ import { type Scenario, ScenarioError, loadScenario } from '../scenario';
 import { RecordedStreamError } from '../sources/recorded';
 import { type World, buildWorld } from '../world';
 import { collectTotals, hourOfDay } from './fit';
+import { type History, HistoryError, loadHistory } from './history';
 import {
   FIT_BASES,
   type FitBasis,
@@ -16,12 +17,12 @@ import {
   formatMultipliersFile,
 } from './multipliersFile';
 import { stretchedWindow } from './stretchedWindow';
-import { type EvalRow, type GainTrial, evaluate, scaledScenario, searchGains, tuneOn } from './tune';
+import { type EvalRow, type GainTrial, evaluate, fitFile, scaledScenario, searchGains, tuneOn } from './tune';
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 2;
 
-const HELP = `Usage: npm run tune -- <scenario.yaml> [options]
+const HELP = `Usage: npm run tune -- <scenario.yaml> [--from <recording or past sim run>] [options]
 
 Learns the 24 ADAPTIVE hourly multipliers (each hour's share of the history's requests, cost,
 pctr or clicks) and the controller gains (exhaustive search over tick and catch-up ticks), writes
@@ -33,7 +34,15 @@ Recorded scenario: --train-hours and --judge-hours pick two windows of the recor
 stretched over a simulated day and every campaign runs alone with its budget scaled to the
 window's share of the recording's cost. Hours of the judged window are never read by the fit.
 
+--from: fit the hourly shares on that history instead of simulating a fitting day, then judge on
+the scenario. A recorded stream file (CSV/TSV) is read with the scenario's column mapping when
+the scenario is recorded, else when it is in the iPinYou layout with the iPinYou preset; a past
+run's directory (npm run sim -- <scenario> --out DIR) is read from its traffic.json (requests per
+hour: --basis requests only). Gains are searched on the scenario's day before (synthetic) and
+not at all for a recorded scenario (its one recording is the judged day).
+
 Options:
+  --from PATH           recorded stream file or past sim run directory to fit on
   --basis B             requests (default), cost, pctr or clicks
   --train-hours A-B     recorded only: hours fitted on (inclusive), default 0-9
   --judge-hours C-D     recorded only: hours judged on (inclusive), default 10-14
@@ -41,6 +50,11 @@ Options:
   --no-search           keep the default gains
   --out DIR             default out/tune/<scenario name>
   -h, --help
+
+The multipliers file is what a scenario's hourlyMultipliersFile loads, and its
+hourly_multipliers is the field of the server's POST /pacing/mode and PUT /campaigns/:id.
+Apply it to campaign c1 of a running server:
+  jq -c '{campaign_id:"c1",pacing_mode:"ADAPTIVE",hourly_multipliers}' out/tune/NAME/multipliers.json | curl -sS -X POST http://localhost:8080/pacing/mode -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' --data-binary @-
 
 Exit codes: 0 ok, 2 bad input.`;
 
@@ -89,6 +103,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   let scale = 1;
   let search = true;
   let outDir: string;
+  let history: History | null = null;
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
@@ -99,6 +114,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         'search-scale': { type: 'string' },
         'no-search': { type: 'boolean' },
         out: { type: 'string' },
+        from: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -124,8 +140,20 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     search = !values['no-search'];
     scenario = loadScenario(positionals[0]!);
     outDir = values.out ?? join('out', 'tune', scenario.name);
+    if (values.from !== undefined) {
+      history = loadHistory(values.from, scenario);
+      if (!history.bases.includes(basis))
+        throw new UsageError(
+          `--basis ${basis}: ${history.source} holds ${history.bases.join(', ')} per hour only`,
+        );
+    }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ScenarioError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ScenarioError ||
+      err instanceof HistoryError ||
+      err instanceof RecordedStreamError
+    ) {
       io.stderr(`tune: ${err.message}\n\n${HELP}\n`);
       return EXIT_BAD_INPUT;
     }
@@ -138,11 +166,34 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const notes: string[] = [];
     let file: MultipliersFile;
     let trials: GainTrial[];
-    if (scenario.stream.kind === 'synthetic') {
-      const history = buildWorld(scenario, scenario.seed + 1);
+    if (history !== null) {
+      file = fitFile(history.totals, { basis, source: history.source, seed: history.seed });
+      trials = [];
+      notes.push(`Fitted on ${history.source}: the fit read nothing of the judged day.`);
+      if (scenario.stream.kind === 'synthetic' && search) {
+        const searchWorld = buildWorld(scaledScenario(scenario, scale), scenario.seed + 1);
+        const found = await searchGains(searchWorld, file.hourlyMultipliers);
+        file = { ...file, gains: found.best };
+        trials = found.trials;
+        notes.push(
+          `Gain search on the scenario's stream drawn with seed ${scenario.seed + 1}${scale === 1 ? '' : `, traffic and campaigns x ${scale}`}.`,
+        );
+      } else {
+        notes.push(
+          scenario.stream.kind === 'recorded'
+            ? 'No gain search: a recorded scenario has one day, the judged one.'
+            : 'No gain search (--no-search).',
+        );
+      }
+      sections.push({
+        heading: `Judged: ${scenario.name}, seed ${scenario.seed}`,
+        rows: await evaluate(buildWorld(scenario), algorithms, file),
+      });
+    } else if (scenario.stream.kind === 'synthetic') {
+      const historyWorld = buildWorld(scenario, scenario.seed + 1);
       const searchWorld =
-        scale === 1 ? history : buildWorld(scaledScenario(scenario, scale), scenario.seed + 1);
-      ({ file, trials } = await tuneOn(history, {
+        scale === 1 ? historyWorld : buildWorld(scaledScenario(scenario, scale), scenario.seed + 1);
+      ({ file, trials } = await tuneOn(historyWorld, {
         basis,
         source: `${basename(positionals(argv))} stream, seed ${scenario.seed + 1} (the day before)`,
         search,

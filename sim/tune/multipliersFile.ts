@@ -9,8 +9,8 @@ export interface TunedGains {
 
 /**
  * What the tuner writes and scenarios, the check suite and the server's campaign API load: the 24
- * ADAPTIVE multipliers (mean 1), where they came from and how they were fitted. The server's JSON
- * spells the field `hourly_multipliers`; this file is read with either spelling.
+ * ADAPTIVE multipliers (mean 1), where they came from and how they were fitted. Written with the
+ * server's spelling `hourly_multipliers`; read with either spelling.
  */
 export interface MultipliersFile {
   readonly hourlyMultipliers: readonly number[];
@@ -108,10 +108,13 @@ export function loadMultipliersFile(path: string): MultipliersFile {
   return parseMultipliersFile(text, path);
 }
 
-/** Stable bytes: fixed key order, two-space indent, trailing newline. */
+/**
+ * Stable bytes: fixed key order, two-space indent, trailing newline. The multipliers are written
+ * as `hourly_multipliers`, the server's field, so `jq` can lift them into a request unchanged.
+ */
 export function formatMultipliersFile(f: MultipliersFile): string {
   const ordered = {
-    hourlyMultipliers: f.hourlyMultipliers,
+    hourly_multipliers: f.hourlyMultipliers,
     source: f.source,
     fittedOn: {
       basis: f.fittedOn.basis,

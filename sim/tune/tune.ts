@@ -2,7 +2,7 @@ import { DEFAULT_PACER_CONFIG, type PacingMode } from '../../core/index';
 import type { Scenario } from '../scenario';
 import type { AlgorithmSummary } from '../scores';
 import type { World } from '../world';
-import { collectTotals, fitMultipliers, hourOfDay } from './fit';
+import { type HourlyTotals, collectTotals, fitMultipliers, hourOfDay } from './fit';
 import type { FitBasis, MultipliersFile, TunedGains } from './multipliersFile';
 import { runMode, withOverrides } from './runWorld';
 
@@ -59,12 +59,11 @@ export interface FitResult {
   readonly trials: GainTrial[];
 }
 
-/** Learns the 24 multipliers from a history world's stream and, unless `search` is false, the gains. */
-export async function tuneOn(
-  history: World,
-  opts: { basis: FitBasis; source: string; search: boolean; searchWorld?: World },
-): Promise<FitResult> {
-  const totals = collectTotals(history.stream.open(history.seed), hourOfDay(history.startMs));
+/** The multipliers file (gains not searched yet) of hourly totals: hours with requests are observed. */
+export function fitFile(
+  totals: HourlyTotals,
+  opts: { basis: FitBasis; source: string; seed: number | null },
+): MultipliersFile {
   const hoursObserved = totals.requests.flatMap((n, h) => (n > 0 ? [h] : []));
   const hourlyMultipliers = fitMultipliers(totals, {
     basis: opts.basis,
@@ -72,23 +71,30 @@ export async function tuneOn(
     shrink: 0,
     hoursObserved,
   });
-  const { best, trials } = opts.search
-    ? await searchGains(opts.searchWorld ?? history, hourlyMultipliers)
-    : { best: null, trials: [] };
   return {
-    file: {
-      hourlyMultipliers,
-      source: opts.source,
-      fittedOn: {
-        basis: opts.basis,
-        hoursObserved,
-        requests: totals.requests.reduce((a, b) => a + b, 0),
-        seed: history.seed,
-      },
-      gains: best,
+    hourlyMultipliers,
+    source: opts.source,
+    fittedOn: {
+      basis: opts.basis,
+      hoursObserved,
+      requests: totals.requests.reduce((a, b) => a + b, 0),
+      seed: opts.seed,
     },
-    trials,
+    gains: null,
   };
+}
+
+/** Learns the 24 multipliers from a history world's stream and, unless `search` is false, the gains. */
+export async function tuneOn(
+  history: World,
+  opts: { basis: FitBasis; source: string; search: boolean; searchWorld?: World },
+): Promise<FitResult> {
+  const totals = collectTotals(history.stream.open(history.seed), hourOfDay(history.startMs));
+  const file = fitFile(totals, { basis: opts.basis, source: opts.source, seed: history.seed });
+  const { best, trials } = opts.search
+    ? await searchGains(opts.searchWorld ?? history, file.hourlyMultipliers)
+    : { best: null, trials: [] };
+  return { file: { ...file, gains: best }, trials };
 }
 
 /** One row of a before/after table. */

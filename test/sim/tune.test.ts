@@ -141,7 +141,7 @@ describe('tuneOn', () => {
     };
     const a = await once();
     expect(await once()).toBe(a);
-    const m = JSON.parse(a).hourlyMultipliers as number[];
+    const m = JSON.parse(a).hourly_multipliers as number[];
     // The surge hours carry about four times the traffic of their neighbours.
     expect(m[18]! / m[16]!).toBeGreaterThan(2.5);
   }, 30_000);
