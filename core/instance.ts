@@ -4,6 +4,7 @@ import { budgetLimitMicros, dayFraction } from './controller';
 import { hourIndex } from './dayWindow';
 import { type Rand, addLease, advance, decide, recordSpend, releaseBid, setPeerSpend } from './decide';
 import type { Decision } from './decision';
+import { EventIdSet } from './eventIdSet';
 import type { SpendJournal } from './journal';
 import { dayCommittedMicros, unbookSpend } from './ledger';
 import { impressionCostMicros } from './money';
@@ -80,7 +81,7 @@ export class PacerInstance {
   private readonly minLeaseShare: number;
   private pending: SpendRecord[] = [];
   private pendingAcks: (Ack | undefined)[] = [];
-  private readonly recent = new Set<string>();
+  private readonly recent = new EventIdSet();
   private readonly recentLimit: number;
   private readonly recentRing: (string | undefined)[] = [];
   private recentHead = 0;
@@ -442,6 +443,8 @@ export class PacerInstance {
         `${r.campaignId}\u0000${r.dayKey}`,
         (unflushed.get(`${r.campaignId}\u0000${r.dayKey}`) ?? 0) + r.spendMicros,
       );
+    // Usually nothing is pending right after a flush: then no key strings are built below.
+    const anyUnflushed = unflushed.size > 0;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
       const s = this.states.get(ref.campaignId);
@@ -452,7 +455,8 @@ export class PacerInstance {
       if (this.journalPending === 0 && s.ledger.day.key === ref.dayKey) {
         // The store is the truth for own spend too: this heals a batch that timed out after Redis
         // applied it (its replay is refused as a duplicate and was taken back locally).
-        const own = ownInStore + (unflushed.get(`${ref.campaignId}\u0000${ref.dayKey}`) ?? 0);
+        const own =
+          ownInStore + (anyUnflushed ? (unflushed.get(`${ref.campaignId}\u0000${ref.dayKey}`) ?? 0) : 0);
         s.ledger.ownTotalSpentMicros += own - s.ledger.ownDaySpentMicros;
         s.ledger.ownDaySpentMicros = own;
       }

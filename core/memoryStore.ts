@@ -1,5 +1,6 @@
 import type { BreakerSnapshot } from './breaker';
 import type { Campaign } from './campaign';
+import { EventIdSet } from './eventIdSet';
 import {
   type BudgetStore,
   type DayKeyRef,
@@ -23,9 +24,7 @@ interface CampaignRows {
   /** Lifetime spend across all days. */
   totalSpentMicros: number;
   /** Event ids seen per day key, for the retained days only (at most DEDUP_DAYS). */
-  readonly seenByDay: Map<string, string[]>;
-  /** Every id in `seenByDay`, to the day it was seen under: one lookup answers "seen?". */
-  readonly seenDay: Map<string, string>;
+  readonly seen: Map<string, EventIdSet>;
 }
 
 /** Days of event ids kept per campaign for deduplication (today and yesterday's late notices). */
@@ -59,7 +58,7 @@ export class MemoryStore implements BudgetStore {
   private rowsOf(campaignId: string): CampaignRows {
     let c = this.byCampaign.get(campaignId);
     if (c === undefined) {
-      c = { days: new Map(), totalSpentMicros: 0, seenByDay: new Map(), seenDay: new Map() };
+      c = { days: new Map(), totalSpentMicros: 0, seen: new Map() };
       this.byCampaign.set(campaignId, c);
     }
     return c;
@@ -75,25 +74,23 @@ export class MemoryStore implements BudgetStore {
     return r;
   }
 
-  /**
-   * Remembers an event id under its day. A day older than every retained day, once more than
-   * DEDUP_DAYS are held, is dropped at once (with the id just seen); so is the oldest otherwise.
-   */
-  private markSeen(c: CampaignRows, dayKey: string, eventId: string): void {
-    let ids = c.seenByDay.get(dayKey);
-    if (ids === undefined) {
-      ids = [];
-      c.seenByDay.set(dayKey, ids);
-      if (c.seenByDay.size > DEDUP_DAYS) {
-        const oldest = [...c.seenByDay.keys()].sort()[0]!;
-        const dropped = c.seenByDay.get(oldest)!;
-        c.seenByDay.delete(oldest);
-        for (const id of dropped) c.seenDay.delete(id);
-        if (oldest === dayKey) return;
+  /** The id set of a day; creating it drops the oldest day's once more than DEDUP_DAYS are held. */
+  private seenSet(c: CampaignRows, dayKey: string): EventIdSet {
+    let set = c.seen.get(dayKey);
+    if (set === undefined) {
+      set = new EventIdSet();
+      c.seen.set(dayKey, set);
+      if (c.seen.size > DEDUP_DAYS) {
+        const oldest = [...c.seen.keys()].sort()[0]!;
+        c.seen.delete(oldest);
       }
     }
-    ids.push(eventId);
-    c.seenDay.set(eventId, dayKey);
+    return set;
+  }
+
+  private wasSeen(c: CampaignRows, eventId: string): boolean {
+    for (const set of c.seen.values()) if (set.has(eventId)) return true;
+    return false;
   }
 
   async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
@@ -101,11 +98,11 @@ export class MemoryStore implements BudgetStore {
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const c = this.rowsOf(r.campaignId);
-      if (c.seenDay.has(r.eventId)) {
+      if (this.wasSeen(c, r.eventId)) {
         applied[i] = false;
         continue;
       }
-      this.markSeen(c, r.dayKey, r.eventId);
+      this.seenSet(c, r.dayKey).add(r.eventId);
       let row = c.days.get(r.dayKey);
       if (row === undefined) {
         row = newRow();
