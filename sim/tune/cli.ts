@@ -169,7 +169,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (history !== null) {
       file = fitFile(history.totals, { basis, source: history.source, seed: history.seed });
       trials = [];
-      notes.push(`Fitted on ${history.source}: the fit read nothing of the judged day.`);
+      notes.push(
+        history.inSample
+          ? `Fitted on ${history.source}, which is the judged day itself (same ${history.seed === null ? 'recording' : 'scenario, seed and date'}): in-sample, the fit has seen the hours it is judged on.`
+          : `Fitted on ${history.source}, another stream than the judged day's.`,
+      );
       if (scenario.stream.kind === 'synthetic' && search) {
         const searchWorld = buildWorld(scaledScenario(scenario, scale), scenario.seed + 1);
         const found = await searchGains(searchWorld, file.hourlyMultipliers);

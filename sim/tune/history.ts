@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { HOURS_PER_DAY } from '../../core/index';
 import type { RecordedStreamSpec, Scenario } from '../scenario';
 import { recordedStream } from '../sources/recorded';
@@ -23,6 +23,8 @@ export interface History {
   readonly seed: number | null;
   /** Bases the history holds (a past run has requests only). */
   readonly bases: readonly FitBasis[];
+  /** True when the history is the scenario's own judged day: its recording, or a run of it with its seed. */
+  readonly inSample: boolean;
 }
 
 export const TRAFFIC_FILE = 'traffic.json';
@@ -73,7 +75,7 @@ function isCounts(x: unknown, length: number): x is number[] {
 }
 
 /** Requests per hour of a past `npm run sim` run, folded onto the hours of the day. */
-function fromRunDir(dir: string, shown: string): History {
+function fromRunDir(dir: string, shown: string, scenario: Scenario): History {
   const path = join(dir, TRAFFIC_FILE);
   if (!existsSync(path))
     throw new HistoryError(
@@ -104,6 +106,8 @@ function fromRunDir(dir: string, shown: string): History {
     source: `past sim run ${shown} (${String(data.scenario)}, seed ${seed}, ${days} day(s))`,
     seed,
     bases: ['requests'],
+    inSample:
+      data.scenario === scenario.name && seed === scenario.seed && data.startDate === scenario.startDate,
   };
 }
 
@@ -111,7 +115,9 @@ function fromRunDir(dir: string, shown: string): History {
 function fromRecording(path: string, shown: string, scenario: Scenario): History {
   let spec: RecordedStreamSpec;
   let how: string;
+  let own = false;
   if (scenario.stream.kind === 'recorded') {
+    own = resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', scenario.stream.path) === path;
     spec = { ...scenario.stream, path };
     how = "the scenario's column mapping";
   } else if (looksLikeIpinyou(firstLine(path))) {
@@ -132,6 +138,7 @@ function fromRecording(path: string, shown: string, scenario: Scenario): History
     source: `recording ${shown} (read with ${how})`,
     seed: null,
     bases: ['requests', 'cost', 'pctr', 'clicks'],
+    inSample: own,
   };
 }
 
@@ -147,5 +154,5 @@ export function loadHistory(from: string, scenario: Scenario): History {
       'no such file or directory; give a recorded stream (CSV/TSV) or the output directory of a sim run',
     );
   }
-  return isDir ? fromRunDir(abs, from) : fromRecording(abs, from, scenario);
+  return isDir ? fromRunDir(abs, from, scenario) : fromRecording(abs, from, scenario);
 }

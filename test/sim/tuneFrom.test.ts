@@ -183,6 +183,9 @@ describe('tune --from', () => {
     expect(m.hourly_multipliers.slice(0, 4)).toEqual([0.4, 0.8, 1.2, 1.6]);
     expect(m.fittedOn).toMatchObject({ seed: null, requests: 100, hoursObserved: [0, 1, 2, 3] });
     expect(m.source).toMatch(/iPinYou preset/);
+    expect(readFileSync(join(dir, 'rec', 'report.md'), 'utf8')).toMatch(
+      /another stream than the judged day's/,
+    );
   }, 30_000);
 
   it('fits the requests per hour of a past sim run, byte-identical for one run', async () => {
@@ -205,6 +208,19 @@ describe('tune --from', () => {
     expect(m.fittedOn).toMatchObject({ seed: 11, requests: total });
     const peak = traffic.requestsPerHour.indexOf(Math.max(...traffic.requestsPerHour));
     expect(m.hourly_multipliers.indexOf(Math.max(...m.hourly_multipliers))).toBe(peak);
+    // A run of the judged scenario with its own seed is the judged day: the report says so.
+    expect(readFileSync(join(dir, 'fa', 'report.md'), 'utf8')).toMatch(
+      /is the judged day itself .*in-sample/,
+    );
+    expect(await simMain([small, '--seed', '12', '--out', join(dir, 'run12'), '--threads', '1'], s.io)).toBe(
+      0,
+    );
+    expect(
+      await tuneMain([small, '--from', join(dir, 'run12'), '--no-search', '--out', join(dir, 'f12')], b.io),
+    ).toBe(0);
+    expect(readFileSync(join(dir, 'f12', 'report.md'), 'utf8')).toMatch(
+      /another stream than the judged day's/,
+    );
     // A run holds requests per hour only.
     const c = io();
     expect(await tuneMain([small, '--from', join(dir, 'run'), '--basis', 'cost'], c.io)).toBe(2);
