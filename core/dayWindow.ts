@@ -74,11 +74,19 @@ function offsetMs(timeZone: string, atMs: number): number {
   return asUtc - (atMs - (((atMs % 1000) + 1000) % 1000));
 }
 
+/**
+ * The instant at which the zone's wall clock shows `wallMs` (a wall time written as if it were
+ * UTC). Two passes settle the offset on either side of a DST change; a wall time inside a DST gap
+ * (02:30 on a spring-forward day) resolves to its standard-time reading.
+ */
+export function wallClockToInstant(timeZone: string, wallMs: number): number {
+  const t = wallMs - offsetMs(timeZone, wallMs);
+  return wallMs - offsetMs(timeZone, t);
+}
+
 /** The instant of local midnight starting the given calendar date. */
 function localMidnight(timeZone: string, year: number, month: number, day: number): number {
-  const wall = Date.UTC(year, month - 1, day);
-  let t = wall - offsetMs(timeZone, wall);
-  t = wall - offsetMs(timeZone, t);
+  let t = wallClockToInstant(timeZone, Date.UTC(year, month - 1, day));
   // Where midnight itself is skipped by a DST jump, the day starts at the first instant after the gap.
   const p = localParts(timeZone, t);
   if (p.day !== day) t += HOUR_MS;

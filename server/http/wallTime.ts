@@ -1,3 +1,5 @@
+import { wallClockToInstant } from '../../core/dayWindow';
+
 /**
  * Campaign flight dates arrive as ISO 8601 text. With "Z" or an offset they name an instant;
  * without, they are wall-clock time in the campaign's own time zone (what a media planner means
@@ -5,34 +7,6 @@
  */
 const ISO_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/;
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-/** Offset of the zone's wall clock from UTC at an instant, in ms. */
-function zoneOffsetMs(timeZone: string, atMs: number): number {
-  const p: Record<string, number> = {};
-  for (const part of formatterFor(timeZone).formatToParts(atMs)) p[part.type] = Number(part.value);
-  const wallAsUtcMs = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
-  return wallAsUtcMs - (atMs - (((atMs % 1000) + 1000) % 1000));
-}
 
 /**
  * The instant an ISO date or date-time names, or null when it is not a real calendar time.
@@ -57,10 +31,7 @@ export function parseFlightDate(text: string, timeZone: string): number | null {
     const offsetMinutes = Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6));
     return wallMs - sign * offsetMinutes * 60_000;
   }
-  // Two passes settle the offset on either side of a DST change.
-  let t = wallMs - zoneOffsetMs(timeZone, wallMs);
-  t = wallMs - zoneOffsetMs(timeZone, t);
-  return t;
+  return wallClockToInstant(timeZone, wallMs);
 }
 
 export function formatInstant(atMs: number): string {

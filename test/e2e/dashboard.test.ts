@@ -1,36 +1,24 @@
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, campaignBody, testApp } from '../server/http.harness';
+import { launchChromium } from '../support/browser';
 
 /**
  * The dashboard in a real headless Chromium against the real server on a real socket: a spend
  * posted to the API must appear on the page through the WebSocket, with no reload.
  * Chromium comes from the system package (apt-get install chromium); nothing is downloaded.
  */
-const CHROMIUM = '/usr/bin/chromium';
 
 let t: TestApp;
 let browser: Browser;
 let base: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "apt-get install -y chromium"`);
   t = await testApp();
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

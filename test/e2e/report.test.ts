@@ -1,33 +1,22 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReportHtml } from '../../reports/buildReport';
 import { runScenario } from '../../sim/run';
 import { smallScenario } from '../sim/fixtures';
+import { launchChromium } from '../support/browser';
 
 /**
  * The simulator's report in a real headless Chromium, offline: every chart must be drawn (an SVG
  * with marks) and the page must make no network request. Chromium comes from the system package.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = resolve(import.meta.dirname, '../../out/e2e');
 
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "apt-get install -y chromium"`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
