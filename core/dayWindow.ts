@@ -76,8 +76,9 @@ function offsetMs(timeZone: string, atMs: number): number {
 
 /**
  * The instant at which the zone's wall clock shows `wallMs` (a wall time written as if it were
- * UTC). Two passes settle the offset on either side of a DST change; a wall time inside a DST gap
- * (02:30 on a spring-forward day) resolves to its standard-time reading.
+ * UTC). Two passes settle the offset on either side of a DST change. A wall time inside a DST
+ * gap (02:30 on a spring-forward day) resolves to the instant an hour earlier (01:30 standard
+ * time); one that happens twice (01:30 on a fall-back day) to its first, daylight, occurrence.
  */
 export function wallClockToInstant(timeZone: string, wallMs: number): number {
   const t = wallMs - offsetMs(timeZone, wallMs);

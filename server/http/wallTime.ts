@@ -10,8 +10,7 @@ const ISO_PATTERN =
 
 /**
  * The instant an ISO date or date-time names, or null when it is not a real calendar time.
- * A wall time inside a DST gap (02:30 on a spring-forward day) resolves to the standard-time
- * reading of it, one hour before the instant the clock would have shown it.
+ * A wall time inside a DST gap or overlap resolves as core's wallClockToInstant says.
  */
 export function parseFlightDate(text: string, timeZone: string): number | null {
   const m = ISO_PATTERN.exec(text);
