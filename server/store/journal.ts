@@ -93,6 +93,8 @@ export class FileJournal implements SpendJournal {
   private bytes = 0;
   private dropped = 0;
   private compactionFailures = 0;
+  /** A compaction renamed its file but the directory entry may not be on disk yet. */
+  private dirSyncPending = false;
   private syncs = 0;
   private queue: Waiter[] = [];
   private writing: Promise<void> | null = null;
@@ -252,6 +254,11 @@ export class FileJournal implements SpendJournal {
   }
 
   private async writeAll(buf: Buffer): Promise<void> {
+    // Until the rename of a compaction is durable, nothing written to the new file is either.
+    if (this.dirSyncPending) {
+      await this.syncDir();
+      this.dirSyncPending = false;
+    }
     const fh = this.fh!;
     const before = this.bytes;
     try {
@@ -297,19 +304,26 @@ export class FileJournal implements SpendJournal {
     }
     const tmp = `${this.path}.tmp`;
     const data = keep.map((r) => line(JSON.stringify({ r }))).join('');
-    const out = await open(tmp, 'w');
+    // A stale tmp from an earlier failed compaction must not be appended to.
+    await rm(tmp, { force: true });
+    const out = await open(tmp, 'a');
     try {
       await out.writeFile(data, 'utf8');
       await out.datasync();
-    } finally {
-      await out.close();
+      await rename(tmp, this.path);
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      throw err;
     }
-    await rename(tmp, this.path);
-    await this.syncDir();
-    this.fh = await open(this.path, 'a');
-    await fh.close();
+    // From here the old handle names a file no longer on disk: switch before anything else can
+    // fail, so no acknowledged append ever goes to it. `out` is the file now at `path`.
+    this.fh = out;
     this.bytes = Buffer.byteLength(data);
     this.confirmedInFile = 0;
+    this.dirSyncPending = true;
+    await fh.close().catch(() => undefined);
+    await this.syncDir();
+    this.dirSyncPending = false;
   }
 
   private async syncDir(): Promise<void> {

@@ -87,6 +87,24 @@ describe('FileJournal', () => {
     ]);
   });
 
+  it('keeps every acknowledged append when a compaction fails after its rename', async () => {
+    const dir = tempDir();
+    const j = await openJournal(dir, { compactAfterRecords: 2 });
+    await j.append([0, 1, 2, 3, 4].map(rec));
+    // The directory fsync after the rename fails once (EIO): the file at the path is the new one.
+    const journal = j as unknown as { syncDir: () => Promise<void> };
+    const realSyncDir = journal.syncDir.bind(j);
+    let failures = 1;
+    journal.syncDir = async () => {
+      if (failures-- > 0) throw new Error('EIO on directory fsync');
+      return realSyncDir();
+    };
+    await j.confirm(4);
+    await j.append([100, 101, 102].map(rec));
+    await j.close();
+    expect(ids(await (await openJournal(dir)).pending())).toEqual(['ev-4', 'ev-100', 'ev-101', 'ev-102']);
+  });
+
   it('drops a torn last line and keeps every whole line before it', async () => {
     const dir = tempDir();
     const j = await openJournal(dir);
