@@ -1,5 +1,6 @@
 import type { BreakerSnapshot } from './breaker';
 import type { Campaign } from './campaign';
+import { DAY_MS } from './dayWindow';
 import { EventIdSet } from './eventIdSet';
 import {
   type BudgetStore,
@@ -23,7 +24,7 @@ interface CampaignRows {
   readonly days: Map<string, DayRow>;
   /** Lifetime spend across all days. */
   totalSpentMicros: number;
-  /** Event ids seen per day key, for the retained days only (at most DEDUP_DAYS). */
+  /** Event ids seen per day key, for the days inside the dedup window only. */
   readonly seen: Map<string, EventIdSet>;
 }
 
@@ -74,16 +75,20 @@ export class MemoryStore implements BudgetStore {
     return r;
   }
 
-  /** The id set of a day; creating it drops the oldest day's once more than DEDUP_DAYS are held. */
+  /**
+   * The id set of a day. Ids are kept for the newest day held and the DEDUP_DAYS days before it
+   * (Redis keeps its dedup keys three days); the set just created is never the one dropped, so a
+   * late record for an older day is still caught when it is retried.
+   */
   private seenSet(c: CampaignRows, dayKey: string): EventIdSet {
     let set = c.seen.get(dayKey);
     if (set === undefined) {
       set = new EventIdSet();
       c.seen.set(dayKey, set);
-      if (c.seen.size > DEDUP_DAYS) {
-        const oldest = [...c.seen.keys()].sort()[0]!;
-        c.seen.delete(oldest);
-      }
+      let newest = dayKey;
+      for (const k of c.seen.keys()) if (k > newest) newest = k;
+      const oldestKeptMs = Date.parse(newest) - DEDUP_DAYS * DAY_MS;
+      for (const k of [...c.seen.keys()]) if (k !== dayKey && Date.parse(k) < oldestKeptMs) c.seen.delete(k);
     }
     return set;
   }

@@ -223,6 +223,27 @@ describe('PacerInstance when nothing can take the spend', () => {
 });
 
 describe('MemoryStore', () => {
+  it('catches a retried late record for a day older than the newest days held', async () => {
+    const store = new MemoryStore();
+    const rec = (eventId: string, dayKey: string) => ({
+      eventId,
+      campaignId: 'c',
+      dayKey,
+      hourIndex: 0,
+      spendMicros: 1_000,
+      instanceId: 'i',
+    });
+    for (const day of ['2024-01-02', '2024-01-03', '2024-01-04'])
+      await store.applySpend([rec(`e-${day}`, day)]);
+    expect(await store.applySpend([rec('late', '2024-01-01')])).toEqual([true]);
+    expect(await store.applySpend([rec('late', '2024-01-01')])).toEqual([false]);
+    const [late] = await store.readDays([{ campaignId: 'c', dayKey: '2024-01-01' }]);
+    expect(late!.spentMicros).toBe(1_000);
+    // Ids older than the window (three days before the newest day) are let go, as Redis's TTL does.
+    await store.applySpend([rec('new', '2024-01-09')]);
+    expect(await store.applySpend([rec('e-2024-01-02', '2024-01-02')])).toEqual([true]);
+  });
+
   it('never grants leases past the budget, whoever asks', async () => {
     const store = new MemoryStore();
     const ref = { campaignId: 'c', dayKey: 'd' };
