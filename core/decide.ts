@@ -69,7 +69,9 @@ export function decide(
   const committed = dayCommittedMicros(ledger);
 
   if (committed + cost > limit) {
-    s.breaker.trip(nowMs);
+    // Near the end of the budget a bid that no longer fits opens the breaker; far from it only
+    // this bid is too big, and tripping would throttle the campaign for the rest of the day.
+    if (committed >= s.config.breaker.tripRatio * limit) s.breaker.trip(nowMs);
     return deny(
       out,
       limit < c.dailyBudgetMicros ? 'total_budget_exhausted' : 'budget_exhausted',

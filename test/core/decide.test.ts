@@ -127,6 +127,17 @@ describe('decide: reasons', () => {
     expect(decide(s, BID, 1, never, false, newDecision()).throttleRate).toBe(throttle);
   });
 
+  it('one bid too big for the budget is denied without tripping the breaker', () => {
+    const s = state({ dailyBudgetMicros: 50_000_000 });
+    expect(decide(s, 60_000_000_000, 0, never, false, newDecision()).reason).toBe('budget_exhausted');
+    expect(s.breaker.state).toBe('CLOSED');
+    expect(decide(s, BID, 1, never, false, newDecision())).toMatchObject({
+      allow: true,
+      reason: 'within_budget',
+      throttleRate: 0,
+    });
+  });
+
   it('a new day resets spend, breaker and lease', () => {
     const s = state({}, 0, true);
     addLease(s, '1970-01-01', 1_000_000, 0);
