@@ -306,8 +306,9 @@ export class PacerInstance {
       if (!this.degraded) {
         // Every round asks the store something, so an outage is seen even when all is idle.
         if (active.length === 0 && flushed === 0) await this.store.ping();
-        await this.topUpLeases(active, nowMs);
+        // Peers first: a lease is sized against a budget that counts everyone's spend.
         await this.readPeers(active, nowMs);
+        await this.topUpLeases(active, nowMs);
       }
     } catch (err) {
       this.noteStoreError(err);
@@ -460,8 +461,10 @@ export class PacerInstance {
         s.ledger.ownTotalSpentMicros += own - s.ledger.ownDaySpentMicros;
         s.ledger.ownDaySpentMicros = own;
       }
-      // Spend of all instances before today, for the total budget.
+      // Spend of all instances before today, for the total budget; a snapshot of a day the
+      // campaign has since rolled past (the read raced midnight) says nothing about today.
       const l = s.ledger;
+      if (l.day.key !== ref.dayKey) continue;
       const beforeToday = snap.totalSpentMicros - snap.spentMicros;
       l.priorTotalSpentMicros = beforeToday - (l.ownTotalSpentMicros - l.ownDaySpentMicros);
     }

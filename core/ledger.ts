@@ -96,6 +96,8 @@ export function rollDay(l: Ledger, nowMs: number): boolean {
   if (l.closedDays.length > l.historyDays) l.closedDays.shift();
   l.day = dayWindowAt(l.timeZone, nowMs);
   l.ownDaySpentMicros = 0;
+  // What the other instances spent on the closed day now counts before today (total budget).
+  l.priorTotalSpentMicros += l.peerDaySpentMicros;
   l.peerDaySpentMicros = 0;
   l.hourSpentMicros.fill(0);
   return true;

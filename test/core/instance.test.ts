@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeCampaign } from '../../core/campaign';
 import { pacerConfig } from '../../core/config';
+import { budgetLimitMicros } from '../../core/controller';
 import { newDecision } from '../../core/decision';
 import { PacerInstance, UnknownCampaignError } from '../../core/instance';
 import { MemoryJournal } from '../../core/journal';
@@ -186,6 +187,52 @@ describe('PacerInstance sync rounds', () => {
     for (const id of ['c1', 'c2', 'c3']) inst.decide(id, 1_000_000, 1_500, () => 0.5, newDecision());
     await inst.sync(2_000);
     expect(calls.readRefs).toBe(3);
+  });
+});
+
+describe('PacerInstance across midnight', () => {
+  it("keeps the other instances' spend of the closed day against the total budget, even when a read races the roll-over", async () => {
+    const memory = new MemoryStore();
+    let onRead: (() => void) | null = null;
+    const racing: BudgetStore = Object.assign(Object.create(memory) as BudgetStore, {
+      readDays: async (refs: Parameters<BudgetStore['readDays']>[0]) => {
+        const snaps = await memory.readDays(refs);
+        const hook = onRead;
+        onRead = null;
+        hook?.();
+        return snaps;
+      },
+    });
+    const c = makeCampaign({
+      id: 'c',
+      dailyBudgetMicros: 100_000_000,
+      totalBudgetMicros: 150_000_000,
+      pacingMode: 'ASAP',
+    });
+    const lastSecond = Date.UTC(2024, 0, 1, 23, 59, 59);
+    const a = new PacerInstance({ instanceId: 'A', store: racing, journal: new MemoryJournal(), config });
+    a.upsertCampaign(c, lastSecond);
+    await memory.applySpend([
+      {
+        eventId: 'b1',
+        campaignId: 'c',
+        dayKey: '2024-01-01',
+        hourIndex: 23,
+        spendMicros: 90_000_000,
+        instanceId: 'B',
+      },
+    ]);
+    await a.sync(lastSecond);
+    const s = a.states.get('c')!;
+    expect(budgetLimitMicros(s)).toBe(100_000_000);
+    // A decision just after midnight lands while the round's read is in flight.
+    a.decide('c', 1_000, lastSecond + 500, () => 0.5, newDecision());
+    onRead = () => a.decide('c', 1_000, lastSecond + 1_100, () => 0.5, newDecision());
+    await a.sync(lastSecond + 900);
+    expect(s.ledger.day.key).toBe('2024-01-02');
+    expect(budgetLimitMicros(s)).toBe(60_000_000);
+    await a.sync(lastSecond + 1_200);
+    expect(budgetLimitMicros(s)).toBe(60_000_000);
   });
 });
 
