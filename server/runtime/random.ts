@@ -21,8 +21,9 @@ export function hashUnit(text: string): number {
 }
 
 /** A Rand that returns the request id's hash: decide draws at most once per request. */
-export function requestRand(requestId: string): Rand {
-  const u = hashUnit(requestId);
+export function requestRand(requestId: string, campaignId: string): Rand {
+  // The campaign is part of the hash: candidates of one auction must not share one coin flip.
+  const u = hashUnit(`${requestId}\u0000${campaignId}`);
   return () => u;
 }
 

@@ -1,5 +1,10 @@
+/** One auction may decide for many campaigns under one request id: a hold is per both. */
+function holdKey(requestId: string, campaignId: string): string {
+  return `${requestId}\u0000${campaignId}`;
+}
+
 /**
- * Which reservation a request id holds, so the win notice that carries the id releases exactly
+ * Which reservation a request id holds for a campaign, so the win notice that carries the id releases exactly
  * that reservation instead of leaving it to expire. Bounded: past `capacity` the oldest entries
  * are forgotten (their reservations still expire in the ledger after the TTL, so forgetting one
  * only holds budget a little longer; it never frees budget twice).
@@ -18,19 +23,21 @@ export class RequestReservations {
   }
 
   hold(requestId: string, r: HeldReservation): void {
+    const key = holdKey(requestId, r.campaignId);
     // Re-insert so a re-used id counts as the newest.
-    this.byRequest.delete(requestId);
-    this.byRequest.set(requestId, r);
+    this.byRequest.delete(key);
+    this.byRequest.set(key, r);
     if (this.byRequest.size > this.capacity) {
       const oldest = this.byRequest.keys().next().value as string;
       this.byRequest.delete(oldest);
     }
   }
 
-  /** Removes and returns the reservation of `requestId`, if it is still held. */
-  take(requestId: string): HeldReservation | undefined {
-    const r = this.byRequest.get(requestId);
-    if (r !== undefined) this.byRequest.delete(requestId);
+  /** Removes and returns the reservation `requestId` holds for `campaignId`, if it is still held. */
+  take(requestId: string, campaignId: string): HeldReservation | undefined {
+    const key = holdKey(requestId, campaignId);
+    const r = this.byRequest.get(key);
+    if (r !== undefined) this.byRequest.delete(key);
     return r;
   }
 

@@ -182,7 +182,7 @@ class ServerRuntime implements Runtime {
       campaignId,
       bidCpmMicros,
       nowMs,
-      requestId ? requestRand(requestId) : this.rand,
+      requestId ? requestRand(requestId, campaignId) : this.rand,
       out,
     );
     if (out.allow && requestId !== undefined) {
@@ -200,8 +200,8 @@ class ServerRuntime implements Runtime {
     const s = this.instance.states.get(input.campaignId);
     if (s === undefined) throw new UnknownCampaignError(input.campaignId);
     const nowMs = this.deps.clock.nowMs();
-    let held = input.requestId !== undefined ? this.reservations.take(input.requestId) : undefined;
-    if (held !== undefined && held.campaignId !== input.campaignId) held = undefined;
+    const held =
+      input.requestId !== undefined ? this.reservations.take(input.requestId, input.campaignId) : undefined;
     const breakerBefore = s.breaker.state;
     const acked = this.instance.recordSpendAcked(
       {

@@ -131,6 +131,36 @@ describe('POST /pacing/decision', () => {
 });
 
 describe('POST /pacing/decisions (one auction, many campaigns)', () => {
+  it("holds each candidate's reservation apart, so each win notice releases its own", async () => {
+    await createCampaign(t, 'camp-002');
+    const { body } = await t.json<Json>({
+      method: 'POST',
+      url: '/pacing/decisions',
+      payload: {
+        request_id: 'auction-9',
+        candidates: [
+          { campaign_id: 'camp-001', bid_cents: 200 },
+          { campaign_id: 'camp-002', bid_cents: 200 },
+        ],
+      },
+    });
+    expect((body.decisions as Json[]).every((d) => d.allow_bid === true)).toBe(true);
+    for (const id of ['camp-001', 'camp-002']) {
+      expect(
+        (
+          await spend(
+            { campaign_id: id, spend_cents: 0.15, event_id: `win-${id}`, request_id: 'auction-9' },
+            bearer,
+          )
+        ).status,
+      ).toBe(200);
+    }
+    for (const id of ['camp-001', 'camp-002']) {
+      const status = await statusOf(t, id);
+      expect(status.spent_today_micros).toBe(1_500);
+      expect(status.reserved_micros).toBe(0);
+    }
+  });
   it('decides every candidate and marks unknown campaigns without failing the batch', async () => {
     await createCampaign(t, 'paused', { status: 'PAUSED' });
     const { status, body } = await t.json<Json>({

@@ -353,7 +353,8 @@ describe('overspend bound', () => {
 
 describe('runtime helpers', () => {
   it('derives a request draw from the id alone, and a seeded stream otherwise', () => {
-    expect(requestRand('abc')()).toBe(requestRand('abc')());
+    expect(requestRand('abc', 'c1')()).toBe(requestRand('abc', 'c1')());
+    expect(requestRand('abc', 'c1')()).not.toBe(requestRand('abc', 'c2')());
     expect(hashUnit('abc')).not.toBe(hashUnit('abd'));
     const draws = Array.from({ length: 10_000 }, (_, i) => hashUnit(`req-${i}`));
     expect(Math.min(...draws)).toBeGreaterThanOrEqual(0);
@@ -370,10 +371,11 @@ describe('runtime helpers', () => {
     m.hold('b', { campaignId: 'c', reservedMicros: 2, reservedAtMs: 10 });
     m.hold('c', { campaignId: 'c', reservedMicros: 3, reservedAtMs: 20 });
     expect(m.size).toBe(2);
-    expect(m.take('a')).toBeUndefined();
+    expect(m.take('a', 'c')).toBeUndefined();
     m.expire(115, 100);
-    expect(m.take('b')).toBeUndefined();
-    expect(m.take('c')?.reservedMicros).toBe(3);
-    expect(m.take('c')).toBeUndefined();
+    expect(m.take('b', 'c')).toBeUndefined();
+    expect(m.take('c', 'other')).toBeUndefined();
+    expect(m.take('c', 'c')?.reservedMicros).toBe(3);
+    expect(m.take('c', 'c')).toBeUndefined();
   });
 });
