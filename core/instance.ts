@@ -54,6 +54,9 @@ export interface SpendAck {
 /** Called once per spend: with the outcome, or with the error when neither store nor journal took it. */
 type Ack = (ack: SpendAck | Error) => void;
 
+/** Journaled records sent to the store per call when replaying. */
+const REPLAY_CHUNK_RECORDS = 1_000;
+
 const DUPLICATE: SpendAck = Object.freeze({ counted: false, journaled: false });
 
 export class UnknownCampaignError extends Error {
@@ -363,12 +366,16 @@ export class PacerInstance {
   /** Replays journaled spend into the store exactly once (the store dedups by event id). */
   private async replayJournal(): Promise<void> {
     const records = await this.journal.pending();
-    if (records.length === 0) return;
-    const applied = await this.store.applySpend(records);
-    this.settleApplied(records, applied);
-    await this.journal.confirm(records.length);
-    this.replayedRecords += records.length;
-    this.journalPending = Math.max(0, this.journalPending - records.length);
+    // In chunks, each confirmed as it lands: a long outage's journal never has to go in one
+    // call, and a failure half-way replays only what is left.
+    for (let i = 0; i < records.length; i += REPLAY_CHUNK_RECORDS) {
+      const chunk = records.slice(i, i + REPLAY_CHUNK_RECORDS);
+      const applied = await this.store.applySpend(chunk);
+      this.settleApplied(chunk, applied);
+      await this.journal.confirm(chunk.length);
+      this.replayedRecords += chunk.length;
+      this.journalPending = Math.max(0, this.journalPending - chunk.length);
+    }
   }
 
   /** Records the store refused as duplicates were counted elsewhere first: take them back locally. */

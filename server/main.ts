@@ -4,7 +4,7 @@ import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError } from './errors';
 import { createRuntime } from './runtime/runtime';
-import { type Clock, intervalTimers } from './runtime/time';
+import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
 import { RedisStore } from './store/redisStore';
@@ -13,7 +13,7 @@ import { RedisStore } from './store/redisStore';
  * The process: reads the environment once, wires store, journal, clock and timers into the
  * runtime, listens, and shuts down gracefully. The only place the wall clock becomes a Clock.
  */
-const clock: Clock = Object.freeze({ nowMs: () => Date.now() });
+const clock: Clock = monotonicClock(() => Date.now());
 
 function readConfig(): ServerConfig {
   try {

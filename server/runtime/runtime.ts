@@ -43,7 +43,10 @@ import type {
  *     (a) came more than `reservationTtlMs` (default 120 s) after the decision, or without the
  *         decision's request id after its reservation had expired,
  *     (b) came after the deciding instance crashed or restarted (its reservations died with it),
- *     (c) reached another instance than the decider while the store was unreachable, or
+ *     (c) reached another instance than the decider while the store was unreachable (while it is
+ *         reachable such a win is covered: the decider's reservation holds its budget for
+ *         `reservationTtlMs`, and the spend reaches every instance's budget check within one
+ *         sync, long before that reservation expires), or
  *     (d) followed a budget cut that the deciding instance had not yet seen (its campaign copy is
  *         refreshed every `campaignRefreshMs`, default 5 s; the instance that took the cut sees it
  *         at once).

@@ -19,3 +19,18 @@ export const intervalTimers: Timers = Object.freeze({
     return () => clearInterval(handle);
   },
 });
+
+/**
+ * A clock that never runs backwards: reservations live in time buckets, and a wall clock stepped
+ * back (NTP) by a lap of the ring would evict live ones. It holds still until real time catches up.
+ */
+export function monotonicClock(read: () => number): Clock {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  return Object.freeze({
+    nowMs: () => {
+      const t = read();
+      if (t > lastMs) lastMs = t;
+      return lastMs;
+    },
+  });
+}

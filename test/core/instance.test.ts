@@ -190,6 +190,39 @@ describe('PacerInstance sync rounds', () => {
   });
 });
 
+describe('PacerInstance journal replay', () => {
+  it('replays in chunks, each confirmed as it lands, so a failure half-way replays only the rest', async () => {
+    const memory = new MemoryStore();
+    const journal = new MemoryJournal();
+    const day = '1970-01-01';
+    await journal.append(
+      Array.from({ length: 2_500 }, (_, i) => ({
+        eventId: `j${i}`,
+        campaignId: 'c1',
+        dayKey: day,
+        hourIndex: 0,
+        spendMicros: 10,
+        instanceId: 'a',
+      })),
+    );
+    let calls = 0;
+    const failSecond: BudgetStore = Object.assign(Object.create(memory) as BudgetStore, {
+      applySpend: (r: Parameters<BudgetStore['applySpend']>[0]) =>
+        ++calls === 2 ? Promise.reject(new StoreUnavailableError()) : memory.applySpend(r),
+    });
+    const inst = new PacerInstance({ instanceId: 'a', store: failSecond, journal, config });
+    inst.upsertCampaign(campaign, 0);
+    await inst.restore(0);
+    expect(inst.degraded).toBe(true);
+    expect(journal.size).toBe(1_500);
+    await inst.sync(1_000);
+    expect(inst.degraded).toBe(false);
+    expect(journal.size).toBe(0);
+    const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: day }]);
+    expect(snap!.spentMicros).toBe(25_000);
+  });
+});
+
 describe('PacerInstance across midnight', () => {
   it("keeps the other instances' spend of the closed day against the total budget, even when a read races the roll-over", async () => {
     const memory = new MemoryStore();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseFlightDate } from '../../server/http/wallTime';
+import { monotonicClock } from '../../server/runtime/time';
 
 describe('parseFlightDate', () => {
   it.each([
@@ -22,4 +23,12 @@ describe('parseFlightDate', () => {
       expect(parseFlightDate(text, 'UTC')).toBeNull();
     },
   );
+});
+
+describe('monotonicClock', () => {
+  it('holds still while the wall clock steps back, then follows it again', () => {
+    const readings = [1_000, 5_000, 2_000, 4_000, 6_000];
+    const clock = monotonicClock(() => readings.shift()!);
+    expect([1, 2, 3, 4, 5].map(() => clock.nowMs())).toEqual([1_000, 5_000, 5_000, 5_000, 6_000]);
+  });
 });
