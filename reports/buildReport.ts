@@ -63,12 +63,22 @@ const COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
   ['outages reconciled', (a) => `${a.outagesReconciled} / ${a.outages}`],
 ];
 
+/** Rows added when the scenario restarts instances. */
+const RESTART_COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
+  ['requests rerouted from a down instance', (a) => String(a.restarts?.requestsRerouted ?? 0)],
+  ['requests lost (every instance down)', (a) => String(a.restarts?.requestsLost ?? 0)],
+  ['notices retried after a crash', (a) => String(a.restarts?.noticesRetried ?? 0)],
+  ['notices whose reservation was lost (E)', (a) => String(a.restarts?.noticesReservationLost ?? 0)],
+  ['spend of those notices', (a) => units(a.restarts?.reservationLostSpendMicros ?? 0)],
+];
+
 function scoreTable(result: ScenarioResult): string {
   const algos = result.summary.algorithms;
   const head = `<tr><th>score</th>${algos.map((a) => `<th>${a.algorithm}</th>`).join('')}</tr>`;
-  const rows = COLUMNS.slice(1).map(
-    ([name, f]) => `<tr><th>${esc(name)}</th>${algos.map((a) => `<td>${f(a)}</td>`).join('')}</tr>`,
-  );
+  const columns = result.summary.scenario.restarts ? [...COLUMNS, ...RESTART_COLUMNS] : COLUMNS;
+  const rows = columns
+    .slice(1)
+    .map(([name, f]) => `<tr><th>${esc(name)}</th>${algos.map((a) => `<td>${f(a)}</td>`).join('')}</tr>`);
   return `<table class="scores">${head}${rows.join('')}</table>`;
 }
 
@@ -77,6 +87,22 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collap
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}
 th:first-child{text-align:left}.fail{color:#b00020}.ok{color:#1b7a1b}figure{margin:16px 0}
 code{background:#f4f4f4;padding:1px 4px}`;
+
+/** Says what each crash did with the instance's traffic: moved to the others, or lost. */
+function restartSentence(result: ScenarioResult): string {
+  const w = result.world;
+  if (w.restarts.length === 0) return '';
+  const n = w.scenario.instances.count;
+  const parts = w.restarts.map((r) => {
+    const at = new Date(r.downMs).toISOString().slice(0, 16).replace('T', ' ');
+    const where =
+      n > 1
+        ? 'its requests went to the other instance(s)'
+        : 'its requests were lost (it was the only instance)';
+    return `instance i${r.instance} crashed at ${at} UTC for ${Math.round((r.upMs - r.downMs) / 1000)} s (${where}) and restarted from its journal`;
+  });
+  return `\n${esc(parts.join('; '))}.`;
+}
 
 export async function buildReportHtml(result: ScenarioResult): Promise<string> {
   const s = result.summary;
@@ -101,14 +127,14 @@ export async function buildReportHtml(result: ScenarioResult): Promise<string> {
 <p>${esc(sc.description)}</p>
 <p>Seed <code>${sc.seed}</code>, ${sc.days} day(s) from ${esc(sc.startDate)} UTC, ${sc.campaigns} campaigns
 (${sc.constrainedCampaigns} budget-constrained), ${sc.instances} pacer instance(s) syncing every ${sc.syncIntervalMs} ms,
-${esc(sc.stream)} stream, ${esc(sc.pricing)}-price auctions, ${sc.outages} store outage(s).
+${esc(sc.stream)} stream, ${esc(sc.pricing)}-price auctions, ${sc.outages} store outage(s).${restartSentence(result)}
 Every algorithm paces the same stream and campaigns (each campaign's mode set to the algorithm).</p>
 ${status}
 <h2>Scores</h2>
 ${scoreTable(result)}
 <p><sup>*</sup> ASAP has no target curve; its accuracy is measured against EVEN's. Accuracy, RMSE, deviation,
 overshoot and utilisation are over budget-constrained campaign-days; the overspend bound is one
-impression at the campaign's maximum bid per instance.</p>
+impression at the campaign's maximum bid per instance${sc.restarts ? ', plus the spend of notices whose reservation was lost in a crash (E)' : ''}.</p>
 <h2>Charts</h2>
 ${figures.join('\n')}
 </body></html>

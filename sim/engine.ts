@@ -53,6 +53,11 @@ export interface AlgorithmRun {
   readonly openMinutes: Float64Array;
   readonly outageDecisions: Float64Array;
   readonly outageSpendMicros: Float64Array;
+  /**
+   * Spend of win notices booked where their reservation no longer existed (the instance that
+   * reserved had crashed): the E term of the overspend bound, per campaign-day.
+   */
+  readonly reservationLostSpendMicros: Float64Array;
   /** What the shared store holds per campaign-day at the end, after every instance synced. */
   readonly storeSpendMicros: Float64Array;
   /** Spend booked after the last simulated day (late notices), per campaign; kept out of the scores. */
@@ -73,6 +78,16 @@ export interface AlgorithmRun {
     readonly storeErrors: number;
     readonly replayedRecords: number;
     readonly lateNoticesAfterTtl: number;
+    /** Instance crashes (each followed by a restart). */
+    readonly restarts: number;
+    /** Requests whose instance was down, sent to another instance instead. */
+    readonly requestsRerouted: number;
+    /** Requests that arrived while every instance was down: no decision, no bid. */
+    readonly requestsLost: number;
+    /** Win notices booked by an instance (or incarnation) that did not hold their reservation. */
+    readonly noticesReservationLost: number;
+    /** Win notices a crashed instance had booked but not yet made safe, delivered again. */
+    readonly noticesRetried: number;
   };
   /**
    * One per outage: checked two sync intervals after it ends, once every instance has synced:
@@ -130,17 +145,21 @@ export async function runAlgorithm(
 
   let nowMs = startMs;
   const store = new FaultInjectingStore(new MemoryStore(), world.outages, () => nowMs);
-  const instances: PacerInstance[] = [];
-  const states: PacingState[][] = [];
-  for (let i = 0; i < nI; i++) {
-    const inst = new PacerInstance({
+  // One journal per instance id: it outlives a crash, as a file journal does.
+  const journals = Array.from({ length: nI }, () => new MemoryJournal());
+  const startInstance = (i: number) =>
+    new PacerInstance({
       instanceId: `i${i}`,
       store,
-      journal: new MemoryJournal(),
+      journal: journals[i]!,
       config: world.config,
       leaseHorizonMs: sc.instances.leaseHorizonMs,
       minLeaseShare: sc.instances.minLeaseShare,
     });
+  const instances: PacerInstance[] = [];
+  const states: PacingState[][] = [];
+  for (let i = 0; i < nI; i++) {
+    const inst = startInstance(i);
     states.push(campaigns.map((c) => inst.upsertCampaign(c, startMs)));
     instances.push(inst);
   }
@@ -182,6 +201,7 @@ export async function runAlgorithm(
   const openMinutes = new Float64Array(cd);
   const outageDecisions = new Float64Array(cd);
   const outageSpendMicros = new Float64Array(cd);
+  const reservationLostSpendMicros = new Float64Array(cd);
   const storeSpendMicros = new Float64Array(cd);
   const spendAfterRunMicros = new Float64Array(nC);
   const storeAfterRunMicros = new Float64Array(nC);
@@ -209,6 +229,32 @@ export async function runAlgorithm(
   const outageOf = world.outages;
   let inOutage = false;
 
+  // Crashes and restarts. `up[i]` is 0 while instance i is down; `bornAtMs[i]` is when its current
+  // incarnation started (a reservation made before it is gone with the crash). Notices an instance
+  // booked since its last sync are neither in the store nor in the journal: a crash loses them
+  // from the instance, so the exchange, never having had them acknowledged, delivers them again.
+  const restarts = world.restarts;
+  const hasRestarts = restarts.length > 0;
+  const up = new Uint8Array(nI).fill(1);
+  const bornAtMs = new Float64Array(nI).fill(Number.NEGATIVE_INFINITY);
+  const unsafe: UnsafeNotice[][] = Array.from({ length: nI }, () => []);
+  const held: HeldNotice[] = [];
+  const tripsCarried = new Float64Array(nC);
+  let carriedStoreErrors = 0;
+  let carriedReplayed = 0;
+  let requestsRerouted = 0;
+  let requestsLost = 0;
+  let noticesReservationLost = 0;
+  let noticesRetried = 0;
+  /** The first instance up after `i` in round-robin order, or -1 when all are down. */
+  const nextUp = (i: number): number => {
+    for (let d = 1; d < nI; d++) {
+      const j = (i + d) % nI;
+      if (up[j] === 1) return j;
+    }
+    return -1;
+  };
+
   const q = new EventQueue(4096);
   const syncInterval = sc.instances.syncIntervalMs;
   for (let i = 0; i < nI; i++) {
@@ -216,6 +262,10 @@ export async function runAlgorithm(
     q.instance[slot] = i;
   }
   for (let m = 1; m <= minutes; m++) q.push(startMs + m * MINUTE_MS, EVENT_KINDS.minute);
+  for (const r of restarts) {
+    q.instance[q.push(r.downMs, EVENT_KINDS.instanceDown)] = r.instance;
+    q.instance[q.push(r.upMs, EVENT_KINDS.instanceUp)] = r.instance;
+  }
   for (const [a, b] of outageOf) {
     q.push(a, EVENT_KINDS.outageStart);
     q.push(b, EVENT_KINDS.outageEnd);
@@ -227,8 +277,11 @@ export async function runAlgorithm(
 
   /** Flushes every instance, then compares the store with the spend made so far. */
   const reconcile = async (): Promise<void> => {
-    for (const inst of instances) await inst.sync(nowMs);
-    const pending = instances.some((i) => i.unsyncedRecords > 0 || i.journaledRecords > 0 || i.degraded);
+    for (let i = 0; i < nI; i++) if (up[i] === 1) await syncInstance(i);
+    const pending =
+      held.length > 0 ||
+      journals.some((j) => j.size > 0) ||
+      instances.some((inst, i) => up[i] === 1 && (inst.unsyncedRecords > 0 || inst.degraded));
     const refs = ids.flatMap((campaignId) => dayKeys.map((dayKey) => ({ campaignId, dayKey })));
     const snaps = await store.readDays(refs);
     let mismatch = 0;
@@ -243,8 +296,74 @@ export async function runAlgorithm(
     });
   };
 
+  /** One sync round; spend booked before it is then applied or journaled, safe from a crash. */
+  const syncInstance = async (i: number): Promise<void> => {
+    const inst = instances[i]!;
+    await inst.sync(nowMs);
+    if (hasRestarts && inst.unsyncedRecords === 0) unsafe[i]!.length = 0;
+  };
+
   // Leases and peer spend before the first request, as a server does at start-up.
   for (const inst of instances) await inst.sync(startMs);
+
+  /** Adds (or, with sign -1, takes back) booked spend in the per-campaign-day and per-minute tallies. */
+  const tally = (c: number, minute: number, spend: number, sign: number): void => {
+    if (minute >= minutes) {
+      spendAfterRunMicros[c] = spendAfterRunMicros[c]! + sign * spend;
+      return;
+    }
+    const k = c * days + Math.floor(minute / MINUTES_PER_DAY);
+    spendMicros[k] = spendMicros[k]! + sign * spend;
+    spendPerMinute[c * minutes + minute] = spendPerMinute[c * minutes + minute]! + sign * spend;
+  };
+
+  /**
+   * Books a notice into instance `i` if it is up, else into the next instance up; when none is,
+   * holds it until one comes back. Returns false when it was held.
+   */
+  const deliver = (
+    i: number,
+    c: number,
+    eventNo: number,
+    spend: number,
+    reserved: number,
+    reservedAt: number,
+  ) => {
+    let target = i;
+    if (up[i] === 0) {
+      target = nextUp(i);
+      if (target < 0) {
+        held.push({
+          instance: i,
+          campaign: c,
+          eventNo,
+          spendMicros: spend,
+          reservedMicros: reserved,
+          reservedAtMs: reservedAt,
+        });
+        return false;
+      }
+    }
+    let r = reserved;
+    if (target !== i || reservedAt < bornAtMs[i]!) {
+      r = 0;
+      noticesReservationLost++;
+      const minute = Math.floor((nowMs - startMs) / MINUTE_MS);
+      if (minute < minutes) {
+        const k = c * days + Math.floor(minute / MINUTES_PER_DAY);
+        reservationLostSpendMicros[k] = reservationLostSpendMicros[k]! + spend;
+      }
+    }
+    instances[target]!.recordSpendState(states[target]![c]!, `w${eventNo}`, spend, r, reservedAt, nowMs);
+    if (hasRestarts)
+      unsafe[target]!.push({
+        campaign: c,
+        eventNo,
+        spendMicros: spend,
+        minute: Math.floor((nowMs - startMs) / MINUTE_MS),
+      });
+    return true;
+  };
 
   const bookNotice = (slot: number): void => {
     const i = q.instance[slot]!;
@@ -253,17 +372,50 @@ export async function runAlgorithm(
     const reserved = q.reservedMicros[slot]!;
     const reservedAt = q.reservedAtMs[slot]!;
     if (nowMs - reservedAt >= ttlMs) lateNoticesAfterTtl++;
-    instances[i]!.recordSpendState(states[i]![c]!, `w${noticeSeq++}`, spend, reserved, reservedAt, nowMs);
     winNotices++;
+    if (!deliver(i, c, noticeSeq++, spend, reserved, reservedAt)) return;
+    tallyArrival(c, spend);
+  };
+
+  const tallyArrival = (c: number, spend: number): void => {
     const minute = Math.floor((nowMs - startMs) / MINUTE_MS);
-    if (minute >= minutes) {
-      spendAfterRunMicros[c] = spendAfterRunMicros[c]! + spend;
-      return;
+    tally(c, minute, spend, 1);
+    if (inOutage && minute < minutes) {
+      const k = c * days + Math.floor(minute / MINUTES_PER_DAY);
+      outageSpendMicros[k] = outageSpendMicros[k]! + spend;
     }
-    const k = c * days + Math.floor(minute / MINUTES_PER_DAY);
-    spendMicros[k] = spendMicros[k]! + spend;
-    spendPerMinute[c * minutes + minute] = spendPerMinute[c * minutes + minute]! + spend;
-    if (inOutage) outageSpendMicros[k] = outageSpendMicros[k]! + spend;
+  };
+
+  /** Instance `i` crashes: its local state is gone; notices it had not made safe are delivered again. */
+  const crash = (i: number): void => {
+    up[i] = 0;
+    const dead = instances[i]!;
+    carriedStoreErrors += dead.storeErrors;
+    carriedReplayed += dead.replayedRecords;
+    for (let c = 0; c < nC; c++) tripsCarried[c] = tripsCarried[c]! + states[i]![c]!.breaker.trips;
+    const lost = unsafe[i]!.splice(0);
+    for (const n of lost) {
+      noticesRetried++;
+      // The spend moves to the time it is booked again (possibly another day, or never-held).
+      tally(n.campaign, n.minute, n.spendMicros, -1);
+      if (deliver(i, n.campaign, n.eventNo, n.spendMicros, 0, nowMs))
+        tally(n.campaign, Math.floor((nowMs - startMs) / MINUTE_MS), n.spendMicros, 1);
+    }
+  };
+
+  /** Instance `i` comes back: a new PacerInstance with the same id and journal, restored first. */
+  const restart = async (i: number): Promise<void> => {
+    const inst = startInstance(i);
+    const fresh = campaigns.map((c) => inst.upsertCampaign(c, nowMs));
+    await inst.restore(nowMs);
+    instances[i] = inst;
+    states[i] = fresh;
+    bornAtMs[i] = nowMs;
+    up[i] = 1;
+    for (const n of held.splice(0)) {
+      deliver(n.instance, n.campaign, n.eventNo, n.spendMicros, n.reservedMicros, n.reservedAtMs);
+      tally(n.campaign, Math.floor((nowMs - startMs) / MINUTE_MS), n.spendMicros, 1);
+    }
   };
 
   const sampleMinute = (minute: number): void => {
@@ -276,6 +428,7 @@ export async function runAlgorithm(
       throttleSum += th;
       let openHere = 0;
       for (let i = 0; i < nI; i++) {
+        if (up[i] === 0) continue;
         const s = states[i]![c]!;
         const st = s.breaker.state;
         if (st === 'OPEN') openHere++;
@@ -290,13 +443,13 @@ export async function runAlgorithm(
     breakerOpenPerMinute[minute] = open;
     breakerHalfOpenPerMinute[minute] = halfOpen;
     let degraded = 0;
-    for (const inst of instances) if (inst.degraded) degraded++;
+    for (let i = 0; i < nI; i++) if (up[i] === 1 && instances[i]!.degraded) degraded++;
     degradedInstancesPerMinute[minute] = degraded;
     if ((minute + 1) % MINUTES_PER_DAY === 0) {
       const d = (minute + 1) / MINUTES_PER_DAY - 1;
       for (let c = 0; c < nC; c++) {
-        let trips = 0;
-        for (let i = 0; i < nI; i++) trips += states[i]![c]!.breaker.trips;
+        let trips = tripsCarried[c]!;
+        for (let i = 0; i < nI; i++) if (up[i] === 1) trips += states[i]![c]!.breaker.trips;
         breakerTrips[c * days + d] = trips - tripsAtDayStart[c]!;
         tripsAtDayStart[c] = trips;
       }
@@ -311,7 +464,15 @@ export async function runAlgorithm(
     const minute = Math.floor((t - startMs) / MINUTE_MS);
     requestsPerMinute[minute] = requestsPerMinute[minute]! + 1;
     const day = Math.floor(minute / MINUTES_PER_DAY);
-    const inst = nI === 1 ? 0 : roundRobin++ % nI;
+    let inst = nI === 1 ? 0 : roundRobin++ % nI;
+    if (up[inst] === 0) {
+      inst = nextUp(inst);
+      if (inst < 0) {
+        requestsLost++;
+        return;
+      }
+      requestsRerouted++;
+    }
     const pacer = instances[inst]!;
     const pacerStates = states[inst]!;
     const degraded = pacer.degraded;
@@ -398,13 +559,17 @@ export async function runAlgorithm(
       } else if (kind === EVENT_KINDS.sync) {
         const i = q.instance[slot]!;
         if (time + syncInterval < endMs) q.instance[q.push(time + syncInterval, EVENT_KINDS.sync)] = i;
-        await instances[i]!.sync(nowMs);
+        if (up[i] === 1) await syncInstance(i);
       } else if (kind === EVENT_KINDS.minute) {
         sampleMinute(Math.round((time - startMs) / MINUTE_MS) - 1);
       } else if (kind === EVENT_KINDS.outageStart) {
         inOutage = true;
       } else if (kind === EVENT_KINDS.reconcileCheck) {
         await reconcile();
+      } else if (kind === EVENT_KINDS.instanceDown) {
+        crash(q.instance[slot]!);
+      } else if (kind === EVENT_KINDS.instanceUp) {
+        await restart(q.instance[slot]!);
       } else if (kind === EVENT_KINDS.outageEnd) {
         inOutage = outageOf.some(([a, b]) => nowMs >= a && nowMs < b);
       }
@@ -450,6 +615,8 @@ export async function runAlgorithm(
     storeErrors += inst.storeErrors;
     replayedRecords += inst.replayedRecords;
   }
+  storeErrors += carriedStoreErrors;
+  replayedRecords += carriedReplayed;
   return {
     mode,
     days,
@@ -467,6 +634,7 @@ export async function runAlgorithm(
     openMinutes,
     outageDecisions,
     outageSpendMicros,
+    reservationLostSpendMicros,
     storeSpendMicros,
     spendAfterRunMicros,
     storeAfterRunMicros,
@@ -484,9 +652,31 @@ export async function runAlgorithm(
       storeErrors,
       replayedRecords,
       lateNoticesAfterTtl,
+      restarts: restarts.length,
+      requestsRerouted,
+      requestsLost,
+      noticesReservationLost,
+      noticesRetried,
     },
     outageReconciliations,
   };
+}
+
+interface UnsafeNotice {
+  readonly campaign: number;
+  readonly eventNo: number;
+  readonly spendMicros: number;
+  /** Minute of the run it was booked in (where the tallies hold it). */
+  readonly minute: number;
+}
+
+interface HeldNotice {
+  readonly instance: number;
+  readonly campaign: number;
+  readonly eventNo: number;
+  readonly spendMicros: number;
+  readonly reservedMicros: number;
+  readonly reservedAtMs: number;
 }
 
 /** Cheap invariants of one campaign's state, checked at every simulated minute. */

@@ -11,6 +11,8 @@ export const EVENT_KINDS = {
   outageEnd: 5,
   dayEnd: 6,
   reconcileCheck: 7,
+  instanceDown: 8,
+  instanceUp: 9,
 } as const;
 export type EventKind = (typeof EVENT_KINDS)[keyof typeof EVENT_KINDS];
 

@@ -58,6 +58,8 @@ export interface SimSummary {
     readonly campaigns: number;
     readonly constrainedCampaigns: number;
     readonly outages: number;
+    /** Present only when the scenario restarts instances. */
+    readonly restarts?: number;
   };
   readonly algorithms: readonly AlgorithmSummary[];
   readonly thresholds: Scenario['thresholds'];
@@ -189,6 +191,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       campaigns: world.campaigns.length,
       constrainedCampaigns: world.campaigns.filter((c) => c.constrained).length,
       outages: world.outages.length,
+      ...(world.restarts.length > 0 && { restarts: world.restarts.length }),
     },
     algorithms: summaries,
     thresholds: scenario.thresholds,

@@ -32,7 +32,7 @@ export interface Scenario {
     readonly lateDelayMsMax: number;
   };
   readonly campaigns: { readonly list?: readonly CampaignSpec[]; readonly generate?: CampaignGeneratorSpec };
-  readonly faults: { readonly outages: readonly OutageSpec[] };
+  readonly faults: { readonly outages: readonly OutageSpec[]; readonly restarts: readonly RestartSpec[] };
   readonly thresholds: Thresholds;
   /** Absolute path of the file it came from (recorded stream paths are relative to it), or null. */
   readonly sourcePath: string | null;
@@ -130,6 +130,13 @@ export interface OutageSpec {
   readonly durationMs: number;
 }
 
+/** An instance crash, normalised: `atMs` counts from the start of the run. */
+export interface RestartSpec {
+  readonly instance: number;
+  readonly atMs: number;
+  readonly downForMs: number;
+}
+
 export interface Thresholds {
   readonly maxOverspentCampaignDays?: number;
   readonly minUtilisationConstrained?: number;
@@ -222,6 +229,42 @@ function multipliersFromFile(
 // biome-ignore lint/suspicious/noExplicitAny: the schema has checked the shape; this fills defaults.
 type Raw = any;
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Restarts with their time as ms from the run start, sorted. Each must name an existing instance,
+ * give its time once, come back before the run ends and not overlap another restart of the same
+ * instance.
+ */
+function restartsFrom(raw: readonly Raw[], days: number, count: number, problems: string[]): RestartSpec[] {
+  const out: (RestartSpec & { index: number })[] = [];
+  raw.forEach((x, i) => {
+    const field = `/faults/restarts/${i}`;
+    if (x.instance >= count)
+      problems.push(`${field}/instance: the scenario has only ${count} instance(s) (0-based)`);
+    if ((x.at === undefined) === (x.atMs === undefined)) {
+      problems.push(`${field}: give "at" (with an optional "day") or "atMs", exactly one`);
+      return;
+    }
+    if (x.atMs !== undefined && x.day !== undefined)
+      problems.push(`${field}/day: "day" goes with "at"; "atMs" counts from the start of the run`);
+    const atMs = x.atMs ?? (x.day ?? 0) * DAY_MS + minutesOf(x.at) * 60_000;
+    if (atMs + x.downForMs >= days * DAY_MS)
+      problems.push(`${field}/downForMs: the instance must be back before the run ends (${days} day(s))`);
+    out.push({ instance: x.instance, atMs, downForMs: x.downForMs, index: i });
+  });
+  out.sort((a, b) => a.atMs - b.atMs || a.instance - b.instance);
+  const upAt = new Map<number, number>();
+  for (const r of out) {
+    if ((upAt.get(r.instance) ?? -1) > r.atMs)
+      problems.push(
+        `/faults/restarts/${r.index}/atMs: instance ${r.instance} is still down from an earlier restart`,
+      );
+    upAt.set(r.instance, r.atMs + r.downForMs);
+  }
+  return out.map(({ instance, atMs, downForMs }) => ({ instance, atMs, downForMs }));
+}
+
 /** Validates parsed YAML/JSON against the schema, checks what the schema cannot, fills defaults. */
 export function scenarioFrom(data: unknown, source: string, sourcePath: string | null = null): Scenario {
   const errors = validate(data);
@@ -284,6 +327,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     if (day >= days) problems.push(`/faults/outages/${i}/day: the scenario has only ${days} day(s)`);
     return { day, at: o.at, durationMs: o.durationMs };
   });
+  const restarts = restartsFrom((r.faults?.restarts ?? []) as Raw[], days, r.instances?.count ?? 1, problems);
   let campaigns: Scenario['campaigns'] = r.campaigns;
   if (r.campaigns.list) {
     const seen = new Set<string>();
@@ -344,7 +388,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     market: { pricing: r.market?.pricing ?? 'second' },
     winNotices,
     campaigns,
-    faults: { outages },
+    faults: { outages, restarts },
     thresholds: r.thresholds ?? {},
     sourcePath,
   } satisfies Scenario);

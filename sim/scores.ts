@@ -13,8 +13,13 @@ export interface CampaignDayScore {
   readonly utilisation: number;
   readonly overspendMicros: number;
   readonly overspendShare: number;
-  /** Overspend past the stated bound: one impression at the maximum bid per instance. */
+  /**
+   * Overspend past the stated bound: one impression at the maximum bid per instance, plus E, the
+   * spend of win notices booked after their reservation was lost in an instance crash.
+   */
   readonly overspentBeyondBound: boolean;
+  /** E of the bound, present only when an instance crash lost reservations of this campaign-day. */
+  readonly reservationLostSpendMicros?: number;
   readonly accuracy: number;
   readonly maxDeviation: number;
   readonly rmseNormalised: number;
@@ -90,6 +95,21 @@ export interface AlgorithmSummary {
   readonly storeErrors: number;
   readonly replayedRecords: number;
   readonly lateNoticesAfterTtl: number;
+  /** Present only when the scenario restarts instances. */
+  readonly restarts?: RestartScores;
+}
+
+export interface RestartScores {
+  readonly restarts: number;
+  /** Requests of a down instance served by another one. */
+  readonly requestsRerouted: number;
+  /** Requests that came while every instance was down: not decided, not bid on. */
+  readonly requestsLost: number;
+  /** Win notices booked where their reservation was lost in a crash (the bound's E term). */
+  readonly noticesReservationLost: number;
+  readonly reservationLostSpendMicros: number;
+  /** Notices a crashed instance had booked but not yet applied or journaled, delivered again. */
+  readonly noticesRetried: number;
 }
 
 /** Rounds to 6 decimals: summaries stay readable and byte-stable. */
@@ -169,7 +189,8 @@ export function scoreCampaignDay(
   const volatility = Math.sqrt(Math.max(0, dSq / (K - 1) - dMean * dMean));
   const spend = run.spendMicros[k]!;
   const over = Math.max(0, spend - B);
-  const bound = instances * impressionCostMicros(sim.maxBidCpmMicros);
+  const lostReservations = run.reservationLostSpendMicros[k]!;
+  const bound = instances * impressionCostMicros(sim.maxBidCpmMicros) + lostReservations;
   const wins = run.wins[k]!;
   const clicks = run.clicks[k]!;
   const bids = run.bids[k]!;
@@ -183,6 +204,7 @@ export function scoreCampaignDay(
     overspendMicros: over,
     overspendShare: r6(over / B),
     overspentBeyondBound: over > bound,
+    ...(lostReservations > 0 && { reservationLostSpendMicros: lostReservations }),
     accuracy: r6(1 - absSum / K),
     maxDeviation: r6(maxDev),
     rmseNormalised: r6(Math.sqrt(sq / K) / (B / K)),
@@ -279,6 +301,16 @@ export function scoreRun(
     storeErrors: t.storeErrors,
     replayedRecords: t.replayedRecords,
     lateNoticesAfterTtl: t.lateNoticesAfterTtl,
+    ...(t.restarts > 0 && {
+      restarts: {
+        restarts: t.restarts,
+        requestsRerouted: t.requestsRerouted,
+        requestsLost: t.requestsLost,
+        noticesReservationLost: t.noticesReservationLost,
+        reservationLostSpendMicros: sum((r) => r.reservationLostSpendMicros ?? 0),
+        noticesRetried: t.noticesRetried,
+      },
+    }),
   };
   return { summary, campaignDays: rows };
 }

@@ -17,7 +17,15 @@ export interface World {
   readonly campaigns: readonly SimCampaign[];
   /** Store outage windows, [startMs, endMs), sorted. */
   readonly outages: readonly (readonly [number, number])[];
+  /** Instance crashes in simulated time, sorted by `downMs`; the instance is back at `upMs`. */
+  readonly restarts: readonly InstanceRestart[];
   readonly config: PacerConfig;
+}
+
+export interface InstanceRestart {
+  readonly instance: number;
+  readonly downMs: number;
+  readonly upMs: number;
 }
 
 export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
@@ -40,6 +48,9 @@ export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
       return [a, a + o.durationMs] as const;
     })
     .sort((x, y) => x[0] - y[0]);
+  const restarts = scenario.faults.restarts.map((r) =>
+    Object.freeze({ instance: r.instance, downMs: startMs + r.atMs, upMs: startMs + r.atMs + r.downForMs }),
+  );
   const p = scenario.pacer;
   const config = pacerConfig({
     ...(p.tickMs !== undefined && { tickMs: p.tickMs }),
@@ -62,6 +73,7 @@ export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
     stream,
     campaigns: Object.freeze(campaigns.map((c) => Object.freeze(c))),
     outages,
+    restarts,
     config,
   });
 }
