@@ -72,10 +72,21 @@ const RESTART_COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
   ['spend of those notices', (a) => units(a.restarts?.reservationLostSpendMicros ?? 0)],
 ];
 
+/** Rows added when store calls take time. */
+const LATENCY_COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
+  ['store calls answered late', (a) => String(a.latency?.delayedStoreCalls ?? 0)],
+  ['view of day spend, mean lag', (a) => units(a.latency?.meanViewLagMicros ?? 0)],
+];
+
 function scoreTable(result: ScenarioResult): string {
   const algos = result.summary.algorithms;
   const head = `<tr><th>score</th>${algos.map((a) => `<th>${a.algorithm}</th>`).join('')}</tr>`;
-  const columns = result.summary.scenario.restarts ? [...COLUMNS, ...RESTART_COLUMNS] : COLUMNS;
+  const sc = result.summary.scenario;
+  const columns = [
+    ...COLUMNS,
+    ...(sc.restarts ? RESTART_COLUMNS : []),
+    ...(sc.latency ? LATENCY_COLUMNS : []),
+  ];
   const rows = columns
     .slice(1)
     .map(([name, f]) => `<tr><th>${esc(name)}</th>${algos.map((a) => `<td>${f(a)}</td>`).join('')}</tr>`);
@@ -104,6 +115,12 @@ function restartSentence(result: ScenarioResult): string {
   return `\n${esc(parts.join('; '))}.`;
 }
 
+function latencySentence(result: ScenarioResult): string {
+  const l = result.summary.scenario.latency;
+  if (l === undefined) return '';
+  return `\nStore calls answer after ${l.meanMs} &plusmn; ${l.jitterMs} ms of simulated time from ${hhmm(Math.floor(l.fromMs / 60_000))} to ${hhmm(Math.floor(l.toMs / 60_000))} of the run; decisions meanwhile use the state the instance had.`;
+}
+
 export async function buildReportHtml(result: ScenarioResult): Promise<string> {
   const s = result.summary;
   const sc = s.scenario;
@@ -127,7 +144,7 @@ export async function buildReportHtml(result: ScenarioResult): Promise<string> {
 <p>${esc(sc.description)}</p>
 <p>Seed <code>${sc.seed}</code>, ${sc.days} day(s) from ${esc(sc.startDate)} UTC, ${sc.campaigns} campaigns
 (${sc.constrainedCampaigns} budget-constrained), ${sc.instances} pacer instance(s) syncing every ${sc.syncIntervalMs} ms,
-${esc(sc.stream)} stream, ${esc(sc.pricing)}-price auctions, ${sc.outages} store outage(s).${restartSentence(result)}
+${esc(sc.stream)} stream, ${esc(sc.pricing)}-price auctions, ${sc.outages} store outage(s).${restartSentence(result)}${latencySentence(result)}
 Every algorithm paces the same stream and campaigns (each campaign's mode set to the algorithm).</p>
 ${status}
 <h2>Scores</h2>

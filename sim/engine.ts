@@ -13,6 +13,7 @@ import {
 } from '../core/index';
 import { EVENT_KINDS, EventQueue } from './eventQueue';
 import { FaultInjectingStore } from './faultyStore';
+import { LatentStore } from './latentStore';
 import { AliasTable, PoissonTable, lognormalTable, randStream } from './random';
 import type { World } from './world';
 
@@ -88,6 +89,14 @@ export interface AlgorithmRun {
     readonly noticesReservationLost: number;
     /** Win notices a crashed instance had booked but not yet made safe, delivered again. */
     readonly noticesRetried: number;
+    /** Store calls whose answer came late (store latency). */
+    readonly delayedStoreCalls: number;
+    /**
+     * Sum over minute samples, instances up and campaigns they decided for since their last sync, of |spend booked today - (own + peer
+     * spend the instance sees)|: how stale the instances' view of the day's spend is.
+     */
+    readonly viewLagMicros: number;
+    readonly viewLagSamples: number;
   };
   /**
    * One per outage: checked two sync intervals after it ends, once every instance has synced:
@@ -145,12 +154,46 @@ export async function runAlgorithm(
 
   let nowMs = startMs;
   const store = new FaultInjectingStore(new MemoryStore(), world.outages, () => nowMs);
+  const q = new EventQueue(4096);
+  // Store latency: instances talk to the store through a LatentStore whose answers are events.
+  const lat = sc.faults.latency;
+  let delayedStoreCalls = 0;
+  const latRand = randStream(seed, `latency/${mode}`);
+  const latent =
+    lat === undefined
+      ? null
+      : new LatentStore(
+          store,
+          () => nowMs,
+          (t) => {
+            if (t < startMs + lat.fromMs || t >= startMs + lat.toMs) return 0;
+            delayedStoreCalls++;
+            return Math.max(1, Math.round(lat.meanMs + lat.jitterMs * (2 * latRand() - 1)));
+          },
+          (atMs, id) => {
+            q.instance[q.push(atMs, EVENT_KINDS.storeReply)] = id;
+          },
+        );
+  /** Lets every promise chain the core has runnable finish (no real I/O is involved). */
+  const drain = () => new Promise<void>((resolve) => setImmediate(resolve));
+  /** Answers every store call in flight now and makes new calls answer at once, until `resume`. */
+  const suspendLatency = async (): Promise<void> => {
+    if (latent === null) return;
+    latent.instant = true;
+    while (latent.inFlight > 0) {
+      latent.releaseAll();
+      await drain();
+    }
+  };
+  const resumeLatency = (): void => {
+    if (latent !== null) latent.instant = false;
+  };
   // One journal per instance id: it outlives a crash, as a file journal does.
   const journals = Array.from({ length: nI }, () => new MemoryJournal());
   const startInstance = (i: number) =>
     new PacerInstance({
       instanceId: `i${i}`,
-      store,
+      store: latent ?? store,
       journal: journals[i]!,
       config: world.config,
       leaseHorizonMs: sc.instances.leaseHorizonMs,
@@ -246,6 +289,8 @@ export async function runAlgorithm(
   let requestsLost = 0;
   let noticesReservationLost = 0;
   let noticesRetried = 0;
+  let viewLagMicros = 0;
+  let viewLagSamples = 0;
   /** The first instance up after `i` in round-robin order, or -1 when all are down. */
   const nextUp = (i: number): number => {
     for (let d = 1; d < nI; d++) {
@@ -255,7 +300,6 @@ export async function runAlgorithm(
     return -1;
   };
 
-  const q = new EventQueue(4096);
   const syncInterval = sc.instances.syncIntervalMs;
   for (let i = 0; i < nI; i++) {
     const slot = q.push(startMs + syncInterval + Math.floor((i * syncInterval) / nI), EVENT_KINDS.sync);
@@ -277,7 +321,9 @@ export async function runAlgorithm(
 
   /** Flushes every instance, then compares the store with the spend made so far. */
   const reconcile = async (): Promise<void> => {
+    await suspendLatency();
     for (let i = 0; i < nI; i++) if (up[i] === 1) await syncInstance(i);
+    resumeLatency();
     const pending =
       held.length > 0 ||
       journals.some((j) => j.size > 0) ||
@@ -304,7 +350,9 @@ export async function runAlgorithm(
   };
 
   // Leases and peer spend before the first request, as a server does at start-up.
+  await suspendLatency();
   for (const inst of instances) await inst.sync(startMs);
+  resumeLatency();
 
   /** Adds (or, with sign -1, takes back) booked spend in the per-campaign-day and per-minute tallies. */
   const tally = (c: number, minute: number, spend: number, sign: number): void => {
@@ -407,7 +455,11 @@ export async function runAlgorithm(
   const restart = async (i: number): Promise<void> => {
     const inst = startInstance(i);
     const fresh = campaigns.map((c) => inst.upsertCampaign(c, nowMs));
+    // Restore answers at once: a restart is not also a study of latency.
+    const wasInstant = latent?.instant ?? false;
+    if (latent !== null) latent.instant = true;
     await inst.restore(nowMs);
+    if (latent !== null) latent.instant = wasInstant;
     instances[i] = inst;
     states[i] = fresh;
     bornAtMs[i] = nowMs;
@@ -427,9 +479,16 @@ export async function runAlgorithm(
       throttlePerMinute[c * minutes + minute] = th;
       throttleSum += th;
       let openHere = 0;
+      const madeToday = spendMicros[c * days + Math.floor(minute / MINUTES_PER_DAY)]!;
       for (let i = 0; i < nI; i++) {
         if (up[i] === 0) continue;
         const s = states[i]![c]!;
+        // Only campaigns the instance is pacing right now: an idle one is not synced, by design.
+        if (s.touched) {
+          const seen = s.ledger.ownDaySpentMicros + s.ledger.peerDaySpentMicros;
+          viewLagMicros += seen > madeToday ? seen - madeToday : madeToday - seen;
+          viewLagSamples++;
+        }
         const st = s.breaker.state;
         if (st === 'OPEN') openHere++;
         else if (st === 'HALF_OPEN') halfOpen++;
@@ -559,13 +618,21 @@ export async function runAlgorithm(
       } else if (kind === EVENT_KINDS.sync) {
         const i = q.instance[slot]!;
         if (time + syncInterval < endMs) q.instance[q.push(time + syncInterval, EVENT_KINDS.sync)] = i;
-        if (up[i] === 1) await syncInstance(i);
+        if (up[i] === 0) continue;
+        if (latent === null) await syncInstance(i);
+        else {
+          // The round runs until its first store call; its answers come as storeReply events.
+          void syncInstance(i);
+          await drain();
+        }
       } else if (kind === EVENT_KINDS.minute) {
         sampleMinute(Math.round((time - startMs) / MINUTE_MS) - 1);
       } else if (kind === EVENT_KINDS.outageStart) {
         inOutage = true;
       } else if (kind === EVENT_KINDS.reconcileCheck) {
         await reconcile();
+      } else if (kind === EVENT_KINDS.storeReply) {
+        if (latent!.release(q.instance[slot]!)) await drain();
       } else if (kind === EVENT_KINDS.instanceDown) {
         crash(q.instance[slot]!);
       } else if (kind === EVENT_KINDS.instanceUp) {
@@ -586,6 +653,7 @@ export async function runAlgorithm(
     if (time > nowMs) nowMs = time;
     if (q.kind[slot] === EVENT_KINDS.winNotice) bookNotice(slot);
   }
+  await suspendLatency();
   const lastOutageEnd = outageOf.length > 0 ? outageOf[outageOf.length - 1]![1] : 0;
   if (nowMs < lastOutageEnd) nowMs = lastOutageEnd;
   for (const inst of instances) {
@@ -657,6 +725,9 @@ export async function runAlgorithm(
       requestsLost,
       noticesReservationLost,
       noticesRetried,
+      delayedStoreCalls,
+      viewLagMicros,
+      viewLagSamples,
     },
     outageReconciliations,
   };

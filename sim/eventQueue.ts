@@ -13,6 +13,7 @@ export const EVENT_KINDS = {
   reconcileCheck: 7,
   instanceDown: 8,
   instanceUp: 9,
+  storeReply: 10,
 } as const;
 export type EventKind = (typeof EVENT_KINDS)[keyof typeof EVENT_KINDS];
 

@@ -60,6 +60,13 @@ export interface SimSummary {
     readonly outages: number;
     /** Present only when the scenario restarts instances. */
     readonly restarts?: number;
+    /** Present only when store calls take time. */
+    readonly latency?: {
+      readonly meanMs: number;
+      readonly jitterMs: number;
+      readonly fromMs: number;
+      readonly toMs: number;
+    };
   };
   readonly algorithms: readonly AlgorithmSummary[];
   readonly thresholds: Scenario['thresholds'];
@@ -155,7 +162,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       (await runAlgorithm(world, mode, {
         onProgress: onProgress ? (done) => onProgress((a + done) / algorithms.length, mode) : undefined,
       }));
-    const scored = scoreRun(run, world.campaigns, scenario.instances.count);
+    const scored = scoreRun(
+      run,
+      world.campaigns,
+      scenario.instances.count,
+      scenario.faults.latency !== undefined,
+    );
     runs.push(run);
     summaries.push(scored.summary);
     campaignDays[mode] = scored.campaignDays;
@@ -192,6 +204,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       constrainedCampaigns: world.campaigns.filter((c) => c.constrained).length,
       outages: world.outages.length,
       ...(world.restarts.length > 0 && { restarts: world.restarts.length }),
+      ...(scenario.faults.latency && { latency: scenario.faults.latency }),
     },
     algorithms: summaries,
     thresholds: scenario.thresholds,

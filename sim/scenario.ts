@@ -32,7 +32,12 @@ export interface Scenario {
     readonly lateDelayMsMax: number;
   };
   readonly campaigns: { readonly list?: readonly CampaignSpec[]; readonly generate?: CampaignGeneratorSpec };
-  readonly faults: { readonly outages: readonly OutageSpec[]; readonly restarts: readonly RestartSpec[] };
+  readonly faults: {
+    readonly outages: readonly OutageSpec[];
+    readonly restarts: readonly RestartSpec[];
+    /** Absent when store calls answer at once. */
+    readonly latency?: LatencySpec;
+  };
   readonly thresholds: Thresholds;
   /** Absolute path of the file it came from (recorded stream paths are relative to it), or null. */
   readonly sourcePath: string | null;
@@ -137,6 +142,14 @@ export interface RestartSpec {
   readonly downForMs: number;
 }
 
+/** Store latency, normalised: the window counts from the start of the run, [fromMs, toMs). */
+export interface LatencySpec {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly meanMs: number;
+  readonly jitterMs: number;
+}
+
 export interface Thresholds {
   readonly maxOverspentCampaignDays?: number;
   readonly minUtilisationConstrained?: number;
@@ -230,6 +243,16 @@ function multipliersFromFile(
 type Raw = any;
 
 const DAY_MS = 86_400_000;
+
+function latencyFrom(x: Raw, days: number, problems: string[]): LatencySpec {
+  const runMs = days * DAY_MS;
+  const spec = { fromMs: x.fromMs ?? 0, toMs: x.toMs ?? runMs, meanMs: x.meanMs, jitterMs: x.jitterMs ?? 0 };
+  if (spec.toMs <= spec.fromMs) problems.push('/faults/latency/toMs: must be after fromMs');
+  if (spec.toMs > runMs) problems.push(`/faults/latency/toMs: the run is only ${runMs} ms long`);
+  if (spec.jitterMs > spec.meanMs)
+    problems.push('/faults/latency/jitterMs: must be <= meanMs (a delay is never negative)');
+  return spec;
+}
 
 /**
  * Restarts with their time as ms from the run start, sorted. Each must name an existing instance,
@@ -328,6 +351,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     return { day, at: o.at, durationMs: o.durationMs };
   });
   const restarts = restartsFrom((r.faults?.restarts ?? []) as Raw[], days, r.instances?.count ?? 1, problems);
+  const latency = r.faults?.latency === undefined ? undefined : latencyFrom(r.faults.latency, days, problems);
   let campaigns: Scenario['campaigns'] = r.campaigns;
   if (r.campaigns.list) {
     const seen = new Set<string>();
@@ -388,7 +412,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     market: { pricing: r.market?.pricing ?? 'second' },
     winNotices,
     campaigns,
-    faults: { outages, restarts },
+    faults: { outages, restarts, ...(latency && { latency }) },
     thresholds: r.thresholds ?? {},
     sourcePath,
   } satisfies Scenario);

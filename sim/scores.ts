@@ -97,6 +97,17 @@ export interface AlgorithmSummary {
   readonly lateNoticesAfterTtl: number;
   /** Present only when the scenario restarts instances. */
   readonly restarts?: RestartScores;
+  /** Present only when the scenario gives the store latency. */
+  readonly latency?: LatencyScores;
+}
+
+export interface LatencyScores {
+  readonly delayedStoreCalls: number;
+  /**
+   * Mean over minute samples of campaigns an instance is pacing (decided since its last sync) of |spend booked today - own + peer spend the
+   * instance sees|, micros: how stale its view of the day's spend is.
+   */
+  readonly meanViewLagMicros: number;
 }
 
 export interface RestartScores {
@@ -233,6 +244,7 @@ export function scoreRun(
   run: AlgorithmRun,
   sims: readonly SimCampaign[],
   instances: number,
+  latency = false,
 ): { summary: AlgorithmSummary; campaignDays: CampaignDayScore[] } {
   const rows: CampaignDayScore[] = [];
   for (let c = 0; c < sims.length; c++)
@@ -312,6 +324,14 @@ export function scoreRun(
       },
     }),
   };
+  if (latency) {
+    const samples = t.viewLagSamples;
+    const scores: LatencyScores = {
+      delayedStoreCalls: t.delayedStoreCalls,
+      meanViewLagMicros: samples > 0 ? Math.round(t.viewLagMicros / samples) : 0,
+    };
+    return { summary: { ...summary, latency: scores }, campaignDays: rows };
+  }
   return { summary, campaignDays: rows };
 }
 
