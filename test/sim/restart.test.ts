@@ -155,3 +155,34 @@ describe('restart validation', () => {
     expect(s.faults.restarts).toEqual([{ instance: 1, atMs: 86_400_000 + 90 * 60_000, downForMs: 5 }]);
   });
 });
+
+describe('known core gap: an instance restored while the store is down', () => {
+  // PacerInstance.restore catches the store error and goes degraded, but nothing re-reads its
+  // lease (leasedByInstance) once the store is back: readPeers heals its own spend, not its
+  // allowance, so it asks for new leases to cover spend its old lease already covered, and the
+  // campaign-day's budget runs out in leases nobody can use (utilisation 98.8% -> 84.2% here).
+  // This marks the gap; it starts failing, as it should, once the core restores leases late.
+  it.fails('delivers as much as the same run without the restart', async () => {
+    const without = await runScenario(
+      smallScenario({ ...busier, faults: { outages: [{ at: '20:00', durationMs: 300_000 }] } }),
+    );
+    const withRestart = await runScenario(restartInOutage());
+    expect(withRestart.summary.algorithms[0]!.utilisationMeanConstrained).toBeGreaterThan(
+      without.summary.algorithms[0]!.utilisationMeanConstrained - 0.01,
+    );
+  });
+
+  it('does not show when the restart is over before the outage', async () => {
+    const faults = { outages: [{ at: '20:00', durationMs: 300_000 }] };
+    const without = await runScenario(smallScenario({ ...busier, faults }));
+    const early = await runScenario(
+      smallScenario({
+        ...busier,
+        faults: { ...faults, restarts: [{ instance: 0, at: '19:50', downForMs: 120_000 }] },
+      }),
+    );
+    expect(early.summary.algorithms[0]!.utilisationMeanConstrained).toBeGreaterThan(
+      without.summary.algorithms[0]!.utilisationMeanConstrained - 0.01,
+    );
+  });
+});
