@@ -89,6 +89,8 @@ export class PacerInstance {
   private readonly recentRing: (string | undefined)[] = [];
   private recentHead = 0;
   private journalPending = 0;
+  /** A restore whose store read failed: finished by the first healthy sync round. */
+  private restorePending = false;
   /** Campaigns that decided, spent or changed since the last sync round. */
   private touchedStates: PacingState[] = [];
   private syncing: Promise<void> | null = null;
@@ -243,28 +245,49 @@ export class PacerInstance {
    * spend and leases for today from the store, so a restarted instance neither forgets nor
    * doubles what it had spent.
    */
-  async restore(nowMs: number): Promise<void> {
+  async restore(_nowMs: number): Promise<void> {
     const left = await this.journal.pending();
     this.journalPending = left.length;
+    // Until the store has answered, this instance does not know what it spent or holds: it bids
+    // nothing (no lease) and the first healthy sync round finishes the restore.
+    this.restorePending = true;
     try {
       if (left.length > 0) await this.replayJournal();
-      const refs = this.refs(this.states.values());
-      const snaps = await this.store.readDays(refs);
-      refs.forEach((ref, i) => {
-        const s = this.states.get(ref.campaignId)!;
-        const snap = snaps[i]!;
-        const l = s.ledger;
-        const own = snap.spentByInstance[this.instanceId] ?? 0;
-        l.ownDaySpentMicros = own;
-        l.ownTotalSpentMicros = own;
-        l.priorTotalSpentMicros = snap.totalSpentMicros - own;
-        l.peerDaySpentMicros = snap.spentMicros - own;
-        s.ownAllowanceMicros = snap.leasedByInstance[this.instanceId] ?? 0;
-      });
+      await this.loadOwnFromStore();
+      this.restorePending = false;
       this.degraded = false;
     } catch (err) {
       this.noteStoreError(err);
     }
+  }
+
+  /** Today's own spend, peers' spend, earlier spend and own leases of every campaign, from the store. */
+  private async loadOwnFromStore(): Promise<void> {
+    const refs = this.refs(this.states.values());
+    const snaps = await this.store.readDays(refs);
+    const unflushed = this.unflushedByCampaignDay();
+    refs.forEach((ref, i) => {
+      const s = this.states.get(ref.campaignId);
+      if (s === undefined || s.ledger.day.key !== ref.dayKey) return;
+      const snap = snaps[i]!;
+      const l = s.ledger;
+      const ownInStore = snap.spentByInstance[this.instanceId] ?? 0;
+      const own = ownInStore + (unflushed.get(`${ref.campaignId}\u0000${ref.dayKey}`) ?? 0);
+      l.ownDaySpentMicros = own;
+      l.ownTotalSpentMicros = own;
+      l.priorTotalSpentMicros = snap.totalSpentMicros - snap.spentMicros;
+      l.peerDaySpentMicros = snap.spentMicros - ownInStore;
+      s.ownAllowanceMicros = snap.leasedByInstance[this.instanceId] ?? 0;
+    });
+  }
+
+  private unflushedByCampaignDay(): Map<string, number> {
+    const sums = new Map<string, number>();
+    for (const r of this.pending) {
+      const key = `${r.campaignId}\u0000${r.dayKey}`;
+      sums.set(key, (sums.get(key) ?? 0) + r.spendMicros);
+    }
+    return sums;
   }
 
   /**
@@ -309,6 +332,10 @@ export class PacerInstance {
       if (!this.degraded) {
         // Every round asks the store something, so an outage is seen even when all is idle.
         if (active.length === 0 && flushed === 0) await this.store.ping();
+        if (this.restorePending) {
+          await this.loadOwnFromStore();
+          this.restorePending = false;
+        }
         // Peers first: a lease is sized against a budget that counts everyone's spend.
         await this.readPeers(active, nowMs);
         await this.topUpLeases(active, nowMs);
@@ -445,12 +472,7 @@ export class PacerInstance {
     if (refs.length === 0) return;
     const snaps: DaySnapshot[] = await this.store.readDays(refs);
     // Spend recorded while the read was in flight is not in the store yet.
-    const unflushed = new Map<string, number>();
-    for (const r of this.pending)
-      unflushed.set(
-        `${r.campaignId}\u0000${r.dayKey}`,
-        (unflushed.get(`${r.campaignId}\u0000${r.dayKey}`) ?? 0) + r.spendMicros,
-      );
+    const unflushed = this.unflushedByCampaignDay();
     // Usually nothing is pending right after a flush: then no key strings are built below.
     const anyUnflushed = unflushed.size > 0;
     for (let i = 0; i < refs.length; i++) {

@@ -190,6 +190,33 @@ describe('PacerInstance sync rounds', () => {
   });
 });
 
+describe('PacerInstance restored while the store is down', () => {
+  it('takes back its own spend and lease on the first healthy round', async () => {
+    const memory = new MemoryStore();
+    const store = switchable(memory);
+    const journal = new MemoryJournal();
+    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
+    a.upsertCampaign(campaign, 0);
+    await a.sync(0);
+    const leased = a.states.get('c1')!.ownAllowanceMicros;
+    a.recordSpend({ campaignId: 'c1', eventId: 'e1', spendMicros: 400 }, 10);
+    await a.sync(20);
+    store.up = false;
+    const b = new PacerInstance({ instanceId: 'a', store, journal, config });
+    b.upsertCampaign(campaign, 30);
+    await b.restore(30);
+    expect(b.degraded).toBe(true);
+    expect(b.states.get('c1')!.ownAllowanceMicros).toBe(0);
+    store.up = true;
+    await b.sync(40);
+    expect(b.degraded).toBe(false);
+    expect(b.states.get('c1')!.ledger.ownDaySpentMicros).toBe(400);
+    expect(b.states.get('c1')!.ownAllowanceMicros).toBe(leased);
+    const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
+    expect(snap!.leasedMicros).toBe(leased);
+  });
+});
+
 describe('PacerInstance journal replay', () => {
   it('replays in chunks, each confirmed as it lands, so a failure half-way replays only the rest', async () => {
     const memory = new MemoryStore();
