@@ -12,6 +12,7 @@ import { requireApiKey } from './http/auth';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
 import { installErrorHandlers } from './http/errorHandler';
+import { lazyChildLogger } from './http/lazyLogger';
 import { PacerMetrics } from './http/metrics';
 import { pacingRoutes } from './http/pacingRoutes';
 import { HealthResponse } from './http/schemas';
@@ -58,6 +59,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     logger: { level: config.logLevel },
     // Per-request logs at this rate would cost more than the decision itself; errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,
     // Fastify's own 503 during drain has a body outside our error shape; the listener closes
     // first, so load balancers see the instance go, and requests already in flight complete.
@@ -82,6 +84,10 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   });
 
   app.addHook('onResponse', (request, reply, done) => {
+    // A WebSocket upgrade that reached a plain route (see the websocket scope below) got its HTTP
+    // answer on the raw socket, which no HTTP parser owns any more: close it, as
+    // @fastify/websocket's own hook does inside its scope.
+    if ((request.raw as { upgrade?: boolean }).upgrade === true) request.raw.socket.destroy();
     metrics.observeRequest(
       request.method,
       request.routeOptions.url ?? 'unmatched',
@@ -112,12 +118,19 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+  // @fastify/websocket adds an onRequest and an onResponse hook and wraps the handler of every
+  // route in its scope: registered at the root, every decision paid for them. In a scope of its
+  // own only the WebSocket route does. Upgrades still reach it (the plugin routes them through
+  // the shared router); injectWS is lifted to the root for tests.
+  await app.register(async (scope) => {
+    await scope.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+    budgetUpdates(scope, runtime);
+    app.decorate('injectWS', scope.injectWS);
+  });
 
   const auth = requireApiKey(config.apiKey);
   pacingRoutes(app, runtime, metrics, auth);
   campaignRoutes(app, runtime, auth);
-  budgetUpdates(app, runtime);
   dashboardRoutes(app);
 
   app.get(
