@@ -89,8 +89,12 @@ export class PacerInstance {
   private readonly recentRing: (string | undefined)[] = [];
   private recentHead = 0;
   private journalPending = 0;
-  /** A restore whose store read failed: finished by the first healthy sync round. */
-  private restorePending = false;
+  /**
+   * Campaigns whose own spend and lease this instance has not read from the store yet: new ones,
+   * or all of them after a restore that could not reach it. The next healthy round reads them, so
+   * a restarted instance takes back its lease instead of leasing the same budget again.
+   */
+  private readonly unloaded = new Set<PacingState>();
   /** Campaigns that decided, spent or changed since the last sync round. */
   private touchedStates: PacingState[] = [];
   private syncing: Promise<void> | null = null;
@@ -115,6 +119,7 @@ export class PacerInstance {
     }
     const s = createPacingState(campaign, this.config, nowMs, { leased: true });
     this.states.set(campaign.id, s);
+    this.unloaded.add(s);
     this.touch(s);
     return s;
   }
@@ -250,21 +255,23 @@ export class PacerInstance {
     this.journalPending = left.length;
     // Until the store has answered, this instance does not know what it spent or holds: it bids
     // nothing (no lease) and the first healthy sync round finishes the restore.
-    this.restorePending = true;
+    for (const s of this.states.values()) this.unloaded.add(s);
     try {
       if (left.length > 0) await this.replayJournal();
       await this.loadOwnFromStore();
-      this.restorePending = false;
       this.degraded = false;
     } catch (err) {
       this.noteStoreError(err);
     }
   }
 
-  /** Today's own spend, peers' spend, earlier spend and own leases of every campaign, from the store. */
+  /** Today's own spend, peers' spend, earlier spend and own lease of the unloaded campaigns, from the store. */
   private async loadOwnFromStore(): Promise<void> {
-    const refs = this.refs(this.states.values());
+    if (this.unloaded.size === 0) return;
+    const loading = [...this.unloaded].filter((s) => this.states.get(s.campaign.id) === s);
+    const refs = this.refs(loading);
     const snaps = await this.store.readDays(refs);
+    for (const s of loading) this.unloaded.delete(s);
     const unflushed = this.unflushedByCampaignDay();
     refs.forEach((ref, i) => {
       const s = this.states.get(ref.campaignId);
@@ -332,10 +339,7 @@ export class PacerInstance {
       if (!this.degraded) {
         // Every round asks the store something, so an outage is seen even when all is idle.
         if (active.length === 0 && flushed === 0) await this.store.ping();
-        if (this.restorePending) {
-          await this.loadOwnFromStore();
-          this.restorePending = false;
-        }
+        await this.loadOwnFromStore();
         // Peers first: a lease is sized against a budget that counts everyone's spend.
         await this.readPeers(active, nowMs);
         await this.topUpLeases(active, nowMs);

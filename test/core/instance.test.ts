@@ -215,6 +215,25 @@ describe('PacerInstance restored while the store is down', () => {
     const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
     expect(snap!.leasedMicros).toBe(leased);
   });
+
+  it('takes back the lease of a campaign it could only load once the store was back', async () => {
+    const memory = new MemoryStore();
+    const store = switchable(memory);
+    const journal = new MemoryJournal();
+    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
+    a.upsertCampaign(campaign, 0);
+    await a.sync(0);
+    const leased = a.states.get('c1')!.ownAllowanceMicros;
+    store.up = false;
+    const b = new PacerInstance({ instanceId: 'a', store, journal, config });
+    await b.restore(30);
+    store.up = true;
+    b.upsertCampaign(campaign, 40);
+    await b.sync(50);
+    expect(b.states.get('c1')!.ownAllowanceMicros).toBe(leased);
+    const [snap] = await memory.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]);
+    expect(snap!.leasedMicros).toBe(leased);
+  });
 });
 
 describe('PacerInstance journal replay', () => {
