@@ -104,83 +104,45 @@ export function spendPerHourSpec(result: ScenarioResult): VlSpec {
   };
 }
 
-export function throttleSpec(result: ScenarioResult): VlSpec {
-  const values: unknown[] = [];
-  for (const a of result.series.algorithms)
-    a.meanThrottle.forEach((v, i) => {
-      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, throttle: v });
-    });
-  return {
-    $schema: SCHEMA,
-    title: 'Mean throttle rate over campaigns',
-    width: WIDTH,
-    height: 200,
-    layer: [
-      ...shading(result),
-      {
-        data: { values },
-        mark: { type: 'line', strokeWidth: 1.4 },
-        encoding: {
-          x: hourAxis(result.summary.scenario.days),
-          y: { field: 'throttle', type: 'quantitative', title: 'throttle rate', scale: { domain: [0, 1] } },
-          stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
-        },
-      },
-    ],
-    resolve: { scale: { color: 'independent' } },
-  };
-}
+type AlgorithmSeries = ScenarioResult['series']['algorithms'][number];
 
-export function breakerSpec(result: ScenarioResult): VlSpec {
+/** One line per algorithm over the hours of the run, with surge and outage windows shaded. */
+function perAlgorithmLineSpec(
+  result: ScenarioResult,
+  chart: {
+    title: string;
+    height: number;
+    field: string;
+    axisTitle: string;
+    pick: (a: AlgorithmSeries) => readonly number[];
+    domain?: [number, number];
+    step?: boolean;
+  },
+): VlSpec {
   const values: unknown[] = [];
   for (const a of result.series.algorithms)
-    a.breakerOpen.forEach((v, i) => {
-      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, open: v });
+    chart.pick(a).forEach((v, i) => {
+      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, [chart.field]: v });
     });
   return {
     $schema: SCHEMA,
-    title: 'Breakers OPEN (campaigns x instances), at each 5-minute step',
+    title: chart.title,
     width: WIDTH,
-    height: 200,
+    height: chart.height,
     layer: [
       ...shading(result),
       {
         data: { values },
-        mark: { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' },
-        encoding: {
-          x: hourAxis(result.summary.scenario.days),
-          y: { field: 'open', type: 'quantitative', title: 'breakers OPEN' },
-          stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
-        },
-      },
-    ],
-    resolve: { scale: { color: 'independent' } },
-  };
-}
-
-export function degradedSpec(result: ScenarioResult): VlSpec {
-  const values: unknown[] = [];
-  for (const a of result.series.algorithms)
-    a.degradedInstances.forEach((v, i) => {
-      values.push({ hour: hoursAt(result, i), algorithm: a.algorithm, degraded: v });
-    });
-  return {
-    $schema: SCHEMA,
-    title: `Pacer instances in degraded mode (of ${result.summary.scenario.instances}), store outages shaded`,
-    width: WIDTH,
-    height: 120,
-    layer: [
-      ...shading(result),
-      {
-        data: { values },
-        mark: { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' },
+        mark: chart.step
+          ? { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' }
+          : { type: 'line', strokeWidth: 1.4 },
         encoding: {
           x: hourAxis(result.summary.scenario.days),
           y: {
-            field: 'degraded',
+            field: chart.field,
             type: 'quantitative',
-            title: 'instances',
-            scale: { domain: [0, result.summary.scenario.instances] },
+            title: chart.axisTitle,
+            ...(chart.domain ? { scale: { domain: chart.domain } } : {}),
           },
           stroke: { field: 'algorithm', type: 'nominal', legend: { title: 'algorithm' } },
         },
@@ -188,6 +150,40 @@ export function degradedSpec(result: ScenarioResult): VlSpec {
     ],
     resolve: { scale: { color: 'independent' } },
   };
+}
+
+export function throttleSpec(result: ScenarioResult): VlSpec {
+  return perAlgorithmLineSpec(result, {
+    title: 'Mean throttle rate over campaigns',
+    height: 200,
+    field: 'throttle',
+    axisTitle: 'throttle rate',
+    pick: (a) => a.meanThrottle,
+    domain: [0, 1],
+  });
+}
+
+export function breakerSpec(result: ScenarioResult): VlSpec {
+  return perAlgorithmLineSpec(result, {
+    title: 'Breakers OPEN (campaigns x instances), at each 5-minute step',
+    height: 200,
+    field: 'open',
+    axisTitle: 'breakers OPEN',
+    pick: (a) => a.breakerOpen,
+    step: true,
+  });
+}
+
+export function degradedSpec(result: ScenarioResult): VlSpec {
+  return perAlgorithmLineSpec(result, {
+    title: `Pacer instances in degraded mode (of ${result.summary.scenario.instances}), store outages shaded`,
+    height: 120,
+    field: 'degraded',
+    axisTitle: 'instances',
+    pick: (a) => a.degradedInstances,
+    domain: [0, result.summary.scenario.instances],
+    step: true,
+  });
 }
 
 export function trafficSpec(result: ScenarioResult): VlSpec {
