@@ -216,27 +216,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     } else {
       if (!scenario.campaigns.list) throw new UsageError('a recorded scenario needs campaigns.list');
       const base = buildWorld(scenario);
-      const trainWorld = windowWorld(
-        base,
-        scenario,
-        train[0],
-        train[1],
-        costShareOf(base, train[0], train[1]),
-      );
-      const judgeWorld = windowWorld(
-        base,
-        scenario,
-        judge[0],
-        judge[1],
-        costShareOf(base, judge[0], judge[1]),
-      );
-      const fullWorld = windowWorld(
-        base,
-        scenario,
-        train[0],
-        judge[1],
-        costShareOf(base, train[0], judge[1]),
-      );
+      const windowOf = (fromHour: number, toHour: number) =>
+        windowWorld(base, scenario, fromHour, toHour, costShareOf(base, fromHour, toHour));
+      const trainWorld = windowOf(train[0], train[1]);
+      const judgeWorld = windowOf(judge[0], judge[1]);
+      const fullWorld = windowOf(train[0], judge[1]);
       const n = scenario.campaigns.list.length;
       const trained = await tuneOn(trainWorld, {
         basis,

@@ -32,6 +32,17 @@ const config = pacerConfig();
 const BUDGET = 20_000_000;
 const campaign = makeCampaign({ id: 'c1', dailyBudgetMicros: BUDGET, pacingMode: 'EVEN' });
 
+/** Instance "a" on a switchable store, holding its first lease for campaign c1. */
+async function leasedInstance() {
+  const memory = new MemoryStore();
+  const store = switchable(memory);
+  const journal = new MemoryJournal();
+  const a = new PacerInstance({ instanceId: 'a', store, journal, config });
+  a.upsertCampaign(campaign, 0);
+  await a.sync(0);
+  return { memory, store, journal, a, leased: a.states.get('c1')!.ownAllowanceMicros };
+}
+
 async function day(opts: { instances: number; outage?: [number, number]; duplicates?: boolean }) {
   const memory = new MemoryStore();
   const store = switchable(memory);
@@ -123,13 +134,7 @@ describe('PacerInstance', () => {
   });
 
   it('a restarted instance recovers its spend and lease from the store and its journal', async () => {
-    const memory = new MemoryStore();
-    const store = switchable(memory);
-    const journal = new MemoryJournal();
-    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
-    a.upsertCampaign(campaign, 0);
-    await a.sync(0);
-    const leased = a.states.get('c1')!.ownAllowanceMicros;
+    const { memory, store, journal, a, leased } = await leasedInstance();
     expect(leased).toBeGreaterThan(0);
     a.recordSpend({ campaignId: 'c1', eventId: 'before', spendMicros: 300 }, 10);
     await a.sync(20);
@@ -192,13 +197,7 @@ describe('PacerInstance sync rounds', () => {
 
 describe('PacerInstance restored while the store is down', () => {
   it('takes back its own spend and lease on the first healthy round', async () => {
-    const memory = new MemoryStore();
-    const store = switchable(memory);
-    const journal = new MemoryJournal();
-    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
-    a.upsertCampaign(campaign, 0);
-    await a.sync(0);
-    const leased = a.states.get('c1')!.ownAllowanceMicros;
+    const { memory, store, journal, a, leased } = await leasedInstance();
     a.recordSpend({ campaignId: 'c1', eventId: 'e1', spendMicros: 400 }, 10);
     await a.sync(20);
     store.up = false;
@@ -217,13 +216,7 @@ describe('PacerInstance restored while the store is down', () => {
   });
 
   it('takes back the lease of a campaign it could only load once the store was back', async () => {
-    const memory = new MemoryStore();
-    const store = switchable(memory);
-    const journal = new MemoryJournal();
-    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
-    a.upsertCampaign(campaign, 0);
-    await a.sync(0);
-    const leased = a.states.get('c1')!.ownAllowanceMicros;
+    const { memory, store, journal, a, leased } = await leasedInstance();
     store.up = false;
     const b = new PacerInstance({ instanceId: 'a', store, journal, config });
     await b.restore(30);

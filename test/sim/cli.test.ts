@@ -4,16 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { EXIT_BAD_INPUT, EXIT_BELOW_THRESHOLDS, EXIT_OK, main } from '../../sim/cli';
-
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), isTty: false },
-  };
-}
+import { captureIo } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
 
@@ -42,16 +33,16 @@ function scenarioFile(name: string, extra: Record<string, unknown> = {}): string
 
 describe('sim CLI', () => {
   it('prints help and exits 0', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['--help'], t.io)).toBe(EXIT_OK);
     expect(t.out.join('')).toMatch(/Usage: npm run sim -- <scenario.yaml>/);
   });
 
   it('writes report and summary, quietly when not on a terminal, byte-identical for one seed', async () => {
     const path = scenarioFile('twice');
-    const a = io();
-    const b = io();
-    const p = io();
+    const a = captureIo();
+    const b = captureIo();
+    const p = captureIo();
     expect(await main([path, '--out', join(dir, 'a'), '--threads', '1'], a.io)).toBe(EXIT_OK);
     expect(await main([path, '--out', join(dir, 'b'), '--threads', '1'], b.io)).toBe(EXIT_OK);
     // Worker threads change nothing in the output.
@@ -61,7 +52,7 @@ describe('sim CLI', () => {
       expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'b', f)))).toBe(true);
       expect(readFileSync(join(dir, 'a', f)).equals(readFileSync(join(dir, 'p', f)))).toBe(true);
     }
-    const c = io();
+    const c = captureIo();
     expect(await main([path, '--seed', '12', '--out', join(dir, 'c')], c.io)).toBe(EXIT_OK);
     expect(readFileSync(join(dir, 'c', 'summary.json'), 'utf8')).not.toBe(
       readFileSync(join(dir, 'a', 'summary.json'), 'utf8'),
@@ -79,7 +70,7 @@ describe('sim CLI', () => {
   });
 
   it('runs only the algorithms asked for', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main([scenarioFile('one'), '--algorithms', 'asap', '--out', join(dir, 'one')], t.io)).toBe(
       EXIT_OK,
     );
@@ -89,7 +80,7 @@ describe('sim CLI', () => {
 
   it('exits 1 naming the scores below the thresholds, with seed and scenario', async () => {
     const path = scenarioFile('strict', { thresholds: { minAccuracy: { ASAP: 0.99 } } });
-    const t = io();
+    const t = captureIo();
     expect(await main([path, '--out', join(dir, 'strict')], t.io)).toBe(EXIT_BELOW_THRESHOLDS);
     expect(t.err.join('')).toMatch(/seed 11/);
     expect(t.err.join('')).toMatch(/ASAP: pacing accuracy 0\.\d+ < 0\.99/);
@@ -99,13 +90,13 @@ describe('sim CLI', () => {
     const bad = scenarioFile('bad', {
       stream: { kind: 'synthetic', meanQps: 0, marketPrice: { medianCpmMicros: 1, sigma: 0 } },
     });
-    const t = io();
+    const t = captureIo();
     expect(await main([bad], t.io)).toBe(EXIT_BAD_INPUT);
     expect(t.err.join('')).toMatch(/\/stream\/meanQps: must be > 0/);
-    expect(await main([bad, '--algorithms', 'FAST'], io().io)).toBe(EXIT_BAD_INPUT);
-    expect(await main([bad, '--seed', 'x'], io().io)).toBe(EXIT_BAD_INPUT);
-    expect(await main([bad, '--threads', '0'], io().io)).toBe(EXIT_BAD_INPUT);
-    expect(await main([], io().io)).toBe(EXIT_BAD_INPUT);
-    expect(await main([join(dir, 'missing.yaml')], io().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main([bad, '--algorithms', 'FAST'], captureIo().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main([bad, '--seed', 'x'], captureIo().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main([bad, '--threads', '0'], captureIo().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main([], captureIo().io)).toBe(EXIT_BAD_INPUT);
+    expect(await main([join(dir, 'missing.yaml')], captureIo().io)).toBe(EXIT_BAD_INPUT);
   });
 });

@@ -50,3 +50,14 @@ export function fridayLite(): Scenario {
   raw.campaigns.generate.budgetMicros = { min: b.min / 5, max: b.max / 5 };
   return scenarioFrom(raw, 'friday.yaml at 1/5 scale', path);
 }
+
+/** A CLI's stdout/stderr captured into arrays, as a non-terminal. */
+export function captureIo() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), isTty: false },
+  };
+}

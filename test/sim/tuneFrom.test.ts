@@ -10,19 +10,10 @@ import { main as tuneMain } from '../../sim/tune/cli';
 import { parseMultipliersFile } from '../../sim/tune/multipliersFile';
 import { buildWorld } from '../../sim/world';
 import { bearer, createCampaign, testApp } from '../server/http.harness';
+import { captureIo } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'tune-from-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s), isTty: false },
-  };
-}
 
 const STREAM = `stream:
   kind: synthetic
@@ -54,7 +45,7 @@ function referencing(name: string, campaigns: string): string {
 
 describe('tune -> multipliers file -> scenario -> ADAPTIVE run', () => {
   it('round-trips the exact multipliers into the campaigns and the target curve', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await tuneMain([small, '--no-search', '--out', join(dir, 'tuned')], t.io)).toBe(0);
     const text = readFileSync(join(dir, 'tuned', 'multipliers.json'), 'utf8');
     const tuned = parseMultipliersFile(text, 'multipliers.json').hourlyMultipliers;
@@ -177,7 +168,7 @@ describe('tune --from', () => {
     // Hours 0-3 with 10, 20, 30, 40 rows: shares 0.4, 0.8, 1.2, 1.6 of the mean of the observed hours.
     for (let h = 0; h < 4; h++) for (let i = 0; i < 10 * (h + 1); i++) rows.push(`0\t50\t0.001\t${h}`);
     const rec = write('rec.tsv', `${rows.join('\n')}\n`);
-    const t = io();
+    const t = captureIo();
     expect(await tuneMain([small, '--from', rec, '--no-search', '--out', join(dir, 'rec')], t.io)).toBe(0);
     const m = multipliers('rec');
     expect(m.hourly_multipliers.slice(0, 4)).toEqual([0.4, 0.8, 1.2, 1.6]);
@@ -189,12 +180,12 @@ describe('tune --from', () => {
   }, 30_000);
 
   it('fits the requests per hour of a past sim run, byte-identical for one run', async () => {
-    const s = io();
+    const s = captureIo();
     expect(await simMain([small, '--out', join(dir, 'run'), '--threads', '1'], s.io)).toBe(0);
     const traffic = JSON.parse(readFileSync(join(dir, 'run', 'traffic.json'), 'utf8'));
     expect(traffic.seed).toBe(11);
-    const a = io();
-    const b = io();
+    const a = captureIo();
+    const b = captureIo();
     expect(
       await tuneMain([small, '--from', join(dir, 'run'), '--no-search', '--out', join(dir, 'fa')], a.io),
     ).toBe(0);
@@ -222,7 +213,7 @@ describe('tune --from', () => {
       /another stream than the judged day's/,
     );
     // A run holds requests per hour only.
-    const c = io();
+    const c = captureIo();
     expect(await tuneMain([small, '--from', join(dir, 'run'), '--basis', 'cost'], c.io)).toBe(2);
     expect(c.err.join('')).toMatch(/--basis cost: past sim run .* holds requests per hour only/);
   }, 60_000);
@@ -241,7 +232,7 @@ describe('tune --from', () => {
     ],
   ])('exits 2 on %s and says what it expected', async (_name, from, message) => {
     writeFileSync(join(dir, 'other.csv'), 'price,hour\n12,3\n');
-    const t = io();
+    const t = captureIo();
     expect(await tuneMain([small, '--from', join(dir, from), '--out', join(dir, 'never')], t.io)).toBe(2);
     expect(t.err.join('')).toMatch(message);
   });
