@@ -8,7 +8,12 @@ import type { PacingState } from './pacingState';
 export type Rand = () => number;
 
 /** Fills `out` with a denial; for shells that deny before the pacing logic runs. */
-export function deny(out: Decision, reason: DecisionReason, throttleRate: number, degraded: boolean): Decision {
+export function deny(
+  out: Decision,
+  reason: DecisionReason,
+  throttleRate: number,
+  degraded: boolean,
+): Decision {
   out.allow = false;
   out.maxBidCpmMicros = 0;
   out.throttleRate = throttleRate;

@@ -49,7 +49,13 @@ describe('a full journal disk during an outage', () => {
     expect(d.allow).toBe(true);
     journal.full = true;
     const refused = a.recordSpendAcked(
-      { campaignId: 'c1', eventId: 'w1', spendMicros: 900, reservedMicros: d.reservedMicros, reservedAtMs: 10 },
+      {
+        campaignId: 'c1',
+        eventId: 'w1',
+        spendMicros: 900,
+        reservedMicros: d.reservedMicros,
+        reservedAtMs: 10,
+      },
       11,
     );
     await a.flush().catch(() => undefined);
@@ -83,7 +89,13 @@ describe('a full journal disk during an outage', () => {
       if (!d.allow) continue;
       allowed++;
       const p = a.recordSpendAcked(
-        { campaignId: 'c1', eventId: `w${i}`, spendMicros: 1_000, reservedMicros: d.reservedMicros, reservedAtMs: 100 + i },
+        {
+          campaignId: 'c1',
+          eventId: `w${i}`,
+          spendMicros: 1_000,
+          reservedMicros: d.reservedMicros,
+          reservedAtMs: 100 + i,
+        },
         100 + i,
       );
       await a.flush().catch(() => undefined);
@@ -104,7 +116,16 @@ describe('a full journal disk when the store returns', () => {
     for (let i = 0; i < 5; i++) {
       const d = a.decide('c1', BID, 10 + i, always, out)!;
       if (!d.allow) continue;
-      a.recordSpend({ campaignId: 'c1', eventId: `w${i}`, spendMicros: 700, reservedMicros: d.reservedMicros, reservedAtMs: 10 + i }, 10 + i);
+      a.recordSpend(
+        {
+          campaignId: 'c1',
+          eventId: `w${i}`,
+          spendMicros: 700,
+          reservedMicros: d.reservedMicros,
+          reservedAtMs: 10 + i,
+        },
+        10 + i,
+      );
       spent += 700;
     }
     await a.flush();
