@@ -15,8 +15,10 @@ import { installErrorHandlers } from './http/errorHandler';
 import { lazyChildLogger } from './http/lazyLogger';
 import { PacerMetrics } from './http/metrics';
 import { pacingRoutes } from './http/pacingRoutes';
+import { type RecordsAccess, recordRoutes, recordsHealthToJson } from './http/recordRoutes';
 import { HealthResponse } from './http/schemas';
 import { healthToJson } from './http/statusJson';
+import { registerRecordsMetrics } from './records/recordsMetrics';
 import type { PacerRuntime } from './runtime/types';
 
 /** What the runtime may log through: Fastify's logger fits, so both write one stream. */
@@ -34,6 +36,8 @@ export interface AppDeps {
   readonly runtime: PacerRuntime | ((log: AppLogger) => PacerRuntime);
   /** Process-wide default metrics (memory, event loop): off in tests that build many apps. */
   readonly defaultMetrics?: boolean;
+  /** PostgreSQL (or PGlite) records: audit, performance history, /health and metrics fields. */
+  readonly records?: RecordsAccess;
 }
 
 /**
@@ -130,7 +134,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
 
   const auth = requireApiKey(config.apiKey);
   pacingRoutes(app, runtime, metrics, auth);
-  campaignRoutes(app, runtime, auth);
+  campaignRoutes(app, runtime, auth, deps.records !== undefined);
+  if (deps.records !== undefined) {
+    recordRoutes(app, runtime, deps.records);
+    registerRecordsMetrics(metrics.registry, () => deps.records!.health());
+  }
   dashboardRoutes(app);
 
   app.get(
@@ -144,7 +152,10 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
         response: { 200: HealthResponse },
       },
     },
-    async () => healthToJson(runtime.health()),
+    async () =>
+      deps.records === undefined
+        ? healthToJson(runtime.health())
+        : { ...healthToJson(runtime.health()), records: recordsHealthToJson(deps.records.health()) },
   );
 
   app.get(

@@ -86,7 +86,10 @@ export class RedisMarker implements GenerationMarker {
   }
 
   claimRepair(owner: string, ttlMs: number): Promise<boolean> {
-    return this.run('repair lock', async () => (await this.redis.set(this.lockKey, owner, 'PX', ttlMs, 'NX')) === 'OK');
+    return this.run(
+      'repair lock',
+      async () => (await this.redis.set(this.lockKey, owner, 'PX', ttlMs, 'NX')) === 'OK',
+    );
   }
 
   releaseRepair(owner: string): Promise<void> {

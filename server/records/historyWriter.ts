@@ -3,7 +3,7 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SpendRecord } from '../../core/store';
 import type { Clock, Timers } from '../runtime/time';
-import { type GenerationSpend, GenerationClosedError, type HistoryRecords } from './historyRecords';
+import { GenerationClosedError, type GenerationSpend, type HistoryRecords } from './historyRecords';
 
 export interface HistoryWriterOptions {
   readonly history: HistoryRecords;
@@ -71,7 +71,9 @@ export class HistoryWriter {
       .sort()
       .map((f) => join(this.o.spillDir, f));
     for (const path of this.spilled) {
-      this.spilledRecords += readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).length;
+      this.spilledRecords += readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0).length;
     }
     // Names sort in spill order across runs.
     this.spillSeq = this.o.clock.nowMs() * 1000;
@@ -120,7 +122,10 @@ export class HistoryWriter {
         this.written += batch.length;
       }
       if (this.consecutiveFailures > 0) {
-        this.o.log.info({ failures: this.consecutiveFailures }, 'PostgreSQL reachable again: history caught up');
+        this.o.log.info(
+          { failures: this.consecutiveFailures },
+          'PostgreSQL reachable again: history caught up',
+        );
       }
       this.consecutiveFailures = 0;
     } catch (err) {
@@ -232,7 +237,10 @@ export class HistoryWriter {
     const left = this.queue.length;
     // The next start of this instance writes the spill file first.
     if (left > 0 && (await this.spill(left))) {
-      this.o.log.warn({ records: left }, 'PostgreSQL unreachable at shutdown: history spilled to the journal dir');
+      this.o.log.warn(
+        { records: left },
+        'PostgreSQL unreachable at shutdown: history spilled to the journal dir',
+      );
     }
   }
 }

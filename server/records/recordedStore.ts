@@ -28,10 +28,16 @@ export interface RecordedStoreOptions {
    * before it counts (embedded mode, where PGlite is the only durable copy and the dedup).
    */
   readonly writer: HistoryWriter | null;
+  /** Decision counts; flushed at close, before the database closes. */
+  readonly activity?: { close(): Promise<void> };
   readonly kind: 'redis' | 'embedded';
   readonly instanceId: string;
   readonly clock: Clock;
-  readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
+  readonly log: {
+    info(o: object, m: string): void;
+    warn(o: object, m: string): void;
+    error(o: object, m: string): void;
+  };
   /** Days of history re-seeded as day counters (Redis keeps day keys 8 days). */
   readonly reseedDays?: number;
   readonly repairRetryMs?: number;
@@ -46,6 +52,9 @@ export interface RecordsHealth {
   readonly repairing: boolean;
   readonly lastDataLoss: { readonly atMs: number; readonly generation: string | null } | null;
   readonly history: HistoryWriterStats | null;
+  /** False while writes to PostgreSQL fail (history, registry). */
+  readonly postgresHealthy: boolean;
+  readonly lastError: string | null;
 }
 
 const SEED_CHUNK = 1_000;
@@ -84,6 +93,8 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private instance: PacerInstance | null = null;
+  private recordsFailing = false;
+  private recordsError: string | null = null;
   private readonly o: RecordedStoreOptions;
 
   constructor(opts: RecordedStoreOptions) {
@@ -103,6 +114,8 @@ export class RecordedStore implements BudgetStore {
       repairing: this.repairing !== null,
       lastDataLoss: this.lastDataLoss,
       history: this.o.writer?.stats() ?? null,
+      postgresHealthy: !this.recordsFailing && !(this.o.writer?.stats().failing ?? false),
+      lastError: this.recordsError ?? this.o.writer?.stats().lastError?.message ?? null,
     };
   }
 
@@ -112,21 +125,20 @@ export class RecordedStore implements BudgetStore {
    * to the guard of the first calls.
    */
   async init(): Promise<void> {
-    let marker: string | null;
     try {
-      marker = await this.o.marker.read();
+      const marker = await this.o.marker.read();
+      if (marker !== null) {
+        await this.o.records.generations.ensureRegistered(marker, this.o.clock.nowMs());
+        this.generation = marker;
+        return;
+      }
+      await this.repairNow();
+      const now = await this.o.marker.read();
+      if (now !== null) await this.adopt(now);
     } catch (err) {
-      this.o.log.warn({ err }, 'hot store unreachable at start: its generation is checked when it answers');
-      return;
+      // The guard of the first store calls checks again: the runtime starts degraded meanwhile.
+      this.o.log.warn({ err }, 'could not check the hot store generation at start; will retry');
     }
-    if (marker !== null) {
-      await this.o.records.generations.ensureRegistered(marker, this.o.clock.nowMs());
-      this.generation = marker;
-      return;
-    }
-    await this.repairNow();
-    const now = await this.o.marker.read();
-    if (now !== null) await this.adopt(now);
   }
 
   // --- the guard ------------------------------------------------------------------------------
@@ -179,9 +191,16 @@ export class RecordedStore implements BudgetStore {
       if (open === null && this.pendingPlan === null) {
         // First start of this database: nothing to re-seed; adopt campaigns the hot store has.
         const { generation } = await records.generations.ensureOpen(this.newGenerationId(nowMs), nowMs);
-        const adopted = await records.campaigns.importMissing(await this.o.inner.listCampaigns(), instanceId, nowMs);
+        const adopted = await records.campaigns.importMissing(
+          await this.o.inner.listCampaigns(),
+          instanceId,
+          nowMs,
+        );
         await marker.writeIfAbsent(generation);
-        this.o.log.info({ generation, adoptedCampaigns: adopted }, 'records initialised: first generation of the hot store');
+        this.o.log.info(
+          { generation, adoptedCampaigns: adopted },
+          'records initialised: first generation of the hot store',
+        );
         return;
       }
       if (this.o.kind === 'redis' && this.generation === null && this.lastDataLoss === null) {
@@ -206,7 +225,13 @@ export class RecordedStore implements BudgetStore {
           ? 'hot store repaired: campaigns, spend and leases re-seeded from PostgreSQL'
           : 'embedded store restored from PGlite: campaigns, spend and leases re-seeded';
       this.o.log.warn(
-        { closed: plan.closed, generation: next, campaigns: plan.campaigns.length, seedRecords: plan.spend.length, spentMicros },
+        {
+          closed: plan.closed,
+          generation: next,
+          campaigns: plan.campaigns.length,
+          seedRecords: plan.spend.length,
+          spentMicros,
+        },
         msg,
       );
     } finally {
@@ -253,17 +278,23 @@ export class RecordedStore implements BudgetStore {
     const writer = this.o.writer;
     const stale = writer === null ? [] : await writer.takeStale(generation);
     try {
-      for (const chunk of chunks(stale, SEED_CHUNK)) await this.o.inner.applySpend(chunk.map((s) => s.record));
+      for (const chunk of chunks(stale, SEED_CHUNK))
+        await this.o.inner.applySpend(chunk.map((s) => s.record));
       writer?.readd(stale.map((s): GenerationSpend => ({ record: s.record, generation })));
       await this.reassertLeases();
       this.generation = generation;
       if (stale.length > 0) {
-        this.o.log.info({ generation, records: stale.length }, 'seeded own spend not yet in PostgreSQL into the repaired store');
+        this.o.log.info(
+          { generation, records: stale.length },
+          'seeded own spend not yet in PostgreSQL into the repaired store',
+        );
       }
     } catch (err) {
       // Seeding again later is safe: the new store counts each event id once.
       writer?.readd(stale);
-      throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError('adopting the repaired store failed', { cause: err });
+      throw err instanceof StoreUnavailableError
+        ? err
+        : new StoreUnavailableError('adopting the repaired store failed', { cause: err });
     } finally {
       writer?.resume();
     }
@@ -296,6 +327,20 @@ export class RecordedStore implements BudgetStore {
     }
   }
 
+  /** Runs a PostgreSQL operation of the request or spend path, keeping its outcome for /health. */
+  private async recorded<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      const out = await op();
+      this.recordsFailing = false;
+      this.recordsError = null;
+      return out;
+    } catch (err) {
+      this.recordsFailing = true;
+      this.recordsError = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+  }
+
   // --- BudgetStore ----------------------------------------------------------------------------
 
   async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
@@ -308,9 +353,11 @@ export class RecordedStore implements BudgetStore {
     }
     let fresh: boolean[];
     try {
-      fresh = await this.o.records.history.recordSpend(
-        records.map((record) => ({ record, generation })),
-        this.o.clock.nowMs(),
+      fresh = await this.recorded(() =>
+        this.o.records.history.recordSpend(
+          records.map((record) => ({ record, generation })),
+          this.o.clock.nowMs(),
+        ),
       );
     } catch (err) {
       throw new StoreUnavailableError('PGlite could not store spend', { cause: err });
@@ -337,7 +384,9 @@ export class RecordedStore implements BudgetStore {
 
   async putCampaign(campaign: Campaign): Promise<void> {
     try {
-      await this.o.records.campaigns.put(campaign, currentActor(this.o.instanceId), this.o.clock.nowMs());
+      await this.recorded(() =>
+        this.o.records.campaigns.put(campaign, currentActor(this.o.instanceId), this.o.clock.nowMs()),
+      );
     } catch (err) {
       throw new RecordsUnavailableError({ cause: err });
     }
@@ -351,7 +400,9 @@ export class RecordedStore implements BudgetStore {
   async deleteCampaign(id: string): Promise<boolean> {
     let existed: boolean;
     try {
-      existed = await this.o.records.campaigns.delete(id, currentActor(this.o.instanceId), this.o.clock.nowMs());
+      existed = await this.recorded(() =>
+        this.o.records.campaigns.delete(id, currentActor(this.o.instanceId), this.o.clock.nowMs()),
+      );
     } catch (err) {
       throw new RecordsUnavailableError({ cause: err });
     }
@@ -379,6 +430,7 @@ export class RecordedStore implements BudgetStore {
   /** Writes (or spills) the history still queued, then closes the hot store, marker and database. */
   async close(): Promise<void> {
     await this.o.writer?.close();
+    await this.o.activity?.close();
     await this.o.inner.close();
     await this.o.marker.close();
     await this.o.records.close();

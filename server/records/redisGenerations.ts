@@ -97,7 +97,10 @@ export class RedisGenerations {
       );
       const campaigns = defs.map((r) => makeCampaign(r.definition));
       const spend: SpendRecord[] = [];
-      const leaseBy = new Map<string, { campaignId: string; dayKey: string; instanceId: string; micros: number }>();
+      const leaseBy = new Map<
+        string,
+        { campaignId: string; dayKey: string; instanceId: string; micros: number }
+      >();
       for (const r of recent) {
         const hourIndex = int(r.hour_index);
         const micros = int(r.spend_micros);
@@ -112,7 +115,12 @@ export class RedisGenerations {
         const key = `${r.campaign_id}\u0000${r.day_key}\u0000${r.instance_id}`;
         const lease = leaseBy.get(key);
         if (lease === undefined)
-          leaseBy.set(key, { campaignId: r.campaign_id, dayKey: r.day_key, instanceId: r.instance_id, micros });
+          leaseBy.set(key, {
+            campaignId: r.campaign_id,
+            dayKey: r.day_key,
+            instanceId: r.instance_id,
+            micros,
+          });
         else lease.micros += micros;
       }
       for (const r of older) {

@@ -91,6 +91,8 @@ export interface RuntimeDeps {
   readonly seed?: number;
   readonly leaseHorizonMs?: number;
   readonly minLeaseShare?: number;
+  /** Called with every decision (records: requests seen and decisions allowed per hour). */
+  readonly onDecision?: (campaignId: string, allowed: boolean) => void;
 }
 
 export const DEFAULT_SYNC_INTERVAL_MS = 250;
@@ -196,6 +198,7 @@ class ServerRuntime implements Runtime {
       });
     }
     if (s.breaker.state !== breakerBefore) this.breakerMoved(s, nowMs);
+    this.deps.onDecision?.(campaignId, out.allow);
     return out;
   }
 

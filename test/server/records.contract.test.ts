@@ -94,14 +94,19 @@ describe.each([
 
   it('applies migrations once: a second run applies nothing', async () => {
     expect(await migrate(records.db)).toEqual([]);
-    const rows = await records.db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    const rows = await records.db.query<{ version: number }>(
+      'SELECT version FROM schema_migrations ORDER BY version',
+    );
     expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
   });
 
   it('rolls a failing migration back with every migration of its run: nothing changes', async () => {
     const { records: blank, dispose } = await engine.fresh();
     try {
-      const broken = [...MIGRATIONS, { version: 99, name: 'broken', sql: 'CREATE TABLE campaigns (id text)' }];
+      const broken = [
+        ...MIGRATIONS,
+        { version: 99, name: 'broken', sql: 'CREATE TABLE campaigns (id text)' },
+      ];
       await expect(migrate(blank.db, broken)).rejects.toBeInstanceOf(MigrationError);
       const tables = await blank.db.query<{ n: unknown }>(
         "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('campaigns', 'campaign_hours')",
@@ -145,7 +150,9 @@ describe.each([
   });
 
   it('refuses to edit or delete audit rows', async () => {
-    await expect(records.db.query("UPDATE campaign_audit SET actor = 'mallory'")).rejects.toThrow(/append-only/);
+    await expect(records.db.query("UPDATE campaign_audit SET actor = 'mallory'")).rejects.toThrow(
+      /append-only/,
+    );
     await expect(records.db.query('DELETE FROM campaign_audit')).rejects.toThrow(/append-only/);
   });
 
@@ -204,7 +211,10 @@ describe.each([
   });
 
   it('closes a generation for a repair: its later writes are refused, the plan holds all spend', async () => {
-    await records.history.recordSpend([{ record: spend('old-1', { campaignId: 'c2', dayKey: '2026-11-01' }), generation: 'g1' }], T0);
+    await records.history.recordSpend(
+      [{ record: spend('old-1', { campaignId: 'c2', dayKey: '2026-11-01' }), generation: 'g1' }],
+      T0,
+    );
     await records.campaigns.put(makeCampaign({ id: 'c2', dailyBudgetMicros: 1_000_000 }), 'alice', T0);
     const plan = await records.generations.closeAndPlan('g2', '2026-11-25', T0);
     expect(plan.closed).toEqual(['g1']);
@@ -212,7 +222,9 @@ describe.each([
     await expect(
       records.history.recordSpend([{ record: spend('late'), generation: 'g1' }], T0),
     ).rejects.toBeInstanceOf(GenerationClosedError);
-    expect(await records.history.recordSpend([{ record: spend('late'), generation: 'g2' }], T0)).toEqual([true]);
+    expect(await records.history.recordSpend([{ record: spend('late'), generation: 'g2' }], T0)).toEqual([
+      true,
+    ]);
 
     const c1 = plan.spend.filter((r) => r.campaignId === 'c1');
     expect(c1.reduce((s, r) => s + r.spendMicros, 0)).toBe(5_000 + 3_000_000_000);
@@ -221,7 +233,12 @@ describe.each([
     expect(plan.spend.filter((r) => r.campaignId === 'c2')).toEqual([
       expect.objectContaining({ dayKey: '2026-11-01', spendMicros: 2_500 }),
     ]);
-    expect(plan.leases).toContainEqual({ campaignId: 'c1', dayKey: '2026-11-30', instanceId: 'i2', micros: 2_500 });
+    expect(plan.leases).toContainEqual({
+      campaignId: 'c1',
+      dayKey: '2026-11-30',
+      instanceId: 'i2',
+      micros: 2_500,
+    });
     expect(plan.campaigns.map((c) => c.id)).toEqual(expect.arrayContaining(['c2', 'reg-1', 'imp-1']));
   });
 });
