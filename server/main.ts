@@ -39,7 +39,14 @@ async function main(): Promise<void> {
   // The journal keeps spend while the store (Redis, or PGlite when embedded) refuses it.
   const journal = await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
   const recordsLog = deferredLogger();
-  const recorded = recordedParts({ ...config, records, inner: store, clock, timers: intervalTimers, log: recordsLog });
+  const recorded = recordedParts({
+    ...config,
+    records,
+    inner: store,
+    clock,
+    timers: intervalTimers,
+    log: recordsLog,
+  });
 
   const app = await buildApp(config, {
     runtime: (log) => {
