@@ -156,7 +156,22 @@ export class RecordedStore implements BudgetStore {
     await this.adopt(marker);
   }
 
+  /**
+   * The leases this instance holds were granted by the store that lost them, and the repaired
+   * store will not know their unspent part: keep only what is spent or reserved, so no peer can be
+   * granted the same budget again. Bids resume once the repaired store grants new leases.
+   */
+  private dropUnspentLeases(): void {
+    if (this.instance === null) return;
+    for (const s of this.instance.states.values()) {
+      if (!Number.isFinite(s.ownAllowanceMicros)) continue;
+      const committed = Math.ceil(s.ledger.ownDaySpentMicros + s.ledger.reservedMicros);
+      if (s.ownAllowanceMicros > committed) s.ownAllowanceMicros = committed;
+    }
+  }
+
   private noteLoss(): void {
+    this.dropUnspentLeases();
     this.dataLossDetected++;
     this.lastDataLoss = { atMs: this.o.clock.nowMs(), generation: this.generation };
     this.o.log.error(
