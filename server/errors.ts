@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   PACER_ERR_CONFIG: 500,
   // Another live process holds this INSTANCE_ID in Redis: two would share (and overspend) its leases.
   PACER_ERR_INSTANCE_ID_IN_USE: 500,
+  // PostgreSQL (the system of record) refused or could not take a registry change.
+  PACER_ERR_RECORDS_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -214,3 +216,16 @@ export class ConfigError extends PacerError {
 
 /** sysexits.h EX_CONFIG: lets a supervisor tell a bad deployment from a crash. */
 export const CONFIG_EXIT_CODE = 78;
+
+/** PostgreSQL could not take a registry change: nothing was changed, retrying is safe. */
+export class RecordsUnavailableError extends PacerError {
+  constructor(options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'PACER_ERR_RECORDS_UNAVAILABLE',
+      `PostgreSQL, the system of record, could not save this change${detail}. Nothing was changed; retry when GET /health shows records.postgres_healthy true.`,
+      options,
+    );
+    this.name = 'RecordsUnavailableError';
+  }
+}
