@@ -1,4 +1,5 @@
 import { isValidTimeZone } from './dayWindow';
+import { CodedError } from './errors';
 import { isMicros } from './money';
 
 export const PACING_MODES = ['EVEN', 'ASAP', 'FRONT_LOADED', 'ADAPTIVE', 'DUAL_GRADIENT'] as const;
@@ -128,10 +129,9 @@ export function campaignIssues(input: CampaignInput): CampaignIssue[] {
   return issues;
 }
 
-export class CampaignValidationError extends Error {
-  readonly code = 'INVALID_CAMPAIGN';
+export class CampaignValidationError extends CodedError {
   constructor(readonly issues: readonly CampaignIssue[]) {
-    super(issues.map((i) => `${i.path}: ${i.message}`).join(' '));
+    super('INVALID_CAMPAIGN', issues.map((i) => `${i.path}: ${i.message}`).join(' '));
     this.name = 'CampaignValidationError';
   }
 }

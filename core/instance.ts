@@ -4,6 +4,7 @@ import { budgetLimitMicros, dayFraction } from './controller';
 import { hourIndex } from './dayWindow';
 import { type Rand, addLease, advance, decide, recordSpend, releaseBid, setPeerSpend } from './decide';
 import type { Decision } from './decision';
+import { UnknownCampaignError } from './errors';
 import { EventIdSet } from './eventIdSet';
 import type { SpendJournal } from './journal';
 import { dayCommittedMicros, unbookSpend } from './ledger';
@@ -58,14 +59,6 @@ type Ack = (ack: SpendAck | Error) => void;
 const REPLAY_CHUNK_RECORDS = 1_000;
 
 const DUPLICATE: SpendAck = Object.freeze({ counted: false, journaled: false });
-
-export class UnknownCampaignError extends Error {
-  readonly code = 'UNKNOWN_CAMPAIGN';
-  constructor(readonly campaignId: string) {
-    super(`campaign "${campaignId}" is not known to this pacer; create it first`);
-    this.name = 'UnknownCampaignError';
-  }
-}
 
 export class PacerInstance {
   readonly instanceId: string;

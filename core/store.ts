@@ -1,5 +1,6 @@
 import type { BreakerSnapshot } from './breaker';
 import type { Campaign } from './campaign';
+import { CodedError } from './errors';
 
 /**
  * The shared state behind several pacer instances: Redis in the server, memory in the simulator
@@ -71,10 +72,9 @@ export interface BudgetStore {
 
 export const HOUR_BUCKETS = 25;
 
-export class StoreUnavailableError extends Error {
-  readonly code = 'STORE_UNAVAILABLE';
+export class StoreUnavailableError extends CodedError {
   constructor(message = 'the shared budget store cannot be reached', options?: { cause?: unknown }) {
-    super(message, options);
+    super('STORE_UNAVAILABLE', message, options);
     this.name = 'StoreUnavailableError';
   }
 }

@@ -1,8 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SimInvariantError } from '../engine';
-import { ScenarioError } from '../scenario';
-import { RecordedStreamError } from '../sources/recorded';
+import { UsageError, isBadInput, isInvariantBroken } from '../errorCodes';
 import {
   type Baseline,
   BaselineError,
@@ -38,8 +36,6 @@ export interface CheckIo {
   readonly stdout: (s: string) => void;
   readonly stderr: (s: string) => void;
 }
-
-class UsageError extends Error {}
 
 function parsePacer(items: readonly string[]): PacerOverride {
   const o: Record<string, number> = {};
@@ -121,17 +117,12 @@ export async function main(argv: readonly string[], io: CheckIo): Promise<number
     );
     return EXIT_REGRESSED;
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof BaselineError ||
-      err instanceof ScenarioError ||
-      err instanceof RecordedStreamError ||
-      err instanceof RangeError
-    ) {
+    // Classified by code only: a RangeError from deep inside is a bug, not bad input.
+    if (isBadInput(err)) {
       io.stderr(`sim:check: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof SimInvariantError) {
+    if (isInvariantBroken(err)) {
       io.stderr(`sim:check: ${err.message}\n`);
       return EXIT_REGRESSED;
     }

@@ -4,18 +4,12 @@ import { parseArgs } from 'node:util';
 import type { PacingMode } from '../../core/index';
 import { tuneReportMarkdown } from '../../reports/tuneReport';
 import { buildCampaigns } from '../campaigns';
-import { type Scenario, ScenarioError, loadScenario } from '../scenario';
-import { RecordedStreamError } from '../sources/recorded';
+import { UsageError, isBadInput } from '../errorCodes';
+import { type Scenario, loadScenario } from '../scenario';
 import { type World, buildWorld } from '../world';
-import { collectTotals, hourOfDay } from './fit';
-import { type History, HistoryError, loadHistory } from './history';
-import {
-  FIT_BASES,
-  type FitBasis,
-  type MultipliersFile,
-  MultipliersFileError,
-  formatMultipliersFile,
-} from './multipliersFile';
+import { type HourlyTotals, collectTotals, hourOfDay } from './fit';
+import { type History, loadHistory } from './history';
+import { FIT_BASES, type FitBasis, type MultipliersFile, formatMultipliersFile } from './multipliersFile';
 import { stretchedWindow } from './stretchedWindow';
 import { type EvalRow, type GainTrial, evaluate, fitFile, scaledScenario, searchGains, tuneOn } from './tune';
 
@@ -58,8 +52,6 @@ Apply it to campaign c1 of a running server:
 
 Exit codes: 0 ok, 2 bad input.`;
 
-class UsageError extends Error {}
-
 function hours(text: string, flag: string): [number, number] {
   const m = /^(\d{1,2})-(\d{1,2})$/.exec(text);
   const a = m ? Number(m[1]) : Number.NaN;
@@ -89,9 +81,28 @@ function windowWorld(base: World, scenario: Scenario, from: number, to: number, 
   return Object.freeze({ ...base, stream, campaigns: Object.freeze(buildCampaigns(scaled, stream.plan)) });
 }
 
+const BASIS_TOTALS = { requests: 'requests', cost: 'costMicros', pctr: 'pctr', clicks: 'clicks' } as const;
+
+/**
+ * The fit needs some of the basis in the hours it reads; say so here, at the edge, rather than
+ * let the fit fail deep inside (its RangeError is a bug guard, not an input check).
+ */
+function requireFittable(t: HourlyTotals, hours: readonly number[], basis: FitBasis, what: string): void {
+  const sum = hours.reduce((a, h) => a + t[BASIS_TOTALS[basis]][h]!, 0);
+  if (!(sum > 0))
+    throw new UsageError(
+      `${what}: no ${basis} in the hours it covers to fit on; pick other hours or another --basis`,
+    );
+}
+
+function hoursOf(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
 function costShareOf(base: World, from: number, to: number): number {
   const t = collectTotals(base.stream.open(base.seed), hourOfDay(base.startMs));
   const all = t.costMicros.reduce((a, b) => a + b, 0);
+  requireFittable(t, hoursOf(from, to), 'cost', `recorded hours ${from}-${to}`);
   return t.costMicros.slice(from, to + 1).reduce((a, b) => a + b, 0) / all;
 }
 
@@ -148,12 +159,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         );
     }
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof ScenarioError ||
-      err instanceof HistoryError ||
-      err instanceof RecordedStreamError
-    ) {
+    if (isBadInput(err)) {
       io.stderr(`tune: ${err.message}\n\n${HELP}\n`);
       return EXIT_BAD_INPUT;
     }
@@ -167,6 +173,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     let file: MultipliersFile;
     let trials: GainTrial[];
     if (history !== null) {
+      const observed = history.totals.requests.flatMap((n, h) => (n > 0 ? [h] : []));
+      requireFittable(history.totals, observed, basis, `--from ${history.source}`);
       file = fitFile(history.totals, { basis, source: history.source, seed: history.seed });
       trials = [];
       notes.push(
@@ -294,12 +302,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stdout(`tune: wrote ${mPath}, ${join(outDir, 'report.md')} and report.json\n`);
     return EXIT_OK;
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof MultipliersFileError ||
-      err instanceof RecordedStreamError ||
-      err instanceof RangeError
-    ) {
+    if (isBadInput(err)) {
       io.stderr(`tune: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }
