@@ -10,6 +10,9 @@ export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 export const HOURS_PER_DAY = 24;
 
+/** Largest ADAPTIVE hourly weight: the campaign rule, and every schema that takes multipliers. */
+export const MAX_HOURLY_MULTIPLIER = 1000;
+
 /** A validated, frozen campaign. Built only through `makeCampaign`. */
 export interface Campaign {
   readonly id: string;
@@ -109,11 +112,13 @@ export function campaignIssues(input: CampaignInput): CampaignIssue[] {
         'INVALID_MULTIPLIERS',
         'hourly multipliers must be a list of exactly 24 numbers.',
       );
-    } else if (!m.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1000)) {
+    } else if (
+      !m.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= MAX_HOURLY_MULTIPLIER)
+    ) {
       add(
         'hourlyMultipliers',
         'INVALID_MULTIPLIERS',
-        'each hourly multiplier must be a number from 0 to 1000.',
+        `each hourly multiplier must be a number from 0 to ${MAX_HOURLY_MULTIPLIER}.`,
       );
     } else if (!m.some((x) => x > 0)) {
       add('hourlyMultipliers', 'INVALID_MULTIPLIERS', 'at least one hourly multiplier must be above 0.');

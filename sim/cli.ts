@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { PACING_MODES, type PacingMode, errorCode } from '../core/index';
 import { buildReportHtml } from '../reports/buildReport';
 import { UsageError, isBadInput, isInvariantBroken } from './errorCodes';
+import { prepareOutDir } from './outDir';
 import { type ScenarioResult, runScenario, runTraffic } from './run';
 import { loadScenario } from './scenario';
 
@@ -128,6 +129,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     scenarioSeed = scenario.seed;
     const runSeed = seed ?? scenario.seed;
     const outDir = resolve(values.out ?? join('out', `${scenario.name}-${runSeed}`));
+    prepareOutDir(outDir);
     const showProgress = io.isTty && !values.quiet;
     const result = await runScenario(scenario, {
       seed: runSeed,

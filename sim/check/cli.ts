@@ -86,11 +86,9 @@ export async function main(argv: readonly string[], io: CheckIo): Promise<number
     let baseline: Baseline | null = null;
     if (!update) {
       if (!existsSync(baselinePath))
-        throw new BaselineError(
-          baselinePath,
-          '/',
-          'no baseline; create it with npm run sim:check -- --update',
-        );
+        throw new BaselineError(baselinePath, [
+          '/: no baseline; create it with npm run sim:check -- --update',
+        ]);
       baseline = parseBaseline(readFileSync(baselinePath, 'utf8'), baselinePath);
     }
     const paths = suitePaths(dir);

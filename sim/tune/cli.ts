@@ -1,10 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PacingMode } from '../../core/index';
 import { tuneReportMarkdown } from '../../reports/tuneReport';
 import { buildCampaigns } from '../campaigns';
 import { UsageError, isBadInput } from '../errorCodes';
+import { prepareOutDir } from '../outDir';
 import { type Scenario, loadScenario } from '../scenario';
 import { type World, buildWorld } from '../world';
 import { type HourlyTotals, collectTotals, hourOfDay } from './fit';
@@ -158,6 +159,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
           `--basis ${basis}: ${history.source} holds ${history.bases.join(', ')} per hour only`,
         );
     }
+    prepareOutDir(outDir);
   } catch (err) {
     if (isBadInput(err)) {
       io.stderr(`tune: ${err.message}\n\n${HELP}\n`);
@@ -166,7 +168,6 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     throw err;
   }
   try {
-    mkdirSync(outDir, { recursive: true });
     const algorithms = scenario.algorithms;
     const sections: { heading: string; rows: EvalRow[] }[] = [];
     const notes: string[] = [];

@@ -111,7 +111,7 @@ describe('scenario hourlyMultipliersFile errors', () => {
 
   it('names the field and the file when it is missing', () => {
     expect(problems(referencing('missing.yaml', listed('hourlyMultipliersFile: nope.json')))).toMatch(
-      /^\/campaigns\/list\/0\/hourlyMultipliersFile: .*nope\.json: \/: cannot read the file/,
+      /^\/campaigns\/list\/0\/hourlyMultipliersFile: .*nope\.json: cannot read the file/,
     );
   });
 
@@ -121,7 +121,7 @@ describe('scenario hourlyMultipliersFile errors', () => {
     expect(
       problems(referencing('neg.yaml', `  generate: { ${GENERATE}, hourlyMultipliersFile: neg.json }`)),
     ).toMatch(
-      /^\/campaigns\/generate\/hourlyMultipliersFile: .*neg\.json: hourly_multipliers\[5\]: -1 is not a number/,
+      /^\/campaigns\/generate\/hourlyMultipliersFile: .*neg\.json: \/hourly_multipliers\/5: must be >= 0/,
     );
   });
 
@@ -132,7 +132,7 @@ describe('scenario hourlyMultipliersFile errors', () => {
       /hourlyMultipliersFile: .*at least one hour must be above 0/,
     );
     expect(problems(referencing('short.yaml', listed('hourlyMultipliersFile: short.json')))).toMatch(
-      /hourlyMultipliersFile: .*exactly 24 numbers/,
+      /hourlyMultipliersFile: .*\/hourlyMultipliers: must NOT have fewer than 24 items/,
     );
     expect(
       problems(
