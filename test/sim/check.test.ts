@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/simCheck';
 import {
   type Baseline,
   BaselineError,
@@ -12,7 +13,6 @@ import {
   formatBaseline,
   parseBaseline,
 } from '../../sim/check/baseline';
-import { main } from '../../sim/check/cli';
 import { BASELINE_PATH, CHECK_DIR, suitePaths } from '../../sim/check/suite';
 
 const row: ScoreRow = {

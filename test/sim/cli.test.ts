@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { EXIT_BAD_INPUT, EXIT_BELOW_THRESHOLDS, EXIT_OK, main } from '../../sim/cli';
+import { EXIT_BAD_INPUT, EXIT_BELOW_THRESHOLDS, EXIT_OK, main } from '../../cli/sim';
 import { captureIo } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));

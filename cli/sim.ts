@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACING_MODES, type PacingMode, errorCode } from '../core/index';
 import { buildReportHtml } from '../reports/buildReport';
-import { UsageError, isBadInput, isInvariantBroken } from './errorCodes';
-import { prepareOutDir } from './outDir';
-import { type ScenarioResult, runScenario, runTraffic } from './run';
-import { loadScenario } from './scenario';
+import { UsageError, isBadInput, isInvariantBroken } from '../sim/errorCodes';
+import { prepareOutDir } from '../sim/outDir';
+import { type ScenarioResult, runScenario, runTraffic } from '../sim/run';
+import { loadScenario } from '../sim/scenario';
 
 export const EXIT_OK = 0;
 export const EXIT_BELOW_THRESHOLDS = 1;
@@ -162,7 +162,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 const isEntry =
   process.argv[1] !== undefined &&
-  resolve(process.argv[1]).replace(/\.ts$/, '') === resolve(import.meta.dirname ?? '', 'cli');
+  resolve(process.argv[1]).replace(/\.ts$/, '') === resolve(import.meta.dirname ?? '', 'sim');
 if (isEntry) {
   const code = await main(process.argv.slice(2), {
     stdout: (s) => process.stdout.write(s),

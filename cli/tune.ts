@@ -1,18 +1,31 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PacingMode } from '../../core/index';
-import { tuneReportMarkdown } from '../../reports/tuneReport';
-import { buildCampaigns } from '../campaigns';
-import { UsageError, isBadInput } from '../errorCodes';
-import { prepareOutDir } from '../outDir';
-import { type Scenario, loadScenario } from '../scenario';
-import { type World, buildWorld } from '../world';
-import { type HourlyTotals, collectTotals, hourOfDay } from './fit';
-import { type History, loadHistory } from './history';
-import { FIT_BASES, type FitBasis, type MultipliersFile, formatMultipliersFile } from './multipliersFile';
-import { stretchedWindow } from './stretchedWindow';
-import { type EvalRow, type GainTrial, evaluate, fitFile, scaledScenario, searchGains, tuneOn } from './tune';
+import type { PacingMode } from '../core/index';
+import { tuneReportMarkdown } from '../reports/tuneReport';
+import { buildCampaigns } from '../sim/campaigns';
+import { UsageError, isBadInput } from '../sim/errorCodes';
+import { prepareOutDir } from '../sim/outDir';
+import { type Scenario, loadScenario } from '../sim/scenario';
+import { type HourlyTotals, collectTotals, hourOfDay } from '../sim/tune/fit';
+import { type History, loadHistory } from '../sim/tune/history';
+import {
+  FIT_BASES,
+  type FitBasis,
+  type MultipliersFile,
+  formatMultipliersFile,
+} from '../sim/tune/multipliersFile';
+import { stretchedWindow } from '../sim/tune/stretchedWindow';
+import {
+  type EvalRow,
+  type GainTrial,
+  evaluate,
+  fitFile,
+  scaledScenario,
+  searchGains,
+  tuneOn,
+} from '../sim/tune/tune';
+import { type World, buildWorld } from '../sim/world';
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 2;

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { UsageError, isBadInput, isInvariantBroken } from '../errorCodes';
 import {
   type Baseline,
   BaselineError,
@@ -9,8 +8,16 @@ import {
   describeRegression,
   formatBaseline,
   parseBaseline,
-} from './baseline';
-import { BASELINE_PATH, CHECK_DIR, OVERRIDABLE, type PacerOverride, runSuite, suitePaths } from './suite';
+} from '../sim/check/baseline';
+import {
+  BASELINE_PATH,
+  CHECK_DIR,
+  OVERRIDABLE,
+  type PacerOverride,
+  runSuite,
+  suitePaths,
+} from '../sim/check/suite';
+import { UsageError, isBadInput, isInvariantBroken } from '../sim/errorCodes';
 
 export const EXIT_OK = 0;
 export const EXIT_REGRESSED = 1;
