@@ -13,6 +13,7 @@ export async function runAlgorithmsInWorkers(
   algorithms: readonly PacingMode[],
   threads: number,
   onProgress?: (done: number, algorithm: PacingMode) => void,
+  checkInvariants?: boolean,
 ): Promise<AlgorithmRun[]> {
   const results: AlgorithmRun[] = new Array(algorithms.length);
   const done = new Array<number>(algorithms.length).fill(0);
@@ -23,7 +24,7 @@ export async function runAlgorithmsInWorkers(
     new Promise((resolve, reject) => {
       const mode = algorithms[i]!;
       const worker = new Worker(new URL('./algorithmWorker.mjs', import.meta.url), {
-        workerData: { scenario: world.scenario, seed: world.seed, mode },
+        workerData: { scenario: world.scenario, seed: world.seed, mode, checkInvariants },
       });
       worker.on('message', (m: { progress?: number; run?: AlgorithmRun }) => {
         if (m.progress !== undefined) {
