@@ -33,7 +33,11 @@ export interface InstanceOptions {
   readonly leaseHorizonMs?: number;
   /** Smallest lease asked for, as a share of the day's budget. */
   readonly minLeaseShare?: number;
-  /** Event ids remembered locally for duplicate detection (the store dedups across instances). */
+  /**
+   * Event ids remembered locally for duplicate detection (the store dedups across instances).
+   * 0 turns local detection off: for a shell that never delivers an event twice to the same
+   * instance (the simulator), where it would only cost time.
+   */
   readonly recentEventIds?: number;
 }
 
@@ -189,11 +193,13 @@ export class PacerInstance {
     nowMs: number,
     ack?: Ack,
   ): boolean {
-    if (this.recent.has(eventId)) {
-      ack?.(DUPLICATE);
-      return false;
+    if (this.recentLimit > 0) {
+      if (this.recent.has(eventId)) {
+        ack?.(DUPLICATE);
+        return false;
+      }
+      this.remember(eventId);
     }
-    this.remember(eventId);
     this.touch(s);
     recordSpend(s, spendMicros, nowMs, reservedMicros, reservedAtMs);
     const day = s.ledger.day;

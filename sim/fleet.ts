@@ -60,6 +60,9 @@ export class Fleet {
       config: this.config,
       leaseHorizonMs: this.spec.leaseHorizonMs,
       minLeaseShare: this.spec.minLeaseShare,
+      // A notice reaches an incarnation at most once (a retry goes to another instance or a new
+      // incarnation), so local duplicate detection never fires here; the store still dedups.
+      recentEventIds: 0,
     });
   }
 
