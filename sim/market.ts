@@ -43,6 +43,8 @@ export class Market {
   private readonly linearCtr: boolean;
   private readonly baseCtr: number;
   private readonly firstPrice: boolean;
+  /** Every campaign is a candidate for every request (a marketplace), in campaign order. */
+  private readonly allCompete: boolean;
   private readonly out: Decision = newDecision();
 
   constructor(
@@ -58,9 +60,10 @@ export class Market {
     this.candRand = randStream(seed, 'candidates');
     this.throttleRand = randStream(seed, `throttle/${mode}`);
     this.clickRand = randStream(seed, `click/${mode}`);
+    this.allCompete = sc.market.candidates === 'all';
     // Independent Bernoulli(p_c) candidacy, exactly, from one Poisson count: campaign c is drawn
     // Poisson(-ln(1 - p_c)) times, so it appears at least once with probability p_c.
-    const lambdas = world.campaigns.map((c) => -Math.log(1 - c.participation));
+    const lambdas = world.campaigns.map((c) => (this.allCompete ? 1 : -Math.log(1 - c.participation)));
     this.candidateCount = new PoissonTable(lambdas.reduce((a, b) => a + b, 0));
     this.candidatePick = new AliasTable(lambdas);
     this.seenAt = new Float64Array(nC).fill(-1);
@@ -69,6 +72,7 @@ export class Market {
     this.baseCtr = sc.bidding.baseCtr;
     this.firstPrice = sc.market.pricing === 'first';
     this.decidedC = new Int32Array(nC);
+    if (this.allCompete) for (let c = 0; c < nC; c++) this.decidedC[c] = c;
     this.allowedC = new Int32Array(nC);
     this.allowedRes = new Float64Array(nC);
   }
@@ -94,19 +98,17 @@ export class Market {
     this.winner = -1;
     this.chargeMicros = 0;
     this.reservedMicros = 0;
-    this.decided = 0;
     this.allowed = 0;
-    const k = this.candidateCount.sample(this.candRand());
-    if (this.linearCtr && k > 0) this.source.fill();
+    const n = this.allCompete ? this.decidedC.length : this.drawCandidates(requestNo);
+    this.decided = n;
+    if (this.linearCtr && n > 0) this.source.fill();
+    const decidedC = this.decidedC;
     let nAllowed = 0;
     let best = -1;
     let bestBid = 0;
     let secondBid = 0;
-    for (let j = 0; j < k; j++) {
-      const c = this.candidatePick.sample(this.candRand(), this.candRand());
-      if (this.seenAt[c] === requestNo) continue;
-      this.seenAt[c] = requestNo;
-      this.decidedC[this.decided++] = c;
+    for (let j = 0; j < n; j++) {
+      const c = decidedC[j]!;
       let bid = this.bidCpm[c]!;
       if (this.linearCtr) {
         bid = Math.round((bid * req.pctr) / this.baseCtr);
@@ -149,5 +151,22 @@ export class Market {
     this.clicked = req.click >= 0 ? req.click : this.clickRand() < req.pctr ? 1 : 0;
     rec.noteWin(c * days + day, this.clicked);
     return true;
+  }
+
+  /**
+   * Draws request `requestNo`'s candidates into `decidedC`, each once, in the order drawn; returns
+   * how many. Only the candidate stream is drawn from, so doing this before the decisions (which
+   * draw from the throttle stream) changes no draw.
+   */
+  private drawCandidates(requestNo: number): number {
+    const k = this.candidateCount.sample(this.candRand());
+    let n = 0;
+    for (let j = 0; j < k; j++) {
+      const c = this.candidatePick.sample(this.candRand(), this.candRand());
+      if (this.seenAt[c] === requestNo) continue;
+      this.seenAt[c] = requestNo;
+      this.decidedC[n++] = c;
+    }
+    return n;
   }
 }

@@ -57,6 +57,8 @@ export interface SimSummary {
     readonly syncIntervalMs: number;
     readonly stream: string;
     readonly pricing: string;
+    /** Present only when every campaign competes in every auction. */
+    readonly candidates?: 'all';
     readonly campaigns: number;
     readonly constrainedCampaigns: number;
     readonly outages: number;
@@ -205,6 +207,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       syncIntervalMs: scenario.instances.syncIntervalMs,
       stream: scenario.stream.kind,
       pricing: scenario.market.pricing,
+      ...(scenario.market.candidates === 'all' && { candidates: 'all' as const }),
       campaigns: world.campaigns.length,
       constrainedCampaigns: world.campaigns.filter((c) => c.constrained).length,
       outages: world.outages.length,

@@ -23,7 +23,14 @@ export interface Scenario {
   readonly pacer: PacerOverrides;
   readonly stream: SyntheticStreamSpec | RecordedStreamSpec;
   readonly bidding: { readonly kind: 'fixed' | 'linear_ctr'; readonly baseCtr: number };
-  readonly market: { readonly pricing: 'second' | 'first' };
+  readonly market: {
+    readonly pricing: 'second' | 'first';
+    /**
+     * Which campaigns bid on a request: each with its participation probability (a targeting
+     * match), or all of them on every request (a marketplace where every campaign competes).
+     */
+    readonly candidates: 'participation' | 'all';
+  };
   readonly winNotices: {
     readonly medianDelayMs: number;
     readonly sigma: number;
@@ -409,7 +416,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     pacer: r.pacer ?? {},
     stream,
     bidding: { kind: r.bidding?.kind ?? 'fixed', baseCtr: r.bidding?.baseCtr ?? 0.001 },
-    market: { pricing: r.market?.pricing ?? 'second' },
+    market: { pricing: r.market?.pricing ?? 'second', candidates: r.market?.candidates ?? 'participation' },
     winNotices,
     campaigns,
     faults: { outages, restarts, ...(latency && { latency }) },
