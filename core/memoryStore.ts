@@ -56,8 +56,11 @@ function newRow(): DayRow {
 
 function frozenRecordOf(m: Map<string, number>): Readonly<Record<string, number>> {
   const o: Record<string, number> = {};
-  // defineProperty: an instance id such as "__proto__" stays a plain key.
-  for (const [k, v] of m) Object.defineProperty(o, k, { value: v, enumerable: true });
+  for (const [k, v] of m) {
+    // defineProperty for the one key an assignment would not store as a plain key.
+    if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true });
+    else o[k] = v;
+  }
   return Object.freeze(o);
 }
 
