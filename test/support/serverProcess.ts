@@ -86,6 +86,8 @@ export async function startServer(opts: {
   journalDir: string;
   instanceId: string;
   env?: Record<string, string>;
+  /** What node runs (default: server/main.ts through tsx); the fault harness runs a prebuilt bundle. */
+  nodeArgs?: readonly string[];
 }): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -94,7 +96,7 @@ export async function startServer(opts: {
 
   const launch = async () => {
     out = '';
-    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
+    const c = spawn(process.execPath, opts.nodeArgs ?? ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -116,10 +118,28 @@ export async function startServer(opts: {
     c.stderr!.on('data', (d) => {
       out += d.toString();
     });
-    await waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
-      if (c.exitCode !== null) throw new Error(`server exited with ${c.exitCode}: ${out}`);
+    // waitFor swallows a probe's exception, so a process that exits at once (a refused config)
+    // is noticed by its exit event instead of after the whole wait.
+    let gone = false;
+    const exitedEarly = new Promise<never>((_, reject) =>
+      c.once('exit', (code, signal) => {
+        gone = true;
+        reject(new Error(`server exited with ${code ?? signal} before listening: ${out}`));
+      }),
+    );
+    exitedEarly.catch(() => undefined);
+    const ready = waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
+      if (gone) return true;
       return (await request('GET', `${url}/health`)).status === 200;
     });
+    try {
+      await Promise.race([ready, exitedEarly]);
+      if (gone) await exitedEarly;
+    } catch (err) {
+      // A server that never came up must not outlive the caller, which has no handle to stop it.
+      c.kill('SIGKILL');
+      throw err;
+    }
   };
 
   const exited = (c: ChildProcess) =>
