@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleServer } from '../server/build';
 
@@ -13,7 +14,12 @@ let built: Promise<string[]> | undefined;
 /** node's arguments to start the bundled server. */
 export function serverNodeArgs(): Promise<string[]> {
   built ??= (async () => {
-    const outfile = join(ROOT, 'out', 'chaos', 'server.mjs');
+    // One bundle per harness process: two harnesses running side by side must not overwrite each other's.
+    const outfile = join(ROOT, 'out', 'chaos', `server-${process.pid}.mjs`);
+    process.once('exit', () => {
+      rmSync(outfile, { force: true });
+      rmSync(`${outfile}.map`, { force: true });
+    });
     const cwd = process.cwd();
     // bundleServer copies the dashboard page by a path relative to the repository root.
     process.chdir(ROOT);
