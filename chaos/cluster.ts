@@ -102,6 +102,8 @@ export class Cluster {
         instanceId,
         env: this.env(clockFile),
         nodeArgs: this.options.nodeArgs,
+        // A shared 2-core machine under load takes tens of seconds to start a process.
+        startTimeoutMs: 120_000,
       });
       const s: Slot = {
         slot,

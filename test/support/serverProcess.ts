@@ -88,6 +88,8 @@ export async function startServer(opts: {
   env?: Record<string, string>;
   /** What node runs (default: server/main.ts through tsx); the fault harness runs a prebuilt bundle. */
   nodeArgs?: readonly string[];
+  /** Longest wait for /health to answer after a (re)start (default 30 s). */
+  startTimeoutMs?: number;
 }): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -131,7 +133,7 @@ export async function startServer(opts: {
     const ready = waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
       if (gone) return true;
       return (await request('GET', `${url}/health`)).status === 200;
-    });
+    }, Math.ceil((opts.startTimeoutMs ?? 30_000) / 100));
     try {
       await Promise.race([ready, exitedEarly]);
       if (gone) await exitedEarly;
