@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RedisServerHandle, startRedisServer } from '../test/support/redisServer';
@@ -42,6 +42,8 @@ export class Cluster {
   readonly slots: Slot[] = [];
   readonly processEnds: Array<{ process: ProcessRef; atMs: number }> = [];
   private readonly mounts: string[] = [];
+  /** Every server pid this cluster spawned, including starts still in flight when the run ends. */
+  private readonly spawned = new Set<number>();
 
   private constructor(
     readonly options: ClusterOptions,
@@ -104,6 +106,7 @@ export class Cluster {
         nodeArgs: this.options.nodeArgs,
         // A shared 2-core machine under load takes tens of seconds to start a process.
         startTimeoutMs: 120_000,
+        onSpawn: (pid) => this.spawned.add(pid),
       });
       const s: Slot = {
         slot,
@@ -187,6 +190,22 @@ export class Cluster {
 
   async killAll(): Promise<void> {
     await Promise.all(this.slots.filter((s) => s.handle).map((s) => s.handle.kill9()));
+    for (const pid of this.spawned) {
+      // Only a pid that still runs our server: an exited one may have been reused by now.
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!this.options.nodeArgs.every((a) => cmdline.includes(a))) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    this.spawned.clear();
   }
 
   unmountAll(): void {

@@ -90,6 +90,8 @@ export async function startServer(opts: {
   nodeArgs?: readonly string[];
   /** Longest wait for /health to answer after a (re)start (default 30 s). */
   startTimeoutMs?: number;
+  /** Called with each process's pid as it is spawned: lets a caller stop a start still in flight. */
+  onSpawn?: (pid: number) => void;
 }): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -114,6 +116,7 @@ export async function startServer(opts: {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
+    if (c.pid !== undefined) opts.onSpawn?.(c.pid);
     c.stdout!.on('data', (d) => {
       out += d.toString();
     });
@@ -130,10 +133,14 @@ export async function startServer(opts: {
       }),
     );
     exitedEarly.catch(() => undefined);
-    const ready = waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
-      if (gone) return true;
-      return (await request('GET', `${url}/health`)).status === 200;
-    }, Math.ceil((opts.startTimeoutMs ?? 30_000) / 100));
+    const ready = waitFor(
+      `${opts.instanceId} to listen on ${port}:\n${out}`,
+      async () => {
+        if (gone) return true;
+        return (await request('GET', `${url}/health`)).status === 200;
+      },
+      Math.ceil((opts.startTimeoutMs ?? 30_000) / 100),
+    );
     try {
       await Promise.race([ready, exitedEarly]);
       if (gone) await exitedEarly;
