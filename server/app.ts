@@ -12,6 +12,7 @@ import { requireApiKey } from './http/auth';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
 import { installErrorHandlers } from './http/errorHandler';
+import { healthRoutes } from './http/healthRoutes';
 import { lazyChildLogger } from './http/lazyLogger';
 import { PacerMetrics } from './http/metrics';
 import { pacingRoutes } from './http/pacingRoutes';
@@ -132,6 +133,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   pacingRoutes(app, runtime, metrics, auth);
   campaignRoutes(app, runtime, auth);
   dashboardRoutes(app);
+  healthRoutes(app, runtime);
 
   app.get(
     '/health',

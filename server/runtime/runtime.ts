@@ -271,6 +271,7 @@ class ServerRuntime implements Runtime {
       pendingReplay: this.instance.journaledRecords,
       campaigns: this.instance.states.size,
       storeErrors: this.instance.storeErrors,
+      campaignsLoaded: this.campaignsLoaded,
     };
   }
 

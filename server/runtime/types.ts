@@ -51,6 +51,8 @@ export interface HealthReport {
   readonly campaigns: number;
   /** Store operations of the runtime that failed since it started (each failed sync step, flush or probe). */
   readonly storeErrors: number;
+  /** The campaign registry has been read from the store at least once (false while it never answered). */
+  readonly campaignsLoaded: boolean;
 }
 
 export interface DailyPerformance {

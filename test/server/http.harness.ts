@@ -41,12 +41,13 @@ export interface TestApp {
  */
 export async function testApp(
   env: Record<string, string> = {},
-  opts: { storeKind?: 'redis' | 'embedded' } = {},
+  opts: { storeKind?: 'redis' | 'embedded'; storeDownAtStart?: boolean } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env }, { instanceId: 'test-1' });
   const clock = new ManualClock(T0_MS);
   const timers = new ManualTimers(clock);
   const store = new FlakyStore();
+  store.down = opts.storeDownAtStart ?? false;
   let runtime: Runtime | undefined;
   const app = await buildApp(config, {
     runtime: (log) => {
