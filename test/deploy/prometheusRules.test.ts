@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type TestApp, createCampaign, testApp } from '../server/http.harness';
-import { RULES_FILE, alertsTestedFiring, loadRules, ruleTestFiles, seriesNames } from '../support/deployFiles';
+import {
+  RULES_FILE,
+  alertsTestedFiring,
+  loadRules,
+  ruleTestFiles,
+  seriesNames,
+} from '../support/deployFiles';
 
 /** promtool from Debian's `prometheus` package (.ci/run installs it when missing). */
 function promtool(args: string[]): string {
@@ -36,7 +42,11 @@ describe('deploy/prometheus rules', () => {
   it('read only metrics the server exports (or recording rules of the same file)', async () => {
     t = await testApp({}, { storeKind: 'redis' });
     await createCampaign(t, 'c1');
-    await t.inject({ method: 'POST', url: '/pacing/decision', payload: { campaign_id: 'c1', bid_cents: 100 } });
+    await t.inject({
+      method: 'POST',
+      url: '/pacing/decision',
+      payload: { campaign_id: 'c1', bid_cents: 100 },
+    });
     const exposition = (await t.inject({ method: 'GET', url: '/metrics' })).body;
     const exported = new Set(
       exposition

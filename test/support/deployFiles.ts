@@ -64,7 +64,9 @@ export function dashboardQueries(): { panel: string; expr: string }[] {
 /** Names of the series an expression reads: metric names and recording-rule names. */
 export function seriesNames(expr: string): string[] {
   const names = new Set<string>();
-  for (const m of expr.matchAll(/\b(up|pacer_[a-z0-9_]+|nodejs_[a-z0-9_]+|process_[a-z0-9_]+|pacer:[a-z0-9_:]+)\b/g)) {
+  for (const m of expr.matchAll(
+    /\b(up|pacer_[a-z0-9_]+|nodejs_[a-z0-9_]+|process_[a-z0-9_]+|pacer:[a-z0-9_:]+)\b/g,
+  )) {
     names.add(m[1]!);
   }
   return [...names];
