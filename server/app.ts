@@ -132,7 +132,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   const auth = requireApiKey(config.apiKey);
   pacingRoutes(app, runtime, metrics, auth);
   campaignRoutes(app, runtime, auth);
-  dashboardRoutes(app);
+  dashboardRoutes(app, runtime);
   healthRoutes(app, runtime);
 
   app.get(

@@ -53,5 +53,8 @@ export function budgetStatus(s: PacingState, nowMs: number, degraded: boolean): 
     breakerState: s.breaker.stateAt(dayCommittedMicros(l), limit, nowMs),
     utilization: c.dailyBudgetMicros > 0 ? spentTodayMicros / c.dailyBudgetMicros : 0,
     degraded,
+    asOfMs: nowMs,
+    dayStartMs: l.day.startMs,
+    dayEndMs: l.day.endMs,
   };
 }
