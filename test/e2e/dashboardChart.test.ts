@@ -57,9 +57,7 @@ describe('the dashboard chart in Chromium', () => {
     await page.locator('#detail-title', { hasText: 'chart-1' }).waitFor();
 
     // The target line follows EVEN's curve: 25 knots from 0 to the budget.
-    await page.waitForFunction(
-      () => (document.getElementById('target-line')?.getAttribute('d') ?? '') !== '',
-    );
+    await expect.poll(() => attr(page, '#target-line', 'd'), { timeout: 15_000 }).not.toBe('');
     const target = (await attr(page, '#target-line', 'd'))!;
     expect(target.match(/[ML]/g)).toHaveLength(25);
     // The spend line has marks and ends at the dot; the budget line sits above it.
@@ -80,10 +78,9 @@ describe('the dashboard chart in Chromium', () => {
     expect(
       (await post('/spend/track', { campaign_id: 'chart-1', spend_cents: 4_000, event_id: 'c-2' })).status,
     ).toBe(200);
-    await page.waitForFunction(
-      (n) => Number(document.getElementById('spend-line')?.dataset.points) > n,
-      points,
-    );
+    await expect
+      .poll(async () => Number(await attr(page, '#spend-line', 'data-points')), { timeout: 15_000 })
+      .toBeGreaterThan(points);
     expect(Number(await attr(page, '#spend-dot', 'cy'))).toBeLessThan(dotY);
     await page.locator('tr[data-campaign-id="chart-1"] [data-field="spent"]', { hasText: '50.00' }).waitFor();
 
