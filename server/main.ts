@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MemoryJournal } from '../core/journal';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
-import { CONFIG_EXIT_CODE, ConfigError } from './errors';
+import { CONFIG_EXIT_CODE, ConfigError, InstanceIdInUseError } from './errors';
 import { createRuntime } from './runtime/runtime';
 import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       ? new MemoryJournal()
       : await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
 
+  let stopForConflict: (err: Error) => void = () => {};
   const app = await buildApp(config, {
     runtime: (log) =>
       createRuntime({
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
         config: config.pacer,
         log,
         storeKind: redisUrl === null ? 'embedded' : 'redis',
+        bootId: randomUUID(),
+        onFatal: (err) => stopForConflict(err),
       }),
   });
   if (redisUrl === null) {
@@ -78,11 +82,16 @@ async function main(): Promise<void> {
     try {
       await app.close();
       app.log.info('shut down cleanly: spend flushed');
-      process.exit(0);
+      process.exit(process.exitCode ?? 0);
     } catch (err) {
       app.log.error({ err }, 'shutdown failed');
       process.exit(1);
     }
+  };
+  // Another process took this INSTANCE_ID: flush and stop, with the code of a bad deployment.
+  stopForConflict = () => {
+    process.exitCode = CONFIG_EXIT_CODE;
+    void shutdown('instance id conflict');
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -90,6 +99,11 @@ async function main(): Promise<void> {
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
+    if (err instanceof InstanceIdInUseError) {
+      process.stderr.write(`${err.message}\n`);
+      await app.close().catch(() => undefined);
+      process.exit(CONFIG_EXIT_CODE);
+    }
     app.log.error({ err }, 'could not start listening');
     await app.close().catch(() => undefined);
     process.exit(1);

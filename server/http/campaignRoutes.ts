@@ -1,16 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Campaign } from '../../core/campaign';
 import { microsToCents } from '../../core/money';
-import {
-  CampaignExistsError,
-  CampaignIdMismatchError,
-  TimeZoneLockedError,
-  UnknownCampaignError,
-} from '../errors';
+import { CampaignExistsError, CampaignIdMismatchError, NotReadyError, TimeZoneLockedError } from '../errors';
 import type { PacerRuntime } from '../runtime/types';
 import { deriveAlerts } from './alerts';
-import type { AuthHook } from './auth';
 import { campaignFromJson, campaignToJson, centsField, validCampaign } from './campaignJson';
+import { missingCampaign } from './missingCampaign';
 import {
   AlertsResponse,
   BudgetAdjustRequest,
@@ -36,11 +31,7 @@ import { utilizationPercentage } from './statusJson';
  * request changes nothing, and writes run one at a time so "does it exist?" and "save it" cannot
  * interleave with another write to the same campaign on this instance.
  */
-export function campaignRoutes(
-  app: FastifyInstance,
-  runtime: PacerRuntime,
-  auth: AuthHook | undefined,
-): void {
+export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): void {
   let writeQueue: Promise<unknown> = Promise.resolve();
   const serially = <T>(work: () => Promise<T>): Promise<T> => {
     const run = writeQueue.then(work, work);
@@ -49,7 +40,7 @@ export function campaignRoutes(
   };
   const existing = (id: string): Campaign => {
     const c = runtime.getCampaign(id);
-    if (c === null) throw new UnknownCampaignError(id);
+    if (c === null) throw missingCampaign(runtime, id);
     return c;
   };
   const replaceWith = async (before: Campaign, after: Campaign): Promise<Campaign> => {
@@ -76,7 +67,6 @@ export function campaignRoutes(
   app.post<{ Body: CampaignCreateJson }>(
     '/campaigns',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Creates a campaign.',
@@ -87,6 +77,8 @@ export function campaignRoutes(
     async (request, reply) => {
       const campaign = campaignFromJson(request.body);
       await serially(async () => {
+        // Until campaigns are loaded an existing one may be missing here: creating it would replace it.
+        if (!runtime.isReady()) throw new NotReadyError(campaign.id);
         if (runtime.getCampaign(campaign.id) !== null) throw new CampaignExistsError(campaign.id);
         await runtime.putCampaign(campaign);
       });
@@ -111,7 +103,6 @@ export function campaignRoutes(
   app.put<{ Params: CampaignIdParamsJson; Body: CampaignReplaceJson }>(
     '/campaigns/:id',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Replaces a campaign. Spend and breaker state carry over; the time zone cannot change.',
@@ -134,7 +125,6 @@ export function campaignRoutes(
   app.delete<{ Params: CampaignIdParamsJson }>(
     '/campaigns/:id',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Deletes a campaign; it stops bidding at once.',
@@ -156,7 +146,6 @@ export function campaignRoutes(
   app.post<{ Body: BudgetAdjustRequestJson }>(
     '/budget/adjust',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Sets the daily and/or total budget. Spend so far counts against the new budget.',
@@ -192,7 +181,6 @@ export function campaignRoutes(
   app.post<{ Body: PacingModeRequestJson }>(
     '/pacing/mode',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: "Changes a campaign's pacing mode (and, for ADAPTIVE, its hourly multipliers).",
@@ -260,7 +248,7 @@ export function campaignRoutes(
     async (request) => {
       const campaign = existing(request.params.id);
       const status = runtime.status(campaign.id);
-      if (status === null) throw new UnknownCampaignError(campaign.id);
+      if (status === null) throw missingCampaign(runtime, campaign.id);
       return { campaign_id: campaign.id, alerts: deriveAlerts(campaign, status) };
     },
   );

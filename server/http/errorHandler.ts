@@ -70,6 +70,8 @@ export function installErrorHandlers(app: FastifyInstance, onServerError: (err: 
     }
     if (err instanceof PacerError) {
       if (err.statusCode >= 500) onServerError(err);
+      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
       return reply.code(err.statusCode).send(errorBody(err.code, err.message));
     }
     // The runtime may raise core's own UnknownCampaignError (code UNKNOWN_CAMPAIGN).
@@ -91,8 +93,8 @@ export function installErrorHandlers(app: FastifyInstance, onServerError: (err: 
       // Any other client error Fastify raises (bad headers, bad URL encoding): keep its status.
       return reply.code(err.statusCode).send(errorBody('PACER_ERR_VALIDATION', `${err.message}.`));
     }
+    // Logged once, by onServerError.
     onServerError(err);
-    request.log.error({ err }, 'unhandled error');
     return reply
       .code(500)
       .send(

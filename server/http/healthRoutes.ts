@@ -9,16 +9,14 @@ const ProbeResponse = Type.Object({
 });
 
 /**
- * Why an instance cannot take traffic yet, or null when it can. Routes are served only after the
- * runtime's start() (the app starts it in onReady, before listening), so a journal left by a crash
- * has been read back by then; what can still be missing is the campaign registry, when the store
- * never answered since start. A degraded instance that has its campaigns decides safely from its
- * lease, so degraded is ready: failing it would take the whole fleet out of the load balancer in
- * a Redis outage.
+ * Why an instance cannot take traffic yet, or null when it can: ready means campaigns loaded and
+ * a journal left by an earlier process replayed (HealthReport.ready), which waits for the store
+ * to answer once. A degraded instance that is ready decides safely from its lease, so degraded
+ * is ready: failing it would take the whole fleet out of the load balancer in a Redis outage.
  */
 export function notReadyReason(h: HealthReport): string | null {
-  if (!h.campaignsLoaded) {
-    return 'The campaign registry has not been read from the store yet (it has not answered since start); the instance becomes ready once it does.';
+  if (!h.ready) {
+    return 'Campaigns are not loaded, or the journal of an earlier process not replayed, yet: the store has not answered since start. The instance becomes ready once it does.';
   }
   return null;
 }

@@ -190,6 +190,24 @@ export const HealthResponse = Type.Object({
   instance_id: Type.String(),
   pending_replay: Type.Integer({ description: 'Spend records journaled and not yet replayed.' }),
   campaigns: Type.Integer(),
+  ready: Type.Boolean({
+    description:
+      'Campaigns loaded and any journal left by a crash replayed. Until then unknown campaign ids are answered 503 with Retry-After, not 404.',
+  }),
+  store_errors: Type.Integer({ description: 'Failed store operations since start.' }),
+  last_store_error: Nullable(
+    Type.Object({
+      code: Type.String({
+        description:
+          'STORE_UNREACHABLE, STORE_TIMEOUT, STORE_READONLY (a replica), STORE_OOM, STORE_AUTH or STORE_ERROR.',
+      }),
+      message: Type.String(),
+      at: Type.String({ format: 'date-time' }),
+    }),
+  ),
+  journal_failing: Type.Boolean({
+    description: 'The spend journal refuses writes (full disk?): while degraded, no bid is allowed.',
+  }),
 });
 
 export const PerformanceQuery = Type.Object(

@@ -37,8 +37,10 @@ describe('GET /health/live and /health/ready', () => {
     const notReady = await t.json<Json>({ method: 'GET', url: '/health/ready' });
     expect(notReady.status).toBe(503);
     expect(notReady.body).toMatchObject({ status: 'not_ready', degraded: true });
-    expect(notReady.body.reason).toMatch(/campaign registry/);
+    expect(notReady.body.reason).toMatch(/Campaigns are not loaded.*journal/);
     t.store.down = false;
+    t.timers.advance(1_000);
+    await t.runtime.syncNow();
     await t.runtime.syncNow();
     expect(await t.json<Json>({ method: 'GET', url: '/health/ready' })).toEqual({
       status: 200,

@@ -117,6 +117,17 @@ describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
     expect(await s.acquireLeases([req('i3', 700)])).toEqual([600]);
   });
 
+  it('keeps an instance named __proto__ like any other instance', async () => {
+    const s = await make();
+    await s.applySpend([rec('p1', 10, { instanceId: '__proto__' }), rec('p2', 5, { instanceId: 'i1' })]);
+    await s.acquireLeases([{ ...day, instanceId: '__proto__', requestMicros: 600, budgetMicros: 1000 }]);
+    const [d] = await s.readDays([day]);
+    expect(Object.hasOwn(d!.spentByInstance, '__proto__')).toBe(true);
+    expect(d!.spentByInstance.__proto__ as unknown).toBe(10);
+    expect(d!.leasedByInstance.__proto__ as unknown).toBe(600);
+    expect(d!.spentByInstance.i1).toBe(5);
+  });
+
   it('stores campaigns and breaker snapshots', async () => {
     const s = await make();
     const c = makeCampaign({
@@ -286,6 +297,49 @@ describe('RedisStore specifics', () => {
     expect(await s.applySpend([rec('before', 1_000), rec('after', 5)])).toEqual([false, true]);
     const [d] = await s.readDays([day]);
     expect(d!.spentMicros).toBe(1_005);
+  });
+
+  it('reads 30,000 campaign-days in one call within a 1 s command timeout', async () => {
+    // One pipeline of 180,000 commands cannot answer its last one within 1 s; chunks each can.
+    const s = new RedisStore({ url: server.url, keyPrefix: `big${prefixSeq++}:`, commandTimeoutMs: 1_000 });
+    opened.push(s);
+    expect(await s.waitReady(5000)).toBe(true);
+    const refs = Array.from({ length: 30_000 }, (_, i) => ({ campaignId: `big${i}`, dayKey: '2024-03-01' }));
+    const snaps = await s.readDays(refs);
+    expect(snaps).toHaveLength(30_000);
+    expect(snaps.every((d) => d.spentMicros === 0)).toBe(true);
+  });
+
+  it('claims an instance id for one boot: a second boot is refused until the claim is released or lapses', async () => {
+    const s = await readyRedisStore();
+    const a = { instanceId: 'pacer-1', bootId: 'boot-a', ttlMs: 400 };
+    const b = { instanceId: 'pacer-1', bootId: 'boot-b', ttlMs: 400 };
+    expect(await s.claimInstance(a)).toBe(true);
+    expect(await s.claimInstance(a)).toBe(true);
+    expect(await s.claimInstance(b)).toBe(false);
+    expect(await s.claimInstance({ ...b, instanceId: 'pacer-2' })).toBe(true);
+    await s.releaseInstance(b);
+    expect(await s.claimInstance(b)).toBe(false);
+    await s.releaseInstance(a);
+    expect(await s.claimInstance(b)).toBe(true);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await s.claimInstance(a)).toBe(true);
+  });
+
+  it('says why it failed: a read-only replica is STORE_READONLY, not an outage', async () => {
+    const s = await readyRedisStore();
+    const admin = new Redis(server.url);
+    try {
+      await admin.config('SET', 'replica-read-only', 'yes');
+      // A replica of a master that does not exist: it answers reads and refuses writes.
+      await admin.replicaof('127.0.0.1', String(await freePort()));
+      const err = (await s.applySpend([rec('ro', 1)]).catch((e: unknown) => e)) as StoreUnavailableError;
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(err.reason).toBe('STORE_READONLY');
+    } finally {
+      await admin.replicaof('NO', 'ONE');
+      await admin.quit();
+    }
   });
 
   it('times out instead of hanging when Redis stops answering', async () => {

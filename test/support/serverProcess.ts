@@ -116,10 +116,18 @@ export async function startServer(opts: {
     c.stderr!.on('data', (d) => {
       out += d.toString();
     });
-    await waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
-      if (c.exitCode !== null) throw new Error(`server exited with ${c.exitCode}: ${out}`);
-      return (await request('GET', `${url}/health`)).status === 200;
+    // A process that exits while starting fails at once, with its code and output.
+    const died = new Promise<never>((_, reject) => {
+      c.once('exit', (code, signal) => reject(new Error(`server exited with ${code ?? signal}: ${out}`)));
     });
+    died.catch(() => undefined);
+    await Promise.race([
+      died,
+      waitFor(`${opts.instanceId} to listen on ${port}`, async () => {
+        if (c.exitCode !== null) return false;
+        return (await request('GET', `${url}/health`)).status === 200;
+      }),
+    ]);
   };
 
   const exited = (c: ChildProcess) =>
