@@ -66,7 +66,27 @@ export class ValidationContext {
     });
     if (r.status !== 201) throw new Error(`POST /campaigns ${id} answered ${r.status}: ${r.text}`);
     this.created.push(id);
+    await this.visibleEverywhere(id);
     return id;
+  }
+
+  /**
+   * Other instances pick a new campaign up from the store within their refresh interval; until
+   * then they answer 404 for it. The checks start once every instance knows it (15 s at most).
+   */
+  private async visibleEverywhere(id: string): Promise<void> {
+    for (const other of this.clients.slice(1)) {
+      let status = 0;
+      for (let i = 0; i < 150 && status !== 200; i++) {
+        status = (await other.get(`/budget/status/${encodeURIComponent(id)}`)).status;
+        if (status !== 200) await sleep(100);
+      }
+      if (status !== 200) {
+        throw new Error(
+          `campaign ${id} created on ${this.client.baseUrl} is still unknown to ${other.baseUrl} after 15 s (${status})`,
+        );
+      }
+    }
   }
 
   async spend(campaignId: string, spendCents: number, eventId: string, client = this.client) {
