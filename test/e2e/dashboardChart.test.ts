@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, campaignBody, testApp } from '../server/http.harness';
+import { API_KEY, type TestApp, bearer, campaignBody, testApp } from '../server/http.harness';
 import { launchChromium } from '../support/browser';
 
 /**
@@ -107,5 +107,37 @@ describe('the dashboard chart in Chromium', () => {
     expect(requests.some((u) => u.includes('/dashboard/day/chart-1'))).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
+  });
+});
+
+describe('the dashboard chart behind API_KEY', () => {
+  it('loads its chart data and socket with the read key given as ?key=, and nothing without it', async () => {
+    const READ_KEY = 'read-key-0123456789abcdef';
+    const guarded = await testApp({ API_KEY: API_KEY, API_READ_KEY: READ_KEY });
+    try {
+      await guarded.app.listen({ port: 0, host: '127.0.0.1' });
+      const url = `http://127.0.0.1:${(guarded.app.server.address() as AddressInfo).port}`;
+      const created = await fetch(`${url}/campaigns`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer },
+        body: JSON.stringify(campaignBody('locked-1', { daily_budget_cents: 10_000 })),
+      });
+      expect(created.status).toBe(201);
+      expect((await fetch(`${url}/dashboard/day/locked-1`)).status).toBe(401);
+
+      const page = await browser.newPage();
+      const failed: string[] = [];
+      page.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      await page.goto(`${url}/dashboard?key=${READ_KEY}`);
+      await page.locator('#conn', { hasText: 'live' }).waitFor();
+      await expect.poll(() => attr(page, '#target-line', 'd'), { timeout: 15_000 }).not.toBe('');
+      await page.locator('#alerts li').first().waitFor();
+      expect(failed).toEqual([]);
+      await page.close();
+    } finally {
+      await guarded.close();
+    }
   });
 });
