@@ -111,6 +111,25 @@ export class CircuitBreaker {
     return 'probe';
   }
 
+  /**
+   * The state a bid arriving at `nowMs` would find, without moving anything: a status read must
+   * not wait for the next decision to show a budget that crossed the trip ratio (or a cool-down
+   * that ended). Mirrors admit(): a fresh CLOSED breaker trips at the ratio, a recovered one once
+   * nothing fits any more; OPEN turns HALF_OPEN when the cool-down is over.
+   */
+  stateAt(committedMicros: number, limitMicros: number, nowMs: number): BreakerState {
+    switch (this.state) {
+      case 'CLOSED': {
+        const tripAtMicros = this.recovered ? limitMicros : this.config.tripRatio * limitMicros;
+        return committedMicros >= tripAtMicros ? 'OPEN' : 'CLOSED';
+      }
+      case 'OPEN':
+        return nowMs - this.openedAtMs >= this.config.cooldownMs ? 'HALF_OPEN' : 'OPEN';
+      case 'HALF_OPEN':
+        return 'HALF_OPEN';
+    }
+  }
+
   /** Throttle floor the breaker imposes: heavy after recovery, none otherwise. */
   minThrottle(): number {
     return this.state === 'CLOSED' && this.recovered ? this.config.recoveredThrottle : 0;

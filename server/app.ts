@@ -12,6 +12,7 @@ import { installAccessControl } from './http/access';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
 import { installErrorHandlers } from './http/errorHandler';
+import { healthRoutes } from './http/healthRoutes';
 import { lazyChildLogger } from './http/lazyLogger';
 import { PacerMetrics } from './http/metrics';
 import { pacingRoutes } from './http/pacingRoutes';
@@ -148,7 +149,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     recordRoutes(app, runtime, deps.records);
     registerRecordsMetrics(metrics.registry, () => deps.records!.health());
   }
-  dashboardRoutes(app);
+  dashboardRoutes(app, runtime);
+  healthRoutes(app, runtime);
 
   app.get(
     '/health',

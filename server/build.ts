@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build } from 'esbuild';
+import { type Metafile, build } from 'esbuild';
 
 /**
  * Bundles the server to plain JavaScript for production: `node dist/server.mjs` instead of
@@ -12,8 +12,8 @@ import { build } from 'esbuild';
  *
  * bench/server-load.ts builds its child the same way through `bundleServer`.
  */
-export async function bundleServer(entry: string, outfile: string): Promise<void> {
-  await build({
+export async function bundleServer(entry: string, outfile: string): Promise<Metafile> {
+  const result = await build({
     entryPoints: [entry],
     bundle: true,
     platform: 'node',
@@ -23,10 +23,14 @@ export async function bundleServer(entry: string, outfile: string): Promise<void
     sourcemap: 'linked',
     outfile,
     logLevel: 'warning',
+    // What went in and what stays external: test/deploy/container.test.ts checks both against the
+    // Dockerfile and the production dependencies.
+    metafile: true,
   });
   // The dashboard reads its page next to its module, which in the bundle is the output file.
   mkdirSync(dirname(outfile), { recursive: true });
   copyFileSync('server/dashboard/index.html', join(dirname(outfile), 'index.html'));
+  return result.metafile;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

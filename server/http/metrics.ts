@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BreakerState } from '../../core/breaker';
+import type { Campaign } from '../../core/campaign';
 import { DECISION_REASONS } from '../../core/decision';
 import type { BudgetStatus, PacerRuntime, SpendOutcome } from '../runtime/types';
 
@@ -41,16 +42,28 @@ class DurationSeries {
   }
 }
 
-/** The per-campaign gauge families, rendered by hand (see PacerMetrics.render). */
+/**
+ * The per-campaign gauge families, rendered by hand (see PacerMetrics.render). A value of null
+ * writes no line for that campaign.
+ */
 const CAMPAIGN_GAUGES: readonly {
   readonly name: string;
   readonly help: string;
-  readonly value: (s: BudgetStatus) => number;
+  readonly value: (s: BudgetStatus, c: Campaign) => number | null;
 }[] = [
   {
     name: 'pacer_budget_utilization_percentage',
     help: "Today's spend as a percentage of the campaign's daily budget.",
     value: (s) => s.utilization * 100,
+  },
+  {
+    name: 'pacer_target_utilization_percentage',
+    help: "Where the pacing curve says today's spend should be by now, as a percentage of the daily budget; only ACTIVE campaigns with a curve (not ASAP), so alerts on the gap to pace need no exceptions.",
+    // Campaigns that do not bid, or bid with no curve, have no pace to be behind or ahead of.
+    value: (s, c) =>
+      c.status !== 'ACTIVE' || s.pacingMode === 'ASAP' || s.dailyBudgetMicros <= 0
+        ? null
+        : (s.targetSpentMicros / s.dailyBudgetMicros) * 100,
   },
   {
     name: 'pacer_circuit_breaker_state',
@@ -247,7 +260,9 @@ export class PacerMetrics {
       // Deleted while the scrape yielded.
       if (s === null) continue;
       labels[i] = `{campaign_id="${escapeLabel(s.campaignId)}"} `;
-      for (let g = 0; g < families; g++) values[i * families + g] = CAMPAIGN_GAUGES[g]!.value(s);
+      for (let g = 0; g < families; g++) {
+        values[i * families + g] = CAMPAIGN_GAUGES[g]!.value(s, campaigns[i]!) ?? Number.NaN;
+      }
     }
     for (let g = 0; g < families; g++) {
       const gauge = CAMPAIGN_GAUGES[g]!;
@@ -255,7 +270,9 @@ export class PacerMetrics {
       let piece = `\n# HELP ${gauge.name} ${gauge.help}\n# TYPE ${gauge.name} gauge\n`;
       for (let i = 0; i < n; i++) {
         const label = labels[i];
-        if (label !== null) piece += `${gauge.name}${label}${formatValue(values[i * families + g]!)}\n`;
+        const value = values[i * families + g]!;
+        // NaN marks "no line" (a gauge's null); no family here has NaN as a real value.
+        if (label !== null && !Number.isNaN(value)) piece += `${gauge.name}${label}${formatValue(value)}\n`;
         if ((i + 1) % SCRAPE_SLICE === 0) {
           yield piece;
           piece = '';

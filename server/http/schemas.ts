@@ -176,6 +176,12 @@ export const BudgetStatusResponse = Type.Object({
   circuit_breaker_open: Type.Boolean(),
   utilization_percentage: Type.Number(),
   degraded: Type.Boolean(),
+  as_of: Type.String({ format: 'date-time', description: 'The instant these figures are for.' }),
+  day_start: Type.String({ format: 'date-time', description: "Local midnight starting the campaign's day." }),
+  day_end: Type.String({
+    format: 'date-time',
+    description: 'Local midnight ending it (23 or 25 hours later on DST days).',
+  }),
 });
 
 export const HealthResponse = Type.Object({

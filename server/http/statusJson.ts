@@ -39,6 +39,9 @@ export function budgetStatusToJson(s: BudgetStatus): BudgetStatusJson {
     circuit_breaker_open: s.breakerState === 'OPEN',
     utilization_percentage: utilizationPercentage(s.utilization),
     degraded: s.degraded,
+    as_of: new Date(s.asOfMs).toISOString(),
+    day_start: new Date(s.dayStartMs).toISOString(),
+    day_end: new Date(s.dayEndMs).toISOString(),
   };
 }
 

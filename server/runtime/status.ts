@@ -49,8 +49,12 @@ export function budgetStatus(s: PacingState, nowMs: number, degraded: boolean): 
     remainingTodayMicros: Math.max(0, limit - spentTodayMicros),
     targetSpentMicros: target,
     throttleRate: currentThrottle(s, degraded),
-    breakerState: s.breaker.state,
+    // As of now, not as of the last decision (a campaign without bids would show CLOSED all day).
+    breakerState: s.breaker.stateAt(dayCommittedMicros(l), limit, nowMs),
     utilization: c.dailyBudgetMicros > 0 ? spentTodayMicros / c.dailyBudgetMicros : 0,
     degraded,
+    asOfMs: nowMs,
+    dayStartMs: l.day.startMs,
+    dayEndMs: l.day.endMs,
   };
 }

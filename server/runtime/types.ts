@@ -38,6 +38,10 @@ export interface BudgetStatus {
   readonly breakerState: BreakerState;
   readonly utilization: number;
   readonly degraded: boolean;
+  /** The instant these figures are for, and the campaign's day around it (local midnights). */
+  readonly asOfMs: number;
+  readonly dayStartMs: number;
+  readonly dayEndMs: number;
 }
 
 export interface HealthReport {

@@ -130,6 +130,8 @@ describe('OpenAPI docs', () => {
         '/campaigns',
         '/campaigns/{id}',
         '/health',
+        '/health/live',
+        '/health/ready',
         '/metrics',
         '/pacing/decision',
         '/pacing/decisions',

@@ -1,0 +1,88 @@
+import { type CheckResult, fail, pass, skip } from '../checkTable';
+import { type ValidationContext, sleep } from './context';
+
+const BUDGET_CENTS = 100_000;
+
+/**
+ * The breaker stays CLOSED just below the trip ratio and is OPEN just above it, denying bids with
+ * reason circuit_open. Returns the tripped campaign for the recovery check.
+ */
+export async function breakerTrips(
+  ctx: ValidationContext,
+): Promise<{ result: CheckResult; campaignId: string | null }> {
+  const name = 'breaker trips at the ratio';
+  const ratio = ctx.opts.tripRatio;
+  const id = await ctx.createCampaign('breaker', { daily_budget_cents: BUDGET_CENTS, pacing_mode: 'ASAP' });
+  // One point below the ratio, then two above; a decision after each so any server evaluates it.
+  const below = Math.floor(BUDGET_CENTS * (ratio - 0.01));
+  await ctx.spend(id, below, `${id}-below`);
+  const beforeDecision = await ctx.decide(id, 1, `${id}-d1`);
+  const before = await ctx.status(id);
+  if (before.breaker_state !== 'CLOSED' || beforeDecision.body.reason === 'circuit_open') {
+    return {
+      result: fail(
+        name,
+        `at ${pct(below)} the breaker is ${before.breaker_state} (${beforeDecision.body.reason}); it trips at ${pct(ratio * BUDGET_CENTS)}`,
+      ),
+      campaignId: null,
+    };
+  }
+  const above = Math.ceil(BUDGET_CENTS * (ratio + 0.01)) - below;
+  await ctx.spend(id, above, `${id}-above`);
+  const afterDecision = await ctx.decide(id, 1, `${id}-d2`);
+  const after = await ctx.status(id);
+  const detail = `at ${pct(below)}: CLOSED, ${beforeDecision.body.reason}; at ${pct(below + above)}: ${after.breaker_state}, ${afterDecision.body.reason}`;
+  const tripped =
+    after.breaker_state === 'OPEN' &&
+    afterDecision.body.reason === 'circuit_open' &&
+    !afterDecision.body.allow_bid;
+  return { result: tripped ? pass(name, detail) : fail(name, detail), campaignId: tripped ? id : null };
+}
+
+function pct(cents: number): string {
+  return `${((cents / BUDGET_CENTS) * 100).toFixed(0)}%`;
+}
+
+/**
+ * A tripped breaker recovers: with the budget raised, once the cool-down has passed the probes go
+ * through and bidding resumes. Skipped when the cool-down is longer than the suite may wait.
+ */
+export async function breakerRecovers(
+  ctx: ValidationContext,
+  campaignId: string | null,
+): Promise<CheckResult> {
+  const name = 'recovery';
+  if (campaignId === null) return skip(name, 'needs the campaign the breaker check tripped');
+  const { cooldownMs, maxWaitMs } = ctx.opts;
+  if (cooldownMs > maxWaitMs) {
+    return skip(
+      name,
+      `breaker cool-down ${cooldownMs} ms is longer than --max-wait-ms ${maxWaitMs}: pass the deployment's BREAKER_COOLDOWN_MS as --breaker-cooldown-ms and a longer --max-wait-ms`,
+    );
+  }
+  const raised = await ctx.client.post('/budget/adjust', {
+    campaign_id: campaignId,
+    daily_budget_cents: BUDGET_CENTS * 4,
+  });
+  if (raised.status !== 200)
+    return fail(name, `POST /budget/adjust answered ${raised.status}: ${raised.text}`);
+  await sleep(cooldownMs + 250);
+  // The raised budget reaches the instance's lease within a few sync rounds: try for 10 s.
+  const reasons = new Set<string>();
+  for (let i = 0; i < 100; i++) {
+    const d = await ctx.decide(campaignId, 1, `${campaignId}-probe-${i}`);
+    reasons.add(d.body.reason);
+    if (d.body.allow_bid) {
+      const s = await ctx.status(campaignId);
+      return pass(
+        name,
+        `after the ${cooldownMs} ms cool-down and a budget raise: bid ${i + 1} allowed, breaker ${s.breaker_state}`,
+      );
+    }
+    await sleep(100);
+  }
+  return fail(
+    name,
+    `no bid allowed in 10 s after the ${cooldownMs} ms cool-down: ${[...reasons].join(', ')}`,
+  );
+}
