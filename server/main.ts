@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { hostname } from 'node:os';
 import { MemoryJournal } from '../core/journal';
 import { buildApp } from './app';
@@ -8,6 +9,7 @@ import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
 import { RedisStore } from './store/redisStore';
+import { superviseWorkers } from './workers';
 
 /**
  * The process: reads the environment once, wires store, journal, clock and timers into the
@@ -30,11 +32,18 @@ function readConfig(): ServerConfig {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const redisUrl = config.redisUrl;
-  const store = redisUrl === null ? new EmbeddedStore() : new RedisStore({ url: redisUrl });
+  if (config.workers > 1 && cluster.isPrimary) {
+    superviseWorkers(config.workers, config.instanceId, {
+      info: (msg) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`),
+      error: (msg) => process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), msg })}\n`),
+    });
+    return;
+  }
+  const redis = config.redis;
+  const store = redis === null ? new EmbeddedStore() : new RedisStore({ topology: redis });
   // The journal keeps spend while Redis is away; with the embedded store there is no "away".
   const journal =
-    redisUrl === null
+    redis === null
       ? new MemoryJournal()
       : await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
 
@@ -48,10 +57,10 @@ async function main(): Promise<void> {
         instanceId: config.instanceId,
         config: config.pacer,
         log,
-        storeKind: redisUrl === null ? 'embedded' : 'redis',
+        storeKind: redis === null ? 'embedded' : 'redis',
       }),
   });
-  if (redisUrl === null) {
+  if (redis === null) {
     app.log.warn(
       'REDIS_URL is not set: running on the embedded in-memory store. Nothing is persisted; campaigns and spend are lost when this process stops, and instances do not share budgets.',
     );
@@ -86,6 +95,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A worker whose primary is gone (killed) would serve on alone, unmanaged: it stops instead.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
 
   try {
     await app.listen({ port: config.port, host: config.host });
