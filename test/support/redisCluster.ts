@@ -122,7 +122,14 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     for (let i = 0; i < 6; i++) nodes.push(await startNode(dir));
     await run(
       REDIS_CLI_BIN,
-      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        '1',
+        '--cluster-yes',
+      ],
       { timeout: 30_000 },
     );
   } catch (err) {
@@ -170,7 +177,8 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
           if (!/slave0:.*state=online/.test(repl)) ok = false;
         }
         if (ok && primaries.length === 3) return;
-        if (Date.now() > until) throw new Error(`cluster not healthy within ${timeoutMs} ms:\n${await clusterNodes()}`);
+        if (Date.now() > until)
+          throw new Error(`cluster not healthy within ${timeoutMs} ms:\n${await clusterNodes()}`);
         await sleep(100);
       }
     },
