@@ -28,9 +28,10 @@ export interface RedisClusterHandle {
   primaries(): Promise<{ node: ClusterNode; slots: string }[]>;
   /**
    * Waits until every slot is served, the cluster says ok from every live node, and each of the
-   * three primaries has a replica in sync.
+   * three primaries has a replica in sync (unless `replicas: false`: after a failover the promoted
+   * replica has none).
    */
-  waitHealthy(timeoutMs?: number): Promise<void>;
+  waitHealthy(timeoutMs?: number, opts?: { replicas?: boolean }): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -161,7 +162,8 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       }
       return out;
     },
-    async waitHealthy(timeoutMs = 30_000) {
+    async waitHealthy(timeoutMs = 30_000, opts = {}) {
+      const needReplicas = opts.replicas ?? true;
       const until = Date.now() + timeoutMs;
       for (;;) {
         let ok = true;
@@ -172,7 +174,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
         }
         const primaries = ok ? await handle.primaries() : [];
         // Writes wait for a replica (WAIT 1): each primary needs one in sync before the tests write.
-        for (const p of primaries) {
+        for (const p of needReplicas ? primaries : []) {
           const repl = await rawCommand(p.node.port, ['INFO', 'replication']).catch(() => '');
           if (!/slave0:.*state=online/.test(repl)) ok = false;
         }

@@ -82,7 +82,8 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, attem
 }
 
 export async function startServer(opts: {
-  redisUrl: string;
+  /** null: no REDIS_URL (the embedded store, or a topology given in `env`). */
+  redisUrl: string | null;
   journalDir: string;
   instanceId: string;
   env?: Record<string, string>;
@@ -99,7 +100,7 @@ export async function startServer(opts: {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
-        REDIS_URL: opts.redisUrl,
+        ...(opts.redisUrl === null ? {} : { REDIS_URL: opts.redisUrl }),
         PORT: String(port),
         HOST: '127.0.0.1',
         JOURNAL_DIR: opts.journalDir,
@@ -116,10 +117,15 @@ export async function startServer(opts: {
     c.stderr!.on('data', (d) => {
       out += d.toString();
     });
-    await waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
-      if (c.exitCode !== null) throw new Error(`server exited with ${c.exitCode}: ${out}`);
-      return (await request('GET', `${url}/health`)).status === 200;
-    });
+    // Up to 60 s: tsx compiles the server at start, slow when the shared machine is busy.
+    await waitFor(
+      `${opts.instanceId} to listen on ${port}:\n${out}`,
+      async () => {
+        if (c.exitCode !== null) throw new Error(`server exited with ${c.exitCode}: ${out}`);
+        return (await request('GET', `${url}/health`)).status === 200;
+      },
+      600,
+    );
   };
 
   const exited = (c: ChildProcess) =>
