@@ -82,7 +82,8 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, attem
 }
 
 export async function startServer(opts: {
-  redisUrl: string;
+  /** null: no REDIS_URL (the embedded store, or a topology given in `env`). */
+  redisUrl: string | null;
   journalDir: string;
   instanceId: string;
   env?: Record<string, string>;
@@ -105,7 +106,7 @@ export async function startServer(opts: {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
-        REDIS_URL: opts.redisUrl,
+        ...(opts.redisUrl === null ? {} : { REDIS_URL: opts.redisUrl }),
         PORT: String(port),
         HOST: '127.0.0.1',
         JOURNAL_DIR: opts.journalDir,
@@ -139,7 +140,7 @@ export async function startServer(opts: {
         if (gone) return true;
         return (await request('GET', `${url}/health`)).status === 200;
       },
-      Math.ceil((opts.startTimeoutMs ?? 30_000) / 100),
+      Math.ceil((opts.startTimeoutMs ?? 60_000) / 100),
     );
     try {
       await Promise.race([ready, exitedEarly]);
