@@ -10,6 +10,7 @@ import {
   makeCampaign,
 } from '../../core/index';
 import { RedisStore } from '../../server/store/redisStore';
+import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redisServer';
 
 let server: RedisServerHandle;
@@ -62,92 +63,98 @@ const stores: [string, () => Promise<BudgetStore>][] = [
   ['RedisStore', () => readyRedisStore()],
 ];
 
-describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
-  it('counts each event id once, within a batch and across batches', async () => {
-    const s = await make();
-    expect(await s.applySpend([rec('e1', 100), rec('e2', 250), rec('e1', 100)])).toEqual([true, true, false]);
-    expect(await s.applySpend([rec('e2', 250), rec('e3', 7, { hourIndex: 24, instanceId: 'i2' })])).toEqual([
-      false,
-      true,
-    ]);
-    const [d] = await s.readDays([day]);
-    expect(d!.spentMicros).toBe(357);
-    expect(d!.hourSpentMicros).toHaveLength(HOUR_BUCKETS);
-    expect(d!.hourSpentMicros[3]).toBe(350);
-    expect(d!.hourSpentMicros[24]).toBe(7);
-    expect(d!.spentByInstance).toEqual({ i1: 350, i2: 7 });
-    expect(d!.totalSpentMicros).toBe(357);
-  });
-
-  it('keeps days apart and sums the lifetime total across them', async () => {
-    const s = await make();
-    await s.applySpend([rec('a', 10), rec('b', 20, { dayKey: '2024-03-02' })]);
-    const [d1, d2, empty] = await s.readDays([
-      day,
-      { campaignId: 'c1', dayKey: '2024-03-02' },
-      { campaignId: 'other', dayKey: '2024-03-01' },
-    ]);
-    expect(d1!.spentMicros).toBe(10);
-    expect(d2!.spentMicros).toBe(20);
-    expect(d2!.totalSpentMicros).toBe(30);
-    expect(empty).toEqual({
-      spentMicros: 0,
-      hourSpentMicros: new Array(HOUR_BUCKETS).fill(0),
-      leasedMicros: 0,
-      leasedByInstance: {},
-      spentByInstance: {},
-      totalSpentMicros: 0,
+describe.skipIf(REDIS_SERVER === null).each(stores)(
+  `${NEEDS_REDIS} BudgetStore contract: %s`,
+  (_name, make) => {
+    it('counts each event id once, within a batch and across batches', async () => {
+      const s = await make();
+      expect(await s.applySpend([rec('e1', 100), rec('e2', 250), rec('e1', 100)])).toEqual([
+        true,
+        true,
+        false,
+      ]);
+      expect(await s.applySpend([rec('e2', 250), rec('e3', 7, { hourIndex: 24, instanceId: 'i2' })])).toEqual(
+        [false, true],
+      );
+      const [d] = await s.readDays([day]);
+      expect(d!.spentMicros).toBe(357);
+      expect(d!.hourSpentMicros).toHaveLength(HOUR_BUCKETS);
+      expect(d!.hourSpentMicros[3]).toBe(350);
+      expect(d!.hourSpentMicros[24]).toBe(7);
+      expect(d!.spentByInstance).toEqual({ i1: 350, i2: 7 });
+      expect(d!.totalSpentMicros).toBe(357);
     });
-  });
 
-  it('grants leases up to the budget and no further, and takes back at most what was held', async () => {
-    const s = await make();
-    const req = (instanceId: string, requestMicros: number) => ({
-      ...day,
-      instanceId,
-      requestMicros,
-      budgetMicros: 1000,
+    it('keeps days apart and sums the lifetime total across them', async () => {
+      const s = await make();
+      await s.applySpend([rec('a', 10), rec('b', 20, { dayKey: '2024-03-02' })]);
+      const [d1, d2, empty] = await s.readDays([
+        day,
+        { campaignId: 'c1', dayKey: '2024-03-02' },
+        { campaignId: 'other', dayKey: '2024-03-01' },
+      ]);
+      expect(d1!.spentMicros).toBe(10);
+      expect(d2!.spentMicros).toBe(20);
+      expect(d2!.totalSpentMicros).toBe(30);
+      expect(empty).toEqual({
+        spentMicros: 0,
+        hourSpentMicros: new Array(HOUR_BUCKETS).fill(0),
+        leasedMicros: 0,
+        leasedByInstance: {},
+        spentByInstance: {},
+        totalSpentMicros: 0,
+      });
     });
-    expect(await s.acquireLeases([req('i1', 600), req('i2', 600), req('i3', 600)])).toEqual([600, 400, 0]);
-    await s.returnLease(day, 'i1', 10_000);
-    await s.returnLease(day, 'i3', 50);
-    const [d] = await s.readDays([day]);
-    expect(d!.leasedMicros).toBe(400);
-    expect(nonZero(d!.leasedByInstance)).toEqual({ i2: 400 });
-    expect(await s.acquireLeases([req('i3', 700)])).toEqual([600]);
-  });
 
-  it('stores campaigns and breaker snapshots', async () => {
-    const s = await make();
-    const c = makeCampaign({
-      id: 'camp-9',
-      dailyBudgetMicros: 5_000_000,
-      pacingMode: 'ASAP',
-      timeZone: 'Asia/Tokyo',
+    it('grants leases up to the budget and no further, and takes back at most what was held', async () => {
+      const s = await make();
+      const req = (instanceId: string, requestMicros: number) => ({
+        ...day,
+        instanceId,
+        requestMicros,
+        budgetMicros: 1000,
+      });
+      expect(await s.acquireLeases([req('i1', 600), req('i2', 600), req('i3', 600)])).toEqual([600, 400, 0]);
+      await s.returnLease(day, 'i1', 10_000);
+      await s.returnLease(day, 'i3', 50);
+      const [d] = await s.readDays([day]);
+      expect(d!.leasedMicros).toBe(400);
+      expect(nonZero(d!.leasedByInstance)).toEqual({ i2: 400 });
+      expect(await s.acquireLeases([req('i3', 700)])).toEqual([600]);
     });
-    await s.putCampaign(c);
-    await s.putCampaign(makeCampaign({ id: 'camp-1', dailyBudgetMicros: 1 }));
-    expect(await s.getCampaign('camp-9')).toEqual(c);
-    expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1', 'camp-9']);
-    const snap = {
-      state: 'OPEN' as const,
-      recovered: false,
-      openedAtMs: 5,
-      probesUsed: 0,
-      trips: 1,
-      lastTransitionMs: 5,
-    };
-    await s.saveBreaker('camp-9', snap);
-    expect(await s.loadBreaker('camp-9')).toEqual(snap);
-    expect(await s.deleteCampaign('camp-9')).toBe(true);
-    expect(await s.deleteCampaign('camp-9')).toBe(false);
-    expect(await s.getCampaign('camp-9')).toBeNull();
-    expect(await s.loadBreaker('camp-9')).toBeNull();
-    expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1']);
-  });
-});
 
-describe('RedisStore specifics', () => {
+    it('stores campaigns and breaker snapshots', async () => {
+      const s = await make();
+      const c = makeCampaign({
+        id: 'camp-9',
+        dailyBudgetMicros: 5_000_000,
+        pacingMode: 'ASAP',
+        timeZone: 'Asia/Tokyo',
+      });
+      await s.putCampaign(c);
+      await s.putCampaign(makeCampaign({ id: 'camp-1', dailyBudgetMicros: 1 }));
+      expect(await s.getCampaign('camp-9')).toEqual(c);
+      expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1', 'camp-9']);
+      const snap = {
+        state: 'OPEN' as const,
+        recovered: false,
+        openedAtMs: 5,
+        probesUsed: 0,
+        trips: 1,
+        lastTransitionMs: 5,
+      };
+      await s.saveBreaker('camp-9', snap);
+      expect(await s.loadBreaker('camp-9')).toEqual(snap);
+      expect(await s.deleteCampaign('camp-9')).toBe(true);
+      expect(await s.deleteCampaign('camp-9')).toBe(false);
+      expect(await s.getCampaign('camp-9')).toBeNull();
+      expect(await s.loadBreaker('camp-9')).toBeNull();
+      expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1']);
+    });
+  },
+);
+
+describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} RedisStore specifics`, () => {
   it('puts every campaign key under the campaign hash tag and sets TTLs', async () => {
     const prefix = `tag${prefixSeq++}:`;
     const s = await readyRedisStore(prefix);
