@@ -80,9 +80,13 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-/** Request bodies cycling through the campaigns, built once so the generator only picks one. */
+/**
+ * Request bodies cycling through the campaigns, built once without their closing brace: each
+ * request appends a fresh `request_id`, as exchanges send one, so the server holds a reservation
+ * per allowed decision (the map that once turned quadratic was never exercised without it).
+ */
 const bodies = Array.from({ length: CAMPAIGNS }, (_, i) =>
-  JSON.stringify({ campaign_id: `camp-${i}`, bid_cents: 150 + (i % 50) }),
+  JSON.stringify({ campaign_id: `camp-${i}`, bid_cents: 150 + (i % 50) }).slice(0, -1),
 );
 
 interface RunResult {
@@ -128,7 +132,8 @@ async function run(
         path: '/pacing/decision',
         headers: { 'content-type': 'application/json' },
         setupRequest: (req: Record<string, unknown>) => {
-          req.body = bodies[next++ % bodies.length];
+          const n = next++;
+          req.body = `${bodies[n % bodies.length]},"request_id":"r${n}"}`;
           return req;
         },
       },

@@ -7,7 +7,13 @@ import type { PacingState } from './pacingState';
 /** A source of uniform draws in [0, 1): seeded in the simulator, per-request in the server. */
 export type Rand = () => number;
 
-function deny(out: Decision, reason: DecisionReason, throttleRate: number, degraded: boolean): Decision {
+/** Fills `out` with a denial; for shells that deny before the pacing logic runs. */
+export function deny(
+  out: Decision,
+  reason: DecisionReason,
+  throttleRate: number,
+  degraded: boolean,
+): Decision {
   out.allow = false;
   out.maxBidCpmMicros = 0;
   out.throttleRate = throttleRate;

@@ -6,6 +6,8 @@ export const DECISION_REASONS = [
   'budget_exhausted',
   'total_budget_exhausted',
   'lease_exhausted',
+  // Degraded and the journal refuses writes: a win could be neither stored nor journaled.
+  'journal_unavailable',
   'circuit_open',
   'paused',
   'ended',

@@ -2,12 +2,12 @@ import type { Campaign } from './campaign';
 import type { PacerConfig } from './config';
 import { budgetLimitMicros, dayFraction } from './controller';
 import { hourIndex } from './dayWindow';
-import { type Rand, addLease, advance, decide, recordSpend, releaseBid, setPeerSpend } from './decide';
+import { type Rand, addLease, advance, decide, deny, recordSpend, releaseBid, setPeerSpend } from './decide';
 import type { Decision } from './decision';
 import { UnknownCampaignError } from './errors';
 import { EventIdSet } from './eventIdSet';
 import type { SpendJournal } from './journal';
-import { dayCommittedMicros, unbookSpend } from './ledger';
+import { dayCommittedMicros, pin, unbookSpend, unpin } from './ledger';
 import { impressionCostMicros } from './money';
 import { type PacingState, createPacingState, updateCampaign } from './pacingState';
 import type { BudgetStore, DayKeyRef, DaySnapshot, LeaseRequest, SpendRecord } from './store';
@@ -60,6 +60,21 @@ const REPLAY_CHUNK_RECORDS = 1_000;
 
 const DUPLICATE: SpendAck = Object.freeze({ counted: false, journaled: false });
 
+/** The last failure of the shared store, kept for health output (an outage, a read-only replica, OOM, auth). */
+export interface StoreErrorNote {
+  readonly code: string;
+  readonly message: string;
+  readonly atMs: number;
+}
+
+/**
+ * Event ids are unique per campaign (the store keys its dedup markers under the campaign's hash
+ * tag): the same id sent for two campaigns counts once in each, everywhere.
+ */
+function dedupKey(campaignId: string, eventId: string): string {
+  return `${campaignId}\u0000${eventId}`;
+}
+
 export class PacerInstance {
   readonly instanceId: string;
   readonly states = new Map<string, PacingState>();
@@ -69,6 +84,14 @@ export class PacerInstance {
   storeErrors = 0;
   replayedRecords = 0;
   storeDuplicates = 0;
+  lastStoreError: StoreErrorNote | null = null;
+  /**
+   * The last journal append failed (full disk, I/O error). While degraded this means a win could be
+   * neither stored nor journaled, so no bid is allowed until an append succeeds or the store is back.
+   */
+  journalFailing = false;
+  /** Journal confirmations that failed (e.g. a full disk): the records are in the store already. */
+  journalConfirmErrors = 0;
 
   private readonly store: BudgetStore;
   private readonly journal: SpendJournal;
@@ -82,6 +105,14 @@ export class PacerInstance {
   private readonly recentRing: (string | undefined)[] = [];
   private recentHead = 0;
   private journalPending = 0;
+  /** Pending journal records (from the head) that a replay applied but could not yet confirm. */
+  private appliedUnconfirmed = 0;
+  /** Pending journal records (from the head) left by an earlier process: never booked by this one. */
+  private inheritedPending = 0;
+  /** Exposure pinned for refused notices, by dedup key, released when the notice is booked. */
+  private readonly pinned = new Map<string, number>();
+  /** The latest time seen by sync or spend, to date store errors without reading a clock. */
+  private lastNowMs = 0;
   /**
    * Campaigns whose own spend and lease this instance has not read from the store yet: new ones,
    * or all of them after a restore that could not reach it. The next healthy round reads them, so
@@ -140,6 +171,8 @@ export class PacerInstance {
    */
   decideState(s: PacingState, bidCpmMicros: number, nowMs: number, rand: Rand, out: Decision): Decision {
     if (!s.touched) this.touch(s);
+    // A win of this bid could be neither stored nor journaled: its notice would be refused.
+    if (this.degraded && this.journalFailing) return deny(out, 'journal_unavailable', 1, true);
     return decide(s, bidCpmMicros, nowMs, rand, this.degraded, out);
   }
 
@@ -182,12 +215,15 @@ export class PacerInstance {
     nowMs: number,
     ack?: Ack,
   ): boolean {
-    if (this.recent.has(eventId)) {
+    const key = dedupKey(s.campaign.id, eventId);
+    if (this.recent.has(key)) {
       ack?.(DUPLICATE);
       return false;
     }
-    this.remember(eventId);
+    this.remember(key);
     this.touch(s);
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
+    if (this.pinned.size > 0) this.unpinRefused(s, key);
     recordSpend(s, spendMicros, nowMs, reservedMicros, reservedAtMs);
     const day = s.ledger.day;
     this.pending.push({
@@ -211,6 +247,14 @@ export class PacerInstance {
         reject(err);
       }
     });
+  }
+
+  /** A retried notice that was refused before: its pinned exposure becomes booked spend now. */
+  private unpinRefused(s: PacingState, key: string): void {
+    const micros = this.pinned.get(key);
+    if (micros === undefined) return;
+    this.pinned.delete(key);
+    unpin(s.ledger, micros);
   }
 
   private touch(s: PacingState): void {
@@ -246,6 +290,8 @@ export class PacerInstance {
   async restore(_nowMs: number): Promise<void> {
     const left = await this.journal.pending();
     this.journalPending = left.length;
+    this.inheritedPending = left.length;
+    this.appliedUnconfirmed = 0;
     // Until the store has answered, this instance does not know what it spent or holds: it bids
     // nothing (no lease) and the first healthy sync round finishes the restore.
     for (const s of this.states.values()) this.unloaded.add(s);
@@ -309,6 +355,7 @@ export class PacerInstance {
   }
 
   private async syncOnce(nowMs: number): Promise<void> {
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
     // Only campaigns active since the last round need leases or peer spend; the rest catch up
     // lazily when they next decide (and are then marked for the following round).
     const active = this.touchedStates.filter((s) => this.states.get(s.campaign.id) === s);
@@ -330,6 +377,8 @@ export class PacerInstance {
       const flushed = this.pending.length;
       await this.flush();
       if (!this.degraded) {
+        // Journaled spend the store has taken but the journal could not yet confirm (full disk).
+        if (this.journalPending > 0) await this.replayJournal();
         // Every round asks the store something, so an outage is seen even when all is idle.
         if (active.length === 0 && flushed === 0) await this.store.ping();
         await this.loadOwnFromStore();
@@ -345,9 +394,14 @@ export class PacerInstance {
     }
   }
 
-  private noteStoreError(_err: unknown): void {
+  private noteStoreError(err: unknown): void {
     this.storeErrors++;
     this.degraded = true;
+    const e = err as { reason?: unknown; code?: unknown; message?: unknown } | null;
+    const code =
+      typeof e?.reason === 'string' ? e.reason : typeof e?.code === 'string' ? e.code : 'STORE_ERROR';
+    const message = typeof e?.message === 'string' ? e.message : String(err);
+    this.lastStoreError = { code, message, atMs: this.lastNowMs };
   }
 
   /** Hands pending spend to the store, or to the journal when the store fails. */
@@ -370,13 +424,21 @@ export class PacerInstance {
     }
     try {
       await this.journal.append(batch);
+      this.journalFailing = false;
     } catch (err) {
       // Neither the store nor the journal took the spend. Nothing is half-written: take it back
-      // locally, forget the event ids and fail the callers, so their retry counts it once.
+      // locally, forget the event ids and fail the callers, so their retry counts it once. The win
+      // happened at the exchange all the same: its cost stays committed (pinned) until the retry
+      // is booked, so the budget it used is not handed to the next bid.
+      this.journalFailing = true;
       for (const r of batch) {
         const s = this.states.get(r.campaignId);
-        if (s !== undefined) unbookSpend(s.ledger, r.spendMicros, r.dayKey, r.hourIndex);
-        this.recent.delete(r.eventId);
+        const key = dedupKey(r.campaignId, r.eventId);
+        this.recent.delete(key);
+        if (s === undefined) continue;
+        unbookSpend(s.ledger, r.spendMicros, r.dayKey, r.hourIndex);
+        pin(s.ledger, r.spendMicros);
+        this.pinned.set(key, (this.pinned.get(key) ?? 0) + r.spendMicros);
       }
       const failure = err instanceof Error ? err : new Error(String(err));
       for (const ack of acks) ack?.(failure);
@@ -387,27 +449,54 @@ export class PacerInstance {
     for (const ack of acks) ack?.({ counted: true, journaled: true });
   }
 
-  /** Replays journaled spend into the store exactly once (the store dedups by event id). */
+  /**
+   * Replays journaled spend into the store exactly once (the store dedups by event id). Throws
+   * only for store failures: a confirmation the journal cannot write (full disk) leaves the
+   * applied records marked, so the next round confirms them without applying or settling again.
+   */
   private async replayJournal(): Promise<void> {
     const records = await this.journal.pending();
     // In chunks, each confirmed as it lands: a long outage's journal never has to go in one
     // call, and a failure half-way replays only what is left.
-    for (let i = 0; i < records.length; i += REPLAY_CHUNK_RECORDS) {
-      const chunk = records.slice(i, i + REPLAY_CHUNK_RECORDS);
-      const applied = await this.store.applySpend(chunk);
-      this.settleApplied(chunk, applied);
-      await this.journal.confirm(chunk.length);
-      this.replayedRecords += chunk.length;
-      this.journalPending = Math.max(0, this.journalPending - chunk.length);
+    let i = 0;
+    while (i < records.length) {
+      if (this.appliedUnconfirmed === 0) {
+        const chunk = records.slice(i, i + REPLAY_CHUNK_RECORDS);
+        const applied = await this.store.applySpend(chunk);
+        this.settleApplied(chunk, applied, this.inheritedPending - i);
+        this.appliedUnconfirmed = chunk.length;
+        this.replayedRecords += chunk.length;
+      }
+      const n = this.appliedUnconfirmed;
+      try {
+        await this.journal.confirm(n);
+      } catch {
+        // The spend is in the store; only the journal's bookkeeping lags. Not a store failure.
+        this.journalConfirmErrors++;
+        return;
+      }
+      this.appliedUnconfirmed = 0;
+      this.inheritedPending = Math.max(0, this.inheritedPending - n);
+      this.journalPending = Math.max(0, this.journalPending - n);
+      i += n;
     }
   }
 
-  /** Records the store refused as duplicates were counted elsewhere first: take them back locally. */
-  private settleApplied(records: readonly SpendRecord[], applied: readonly boolean[]): void {
+  /**
+   * Records the store refused as duplicates were counted elsewhere first: take them back locally.
+   * The first `notBookedHere` records came from an earlier process's journal and were never
+   * booked by this one, so there is nothing to take back.
+   */
+  private settleApplied(
+    records: readonly SpendRecord[],
+    applied: readonly boolean[],
+    notBookedHere = 0,
+  ): void {
     for (let i = 0; i < records.length; i++) {
       if (applied[i]) continue;
       const r = records[i]!;
       this.storeDuplicates++;
+      if (i < notBookedHere) continue;
       const s = this.states.get(r.campaignId);
       if (s !== undefined) unbookSpend(s.ledger, r.spendMicros, r.dayKey, r.hourIndex);
     }

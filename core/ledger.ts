@@ -22,8 +22,14 @@ export interface Ledger {
   /** Own spend across all days, and the campaign's spend before this ledger started (from the store). */
   ownTotalSpentMicros: number;
   priorTotalSpentMicros: number;
-  /** Bids allowed but not yet settled. */
+  /** Bids allowed but not yet settled, including `pinnedMicros`. */
   reservedMicros: number;
+  /**
+   * Exposure of wins whose notice was refused (neither stored nor journaled): the exchange spent
+   * that money, so it stays committed, outside the expiring ring, until the notice is retried and
+   * booked. Part of `reservedMicros`.
+   */
+  pinnedMicros: number;
   readonly reservationTtlMs: number;
   /** Width of one ring bucket in ms (a whole number of seconds). */
   readonly bucketMs: number;
@@ -61,6 +67,7 @@ export function createLedger(timeZone: string, nowMs: number, opts: LedgerOption
     ownTotalSpentMicros: 0,
     priorTotalSpentMicros: opts.priorTotalSpentMicros ?? 0,
     reservedMicros: 0,
+    pinnedMicros: 0,
     reservationTtlMs: opts.reservationTtlMs,
     bucketMs,
     ring: new Float64Array(slots),
@@ -121,7 +128,7 @@ export function expireReservations(l: Ledger, nowMs: number): void {
     }
   }
   l.ringTailBucket = oldestLive;
-  if (l.reservedMicros < 0.5) l.reservedMicros = 0;
+  if (l.reservedMicros - l.pinnedMicros < 0.5) l.reservedMicros = l.pinnedMicros;
 }
 
 function expireSlot(l: Ledger, slot: number): void {
@@ -155,6 +162,20 @@ export function release(l: Ledger, micros: number, reservedAtMs: number): number
   const held = l.ring[slot]!;
   const freed = micros < held ? micros : held;
   l.ring[slot] = held - freed;
+  l.reservedMicros -= freed;
+  return freed;
+}
+
+/** Holds the exposure of a refused win notice until `unpin` (see `pinnedMicros`). */
+export function pin(l: Ledger, micros: number): void {
+  l.pinnedMicros += micros;
+  l.reservedMicros += micros;
+}
+
+/** Releases exposure pinned for a refused notice, now booked as spend; returns what was released. */
+export function unpin(l: Ledger, micros: number): number {
+  const freed = micros < l.pinnedMicros ? micros : l.pinnedMicros;
+  l.pinnedMicros -= freed;
   l.reservedMicros -= freed;
   return freed;
 }

@@ -41,8 +41,9 @@ function newRow(): DayRow {
   };
 }
 
+/** Null prototype: instance ids are keys, and "__proto__" must be one like any other. */
 function recordOf(m: Map<string, number>): Record<string, number> {
-  const o: Record<string, number> = {};
+  const o: Record<string, number> = Object.create(null);
   for (const [k, v] of m) o[k] = v;
   return o;
 }

@@ -65,6 +65,14 @@ export interface BudgetStore {
   saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void>;
   loadBreaker(campaignId: string): Promise<BreakerSnapshot | null>;
 
+  /**
+   * Claims (or renews) an instance id for one process start: true when it is this boot's, false
+   * when another live boot holds it. Stores without other processes (memory) may omit it.
+   */
+  claimInstance?(claim: InstanceClaim): Promise<boolean>;
+  /** Gives the id back at a clean shutdown, so a restart need not wait for the claim to lapse. */
+  releaseInstance?(claim: InstanceClaim): Promise<void>;
+
   /** Resolves when the store answers; rejects when it cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -72,9 +80,34 @@ export interface BudgetStore {
 
 export const HOUR_BUCKETS = 25;
 
+/**
+ * Why the store failed, as far as the shell can tell: an outage, a timeout, a read-only replica,
+ * a store out of memory, refused credentials. Health output shows it; all of them mean degraded.
+ */
+export type StoreFailureReason =
+  | 'STORE_UNREACHABLE'
+  | 'STORE_TIMEOUT'
+  | 'STORE_READONLY'
+  | 'STORE_OOM'
+  | 'STORE_AUTH'
+  | 'STORE_ERROR';
+
 export class StoreUnavailableError extends CodedError {
-  constructor(message = 'the shared budget store cannot be reached', options?: { cause?: unknown }) {
+  readonly reason: StoreFailureReason;
+  constructor(
+    message = 'the shared budget store cannot be reached',
+    options?: { cause?: unknown; reason?: StoreFailureReason },
+  ) {
     super('STORE_UNAVAILABLE', message, options);
     this.name = 'StoreUnavailableError';
+    this.reason = options?.reason ?? 'STORE_UNREACHABLE';
   }
+}
+
+/** An instance id already held by another live process (its boot id differs). */
+export interface InstanceClaim {
+  readonly instanceId: string;
+  /** Unique per process start: tells a restart of this instance from a second process. */
+  readonly bootId: string;
+  readonly ttlMs: number;
 }

@@ -8,15 +8,18 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { StoreUnavailableError } from '../core/store';
 import type { ServerConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
-import { requireApiKey } from './http/auth';
+import { installAccessControl } from './http/access';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
 import { installErrorHandlers } from './http/errorHandler';
 import { lazyChildLogger } from './http/lazyLogger';
 import { PacerMetrics } from './http/metrics';
 import { pacingRoutes } from './http/pacingRoutes';
+import { clientErrorHandler, frameworkErrors } from './http/protocolErrors';
+import { type RecordsAccess, recordRoutes, recordsHealthToJson } from './http/recordRoutes';
 import { HealthResponse } from './http/schemas';
 import { healthToJson } from './http/statusJson';
+import { registerRecordsMetrics } from './records/recordsMetrics';
 import type { PacerRuntime } from './runtime/types';
 
 /** What the runtime may log through: Fastify's logger fits, so both write one stream. */
@@ -34,6 +37,8 @@ export interface AppDeps {
   readonly runtime: PacerRuntime | ((log: AppLogger) => PacerRuntime);
   /** Process-wide default metrics (memory, event loop): off in tests that build many apps. */
   readonly defaultMetrics?: boolean;
+  /** PostgreSQL (or PGlite) records: audit, performance history, /health and metrics fields. */
+  readonly records?: RecordsAccess;
 }
 
 /**
@@ -61,6 +66,13 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,
+    // Campaign ids run to 128 characters; find-my-way's default of 100 answered 414 to the longest.
+    maxParamLength: 256,
+    // start() may wait for a killed predecessor's instance claim to lapse (5 s) and for the first
+    // load (5 s) before it lets the server listen; Fastify's default 10 s would cut that short.
+    pluginTimeout: 30_000,
+    clientErrorHandler,
+    frameworkErrors,
     // Fastify's own 503 during drain has a body outside our error shape; the listener closes
     // first, so load balancers see the instance go, and requests already in flight complete.
     return503OnClosing: false,
@@ -72,6 +84,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   // confusing "must be object" instead of the 415 that says what to send.
   app.removeContentTypeParser('text/plain');
 
+  // Before any route exists: every route gets its access level from the onRoute hook.
+  installAccessControl(app, { apiKey: config.apiKey, readKey: config.apiReadKey });
   const metrics = new PacerMetrics(runtime, { defaultMetrics: deps.defaultMetrics ?? true });
   installErrorHandlers(app, (err) => {
     if (
@@ -128,9 +142,12 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     app.decorate('injectWS', scope.injectWS);
   });
 
-  const auth = requireApiKey(config.apiKey);
-  pacingRoutes(app, runtime, metrics, auth);
-  campaignRoutes(app, runtime, auth);
+  pacingRoutes(app, runtime, metrics);
+  campaignRoutes(app, runtime, deps.records !== undefined);
+  if (deps.records !== undefined) {
+    recordRoutes(app, runtime, deps.records);
+    registerRecordsMetrics(metrics.registry, () => deps.records!.health());
+  }
   dashboardRoutes(app);
 
   app.get(
@@ -144,7 +161,10 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
         response: { 200: HealthResponse },
       },
     },
-    async () => healthToJson(runtime.health()),
+    async () =>
+      deps.records === undefined
+        ? healthToJson(runtime.health())
+        : { ...healthToJson(runtime.health()), records: recordsHealthToJson(deps.records.health()) },
   );
 
   app.get(

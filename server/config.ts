@@ -11,8 +11,10 @@ export interface ServerConfig {
   readonly redisUrl: string | null;
   readonly port: number;
   readonly host: string;
-  /** null: write routes are open (the server says so at start). */
+  /** null: every route is open (the server says so at start). */
   readonly apiKey: string | null;
+  /** A second key that may only read (GET routes, the dashboard, the WebSocket); needs apiKey. */
+  readonly apiReadKey: string | null;
   readonly journalDir: string;
   readonly instanceId: string;
   readonly logLevel: LogLevel;
@@ -20,6 +22,9 @@ export interface ServerConfig {
   /** How long graceful shutdown waits for in-flight requests before closing anyway. */
   readonly shutdownGraceMs: number;
   readonly pacer: PacerConfig;
+  /** null: the records (registry, audit, history) live in PGlite under dataDir. */
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
 }
 
 /** Every variable the server reads, with what it means: printed with a config error. */
@@ -27,7 +32,9 @@ export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze(
   REDIS_URL: 'redis://host:6379/0 of the shared store; unset runs on the embedded in-memory store',
   PORT: 'TCP port to listen on (default 8080)',
   HOST: 'address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)',
-  API_KEY: 'bearer token required by write routes; unset leaves them open',
+  API_KEY:
+    'bearer token required by every route but /health*, /metrics and /docs (decisions included); unset leaves them open',
+  API_READ_KEY: 'optional second key for read-only routes, the dashboard and the WebSocket (needs API_KEY)',
   JOURNAL_DIR: 'directory for the spend journal kept while Redis is down (default ./journal)',
   INSTANCE_ID: 'name of this instance in leases and journals (default: host name and pid)',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
@@ -41,6 +48,8 @@ export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze(
   PACING_CATCH_UP_TICKS: 'ticks over which the controller closes a gap (default 10)',
   RESERVATION_TTL_MS: 'how long an allowed bid holds budget without a win notice (default 120000)',
   DEGRADED_THROTTLE: 'throttle floor while the store is unreachable (default 0.5)',
+  DATABASE_URL: 'postgres://user:pass@host:5432/db of the system of record; unset runs PGlite under DATA_DIR',
+  DATA_DIR: 'directory of the embedded database (PGlite) when DATABASE_URL is unset (default ./data)',
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -90,9 +99,23 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
   if (apiKey !== null && apiKey.length < 16) {
     problems.push('API_KEY must be at least 16 characters long; a short key is guessable.');
   }
+  const apiReadKey = str('API_READ_KEY') ?? null;
+  if (apiReadKey !== null && apiKey === null) {
+    problems.push('API_READ_KEY is set but API_KEY is not: set API_KEY too, or every route stays open.');
+  } else if (apiReadKey !== null && apiReadKey.length < 16) {
+    problems.push('API_READ_KEY must be at least 16 characters long; a short key is guessable.');
+  } else if (apiReadKey !== null && apiReadKey === apiKey) {
+    problems.push('API_READ_KEY must differ from API_KEY, or it grants writing too.');
+  }
   const instanceId = str('INSTANCE_ID') ?? defaults.instanceId;
-  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(instanceId)) {
-    problems.push(`INSTANCE_ID="${instanceId}" must be 1-64 letters, digits, ".", "_", ":" or "-".`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(instanceId)) {
+    problems.push(
+      `INSTANCE_ID="${instanceId}" must be 1-64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit.`,
+    );
+  } else if (instanceId in Object.prototype) {
+    // Instance ids key per-instance spend and leases; a name JavaScript objects already carry is
+    // refused outright rather than trusted to every map the id passes through.
+    problems.push(`INSTANCE_ID="${instanceId}" is a reserved name; pick another.`);
   }
   const logLevelRaw = (str('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
@@ -121,17 +144,25 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
     problems.push((err as Error).message);
   }
 
+  const databaseUrl = str('DATABASE_URL') ?? null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
+    problems.push('DATABASE_URL must look like postgres://user:password@host:5432/database.');
+  }
+
   if (problems.length > 0 || pacer === undefined) throw new ConfigError(problems);
   return Object.freeze({
     redisUrl,
     port,
     host,
     apiKey,
+    apiReadKey,
     journalDir: str('JOURNAL_DIR') ?? './journal',
     instanceId,
     logLevel: logLevelRaw as LogLevel,
     bodyLimitBytes,
     shutdownGraceMs,
     pacer,
+    databaseUrl,
+    dataDir: str('DATA_DIR') ?? './data',
   });
 }

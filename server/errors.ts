@@ -22,11 +22,21 @@ export const ERROR_CODES = {
   PACER_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   PACER_ERR_INTERNAL: 500,
   PACER_ERR_STORE_UNAVAILABLE: 503,
+  // Campaigns are still loading (a start with many campaigns, or while Redis is down): retry.
+  PACER_ERR_NOT_READY: 503,
+  PACER_ERR_FORBIDDEN: 403,
+  PACER_ERR_URI_TOO_LONG: 414,
+  PACER_ERR_HEADERS_TOO_LARGE: 431,
+  PACER_ERR_BAD_REQUEST: 400,
   // The durable spend journal: a process cannot take spend safely without it.
   PACER_ERR_JOURNAL_IO: 500,
   PACER_ERR_JOURNAL_LOCKED: 500,
   // Never answered over HTTP: a bad config stops the process before it listens.
   PACER_ERR_CONFIG: 500,
+  // Another live process holds this INSTANCE_ID in Redis: two would share (and overspend) its leases.
+  PACER_ERR_INSTANCE_ID_IN_USE: 500,
+  // PostgreSQL (the system of record) refused or could not take a registry change.
+  PACER_ERR_RECORDS_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -88,7 +98,7 @@ export class UnauthorizedError extends PacerError {
   constructor() {
     super(
       'PACER_ERR_UNAUTHORIZED',
-      'This route changes state and needs the header "Authorization: Bearer <API_KEY>" with the key the server was started with.',
+      'This route needs the header "Authorization: Bearer <API_KEY>" with the key the server was started with (read-only routes, the dashboard and the WebSocket also take API_READ_KEY, or ?key=<key> in the URL).',
     );
     this.name = 'UnauthorizedError';
   }
@@ -135,6 +145,37 @@ export class StoreUnavailableHttpError extends PacerError {
   }
 }
 
+/** Campaigns are not loaded yet, so an unknown id may still exist: the client should retry. */
+export class NotReadyError extends PacerError {
+  readonly retryAfterSeconds = 1;
+  constructor(campaignId: string) {
+    super(
+      'PACER_ERR_NOT_READY',
+      `This instance has not loaded its campaigns yet (starting, or the store is unreachable), so it cannot tell whether campaign "${campaignId}" exists; retry after Retry-After seconds or on another instance.`,
+    );
+    this.name = 'NotReadyError';
+  }
+}
+
+/** The key is valid for reading but this route changes state. */
+export class ForbiddenError extends PacerError {
+  constructor(why: string) {
+    super('PACER_ERR_FORBIDDEN', why);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Another live process claimed this instance id in Redis. */
+export class InstanceIdInUseError extends PacerError {
+  constructor(readonly instanceId: string) {
+    super(
+      'PACER_ERR_INSTANCE_ID_IN_USE',
+      `INSTANCE_ID "${instanceId}" is held by another running server in Redis; two processes with one id would share its budget leases and overspend. Give each process its own INSTANCE_ID, or stop the other one.`,
+    );
+    this.name = 'InstanceIdInUseError';
+  }
+}
+
 /** The spend journal could not be written or read: spend cannot be acknowledged as safe. */
 export class JournalIoError extends PacerError {
   constructor(what: string, options?: { cause?: unknown }) {
@@ -172,3 +213,16 @@ export class ConfigError extends PacerError {
 
 /** sysexits.h EX_CONFIG: lets a supervisor tell a bad deployment from a crash. */
 export const CONFIG_EXIT_CODE = 78;
+
+/** PostgreSQL could not take a registry change: nothing was changed, retrying is safe. */
+export class RecordsUnavailableError extends PacerError {
+  constructor(options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'PACER_ERR_RECORDS_UNAVAILABLE',
+      `PostgreSQL, the system of record, could not save this change${detail}. Nothing was changed; retry when GET /health shows records.postgres_healthy true.`,
+      options,
+    );
+    this.name = 'RecordsUnavailableError';
+  }
+}

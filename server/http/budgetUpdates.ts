@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { PacerRuntime, RuntimeEvent } from '../runtime/types';
+import { sameOrigin } from './access';
 import { campaignToJson } from './campaignJson';
 import { budgetStatusToJson, healthToJson } from './statusJson';
 
@@ -85,7 +86,11 @@ export function budgetUpdates(app: FastifyInstance, runtime: PacerRuntime): void
     }
   };
 
-  app.get('/ws/budget-updates', { websocket: true, schema: { hide: true } }, (socket: Client) => {
+  app.get('/ws/budget-updates', { websocket: true, schema: { hide: true } }, (socket: Client, request) => {
+    if (!sameOrigin(request)) {
+      socket.close(1008, 'cross-origin WebSocket refused');
+      return;
+    }
     clients.add(socket);
     unsubscribe ??= runtime.onEvent(onEvent);
     socket.on('close', () => {

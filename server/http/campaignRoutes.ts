@@ -1,16 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Campaign } from '../../core/campaign';
 import { microsToCents } from '../../core/money';
-import {
-  CampaignExistsError,
-  CampaignIdMismatchError,
-  TimeZoneLockedError,
-  UnknownCampaignError,
-} from '../errors';
+import { CampaignExistsError, CampaignIdMismatchError, NotReadyError, TimeZoneLockedError } from '../errors';
+import { withActor } from '../records/auditActor';
 import type { PacerRuntime } from '../runtime/types';
 import { deriveAlerts } from './alerts';
-import type { AuthHook } from './auth';
 import { campaignFromJson, campaignToJson, centsField, validCampaign } from './campaignJson';
+import { missingCampaign } from './missingCampaign';
+import { actorOf } from './recordRoutes';
 import {
   AlertsResponse,
   BudgetAdjustRequest,
@@ -39,17 +36,21 @@ import { utilizationPercentage } from './statusJson';
 export function campaignRoutes(
   app: FastifyInstance,
   runtime: PacerRuntime,
-  auth: AuthHook | undefined,
+  /** The records layer serves /performance from PostgreSQL (recordRoutes.ts). */
+  performanceFromRecords = false,
 ): void {
   let writeQueue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = writeQueue.then(work, work);
+  const serially = <T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> => {
+    // The audit row of the change names the caller (see auditActor.ts).
+    const actor = actorOf(request);
+    const audited = () => withActor(actor, work);
+    const run = writeQueue.then(audited, audited);
     writeQueue = run.catch(() => undefined);
     return run;
   };
   const existing = (id: string): Campaign => {
     const c = runtime.getCampaign(id);
-    if (c === null) throw new UnknownCampaignError(id);
+    if (c === null) throw missingCampaign(runtime, id);
     return c;
   };
   const replaceWith = async (before: Campaign, after: Campaign): Promise<Campaign> => {
@@ -76,7 +77,6 @@ export function campaignRoutes(
   app.post<{ Body: CampaignCreateJson }>(
     '/campaigns',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Creates a campaign.',
@@ -86,7 +86,9 @@ export function campaignRoutes(
     },
     async (request, reply) => {
       const campaign = campaignFromJson(request.body);
-      await serially(async () => {
+      await serially(request, async () => {
+        // Until campaigns are loaded an existing one may be missing here: creating it would replace it.
+        if (!runtime.isReady()) throw new NotReadyError(campaign.id);
         if (runtime.getCampaign(campaign.id) !== null) throw new CampaignExistsError(campaign.id);
         await runtime.putCampaign(campaign);
       });
@@ -111,7 +113,6 @@ export function campaignRoutes(
   app.put<{ Params: CampaignIdParamsJson; Body: CampaignReplaceJson }>(
     '/campaigns/:id',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Replaces a campaign. Spend and breaker state carry over; the time zone cannot change.',
@@ -126,7 +127,7 @@ export function campaignRoutes(
         throw new CampaignIdMismatchError(id, request.body.id);
       }
       const next = campaignFromJson({ ...request.body, id });
-      const saved = await serially(() => replaceWith(existing(id), next));
+      const saved = await serially(request, () => replaceWith(existing(id), next));
       return campaignToJson(saved);
     },
   );
@@ -134,7 +135,6 @@ export function campaignRoutes(
   app.delete<{ Params: CampaignIdParamsJson }>(
     '/campaigns/:id',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Deletes a campaign; it stops bidding at once.',
@@ -144,7 +144,7 @@ export function campaignRoutes(
     },
     async (request, reply) => {
       const id = request.params.id;
-      await serially(async () => {
+      await serially(request, async () => {
         existing(id);
         await runtime.deleteCampaign(id);
       });
@@ -156,7 +156,6 @@ export function campaignRoutes(
   app.post<{ Body: BudgetAdjustRequestJson }>(
     '/budget/adjust',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: 'Sets the daily and/or total budget. Spend so far counts against the new budget.',
@@ -174,7 +173,7 @@ export function campaignRoutes(
         body.total_budget_cents === undefined || body.total_budget_cents === null
           ? body.total_budget_cents
           : centsField('total_budget_cents', body.total_budget_cents);
-      const saved = await serially(() => {
+      const saved = await serially(request, () => {
         const before = existing(body.campaign_id);
         return replaceWith(
           before,
@@ -192,7 +191,6 @@ export function campaignRoutes(
   app.post<{ Body: PacingModeRequestJson }>(
     '/pacing/mode',
     {
-      preHandler: auth,
       schema: {
         tags,
         summary: "Changes a campaign's pacing mode (and, for ADAPTIVE, its hourly multipliers).",
@@ -202,7 +200,7 @@ export function campaignRoutes(
     },
     async (request) => {
       const body = request.body;
-      const saved = await serially(() => {
+      const saved = await serially(request, () => {
         const before = existing(body.campaign_id);
         return replaceWith(
           before,
@@ -218,33 +216,34 @@ export function campaignRoutes(
     },
   );
 
-  app.get<{ Params: CampaignIdParamsJson; Querystring: { days?: number } }>(
-    '/performance/:id',
-    {
-      schema: {
-        tags: ['reporting'],
-        summary:
-          'Spend per day (oldest first, today last) and per hour, for the last `days` days (default 7).',
-        params: CampaignIdParams,
-        querystring: PerformanceQuery,
-        response: { 200: PerformanceResponse, ...errorResponses(400, 404, 503) },
+  if (!performanceFromRecords)
+    app.get<{ Params: CampaignIdParamsJson; Querystring: { days?: number } }>(
+      '/performance/:id',
+      {
+        schema: {
+          tags: ['reporting'],
+          summary:
+            'Spend per day (oldest first, today last) and per hour, for the last `days` days (default 7).',
+          params: CampaignIdParams,
+          querystring: PerformanceQuery,
+          response: { 200: PerformanceResponse, ...errorResponses(400, 404, 503) },
+        },
       },
-    },
-    async (request) => {
-      const campaign = existing(request.params.id);
-      const days = await runtime.performance(campaign.id, request.query.days ?? 7);
-      return {
-        campaign_id: campaign.id,
-        days: days.map((d) => ({
-          day: d.dayKey,
-          spent_cents: microsToCents(d.spentMicros),
-          spent_micros: d.spentMicros,
-          utilization_percentage: utilizationPercentage(d.spentMicros / campaign.dailyBudgetMicros),
-          hourly_spent_cents: d.hourSpentMicros.map(microsToCents),
-        })),
-      };
-    },
-  );
+      async (request) => {
+        const campaign = existing(request.params.id);
+        const days = await runtime.performance(campaign.id, request.query.days ?? 7);
+        return {
+          campaign_id: campaign.id,
+          days: days.map((d) => ({
+            day: d.dayKey,
+            spent_cents: microsToCents(d.spentMicros),
+            spent_micros: d.spentMicros,
+            utilization_percentage: utilizationPercentage(d.spentMicros / campaign.dailyBudgetMicros),
+            hourly_spent_cents: d.hourSpentMicros.map(microsToCents),
+          })),
+        };
+      },
+    );
 
   app.get<{ Params: CampaignIdParamsJson }>(
     '/alerts/:id',
@@ -260,7 +259,7 @@ export function campaignRoutes(
     async (request) => {
       const campaign = existing(request.params.id);
       const status = runtime.status(campaign.id);
-      if (status === null) throw new UnknownCampaignError(campaign.id);
+      if (status === null) throw missingCampaign(runtime, campaign.id);
       return { campaign_id: campaign.id, alerts: deriveAlerts(campaign, status) };
     },
   );

@@ -67,6 +67,8 @@ export function installErrorHandlers(app: FastifyInstance, onServerError: (err: 
     const status = statusOfCode(code);
     if (status !== undefined) {
       if (status >= 500) onServerError(err);
+      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
       return reply.code(status).send(errorBody(code as ErrorCode, err.message));
     }
     if (code === 'STORE_UNAVAILABLE') {
@@ -82,8 +84,8 @@ export function installErrorHandlers(app: FastifyInstance, onServerError: (err: 
       // Any other client error Fastify raises (bad headers, bad URL encoding): keep its status.
       return reply.code(err.statusCode).send(errorBody('PACER_ERR_VALIDATION', `${err.message}.`));
     }
+    // Logged once, by onServerError.
     onServerError(err);
-    request.log.error({ err }, 'unhandled error');
     return reply
       .code(500)
       .send(

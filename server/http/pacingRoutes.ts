@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { newDecision } from '../../core/decision';
 import { microsToCents } from '../../core/money';
-import { UnknownCampaignError } from '../errors';
 import type { PacerRuntime } from '../runtime/types';
-import type { AuthHook } from './auth';
 import { centsField } from './campaignJson';
 import type { PacerMetrics } from './metrics';
+import { missingCampaign } from './missingCampaign';
 import {
   BatchDecisionRequest,
   type BatchDecisionRequestJson,
@@ -32,12 +31,7 @@ export const DEGRADED_WARNING = 'Operating in degraded mode';
  * decision handlers are synchronous: the runtime decides from local state and never awaits the
  * store, and one Decision object per app is filled and read within a single handler call.
  */
-export function pacingRoutes(
-  app: FastifyInstance,
-  runtime: PacerRuntime,
-  metrics: PacerMetrics,
-  auth: AuthHook | undefined,
-): void {
+export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metrics: PacerMetrics): void {
   const decision = newDecision();
 
   app.post<{ Body: DecisionRequestJson }>(
@@ -54,7 +48,7 @@ export function pacingRoutes(
       const body = request.body;
       const bidMicros = centsField('bid_cents', body.bid_cents);
       const d = runtime.decide(body.campaign_id, bidMicros, body.request_id, decision);
-      if (d === null) throw new UnknownCampaignError(body.campaign_id);
+      if (d === null) throw missingCampaign(runtime, body.campaign_id);
       metrics.countDecision(d.reason);
       const out: DecisionResponseJson = {
         allow_bid: d.allow,
@@ -82,6 +76,11 @@ export function pacingRoutes(
     (request, reply) => {
       const { candidates, request_id: requestId } = request.body;
       const bidsMicros = candidates.map((c, i) => centsField(`candidates[${i}].bid_cents`, c.bid_cents));
+      // Before any reservation: while campaigns load, an unknown candidate may exist after all.
+      if (!runtime.isReady()) {
+        for (const c of candidates)
+          if (runtime.getCampaign(c.campaign_id) === null) throw missingCampaign(runtime, c.campaign_id);
+      }
       const out: BatchDecisionResponseJson = { decisions: [] };
       let degraded = false;
       for (let i = 0; i < candidates.length; i++) {
@@ -116,7 +115,6 @@ export function pacingRoutes(
   app.post<{ Body: SpendRequestJson }>(
     '/spend/track',
     {
-      preHandler: auth,
       schema: {
         tags: ['pacing'],
         summary: 'Books money actually spent (a win notice). Idempotent by event_id.',
@@ -128,7 +126,7 @@ export function pacingRoutes(
     },
     async (request) => {
       const body = request.body;
-      if (runtime.getCampaign(body.campaign_id) === null) throw new UnknownCampaignError(body.campaign_id);
+      if (runtime.getCampaign(body.campaign_id) === null) throw missingCampaign(runtime, body.campaign_id);
       const spendMicros = centsField('spend_cents', body.spend_cents);
       const outcome = await runtime.trackSpend({
         campaignId: body.campaign_id,
@@ -159,7 +157,7 @@ export function pacingRoutes(
     },
     async (request) => {
       const status = runtime.status(request.params.id);
-      if (status === null) throw new UnknownCampaignError(request.params.id);
+      if (status === null) throw missingCampaign(runtime, request.params.id);
       return budgetStatusToJson(status);
     },
   );

@@ -4,6 +4,7 @@ import { CAMPAIGN_ID_PATTERN, CAMPAIGN_STATUSES, HOURS_PER_DAY, PACING_MODES } f
 import { DECISION_REASONS } from '../../core/decision';
 import { MAX_MICROS, MICROS_PER_CENT } from '../../core/money';
 import { ERROR_CODES } from '../errors';
+import { RecordsHealthJson } from './recordsHealthSchema';
 
 /**
  * The request and response schemas of the HTTP API. Each one both validates (Ajv, at the edge)
@@ -184,6 +185,25 @@ export const HealthResponse = Type.Object({
   instance_id: Type.String(),
   pending_replay: Type.Integer({ description: 'Spend records journaled and not yet replayed.' }),
   campaigns: Type.Integer(),
+  ready: Type.Boolean({
+    description:
+      'Campaigns loaded and any journal left by a crash replayed. Until then unknown campaign ids are answered 503 with Retry-After, not 404.',
+  }),
+  store_errors: Type.Integer({ description: 'Failed store operations since start.' }),
+  last_store_error: Nullable(
+    Type.Object({
+      code: Type.String({
+        description:
+          'STORE_UNREACHABLE, STORE_TIMEOUT, STORE_READONLY (a replica), STORE_OOM, STORE_AUTH or STORE_ERROR.',
+      }),
+      message: Type.String(),
+      at: Type.String({ format: 'date-time' }),
+    }),
+  ),
+  journal_failing: Type.Boolean({
+    description: 'The spend journal refuses writes (full disk?): while degraded, no bid is allowed.',
+  }),
+  records: Type.Optional(RecordsHealthJson),
 });
 
 export const PerformanceQuery = Type.Object(

@@ -50,5 +50,16 @@ export function healthToJson(h: HealthReport, campaigns = h.campaigns): HealthJs
     instance_id: h.instanceId,
     pending_replay: h.pendingReplay,
     campaigns,
+    ready: h.ready,
+    store_errors: h.storeErrors,
+    last_store_error:
+      h.lastStoreError === null
+        ? null
+        : {
+            code: h.lastStoreError.code,
+            message: h.lastStoreError.message,
+            at: new Date(h.lastStoreError.atMs).toISOString(),
+          },
+    journal_failing: h.journalFailing,
   };
 }

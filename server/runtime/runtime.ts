@@ -1,4 +1,5 @@
 import {
+  type BreakerSnapshot,
   type BudgetStore,
   type Campaign,
   CircuitBreaker,
@@ -10,8 +11,9 @@ import {
   type Rand,
   type SpendJournal,
   dayWindowAt,
+  deny,
 } from '../../core/index';
-import { UnknownCampaignError } from '../errors';
+import { InstanceIdInUseError, UnknownCampaignError } from '../errors';
 import { hashUnit, requestRand, seededRand } from './random';
 import { RequestReservations } from './reservations';
 import { budgetStatus } from './status';
@@ -91,12 +93,39 @@ export interface RuntimeDeps {
   readonly seed?: number;
   readonly leaseHorizonMs?: number;
   readonly minLeaseShare?: number;
+  /** Unique per process start; with a store that supports it, the instance id is claimed under it. */
+  readonly bootId?: string;
+  /** How long a claim on the instance id lives without renewal (a killed process's lapses after this). */
+  readonly instanceClaimTtlMs?: number;
+  /** Longest wait in start() for the first load; past it the load goes on and unknown ids get 503. */
+  readonly startWaitMs?: number;
+  /** Called when another process claimed this instance id while running: the shell should stop. */
+  readonly onFatal?: (err: Error) => void;
+  /** Called with every decision (records: requests seen and decisions allowed per hour). */
+  readonly onDecision?: (campaignId: string, allowed: boolean) => void;
 }
 
 export const DEFAULT_SYNC_INTERVAL_MS = 250;
 export const DEFAULT_CAMPAIGN_REFRESH_MS = 5_000;
 export const DEFAULT_MAX_TRACKED_REQUESTS = 200_000;
 const MAX_PERFORMANCE_DAYS = 62;
+export const DEFAULT_INSTANCE_CLAIM_TTL_MS = 5_000;
+export const DEFAULT_START_WAIT_MS = 5_000;
+const BREAKER_LOAD_CHUNK = 1_000;
+
+/** Resolves after `ms` on the injected timers (they only repeat: stop after the first call). */
+function waitOn(timers: Timers, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let stop: (() => void) | null = null;
+    let fired = false;
+    stop = timers.every(ms, () => {
+      fired = true;
+      stop?.();
+      resolve();
+    });
+    if (fired) stop();
+  });
+}
 
 /** The PacerRuntime plus what tests and the server's shutdown need. */
 export interface Runtime extends PacerRuntime {
@@ -146,7 +175,16 @@ class ServerRuntime implements Runtime {
   private stopTimer: (() => void) | null = null;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
   private campaignsLoaded = false;
+  /** The first load round (campaigns, breakers, journal replay) is still to run. */
+  private loadQueued = false;
+  private restored = false;
+  private firstLoad: Promise<void> | null = null;
   private lastHealth: 'healthy' | 'degraded' | null = null;
+  private readonly claim: { instanceId: string; bootId: string; ttlMs: number } | null;
+  private claimed = false;
+  private lastClaimMs = Number.NEGATIVE_INFINITY;
+  /** Another process took this instance id: stop deciding, keep the leases where they are. */
+  private conflict = false;
   private syncQueued = false;
   private flushQueued = false;
   private running: Promise<void> | null = null;
@@ -167,6 +205,14 @@ class ServerRuntime implements Runtime {
       ...(deps.leaseHorizonMs !== undefined ? { leaseHorizonMs: deps.leaseHorizonMs } : {}),
       ...(deps.minLeaseShare !== undefined ? { minLeaseShare: deps.minLeaseShare } : {}),
     });
+    this.claim =
+      deps.store.claimInstance !== undefined && deps.bootId !== undefined
+        ? {
+            instanceId: deps.instanceId,
+            bootId: deps.bootId,
+            ttlMs: deps.instanceClaimTtlMs ?? DEFAULT_INSTANCE_CLAIM_TTL_MS,
+          }
+        : null;
   }
 
   // --- hot path -------------------------------------------------------------------------------
@@ -180,6 +226,7 @@ class ServerRuntime implements Runtime {
     const s = this.instance.states.get(campaignId);
     if (s === undefined) return null;
     const nowMs = this.deps.clock.nowMs();
+    if (this.conflict) return deny(out, 'paused', 1, this.instance.degraded);
     const breakerBefore = s.breaker.state;
     this.instance.decide(
       campaignId,
@@ -196,6 +243,7 @@ class ServerRuntime implements Runtime {
       });
     }
     if (s.breaker.state !== breakerBefore) this.breakerMoved(s, nowMs);
+    this.deps.onDecision?.(campaignId, out.allow);
     return out;
   }
 
@@ -271,7 +319,14 @@ class ServerRuntime implements Runtime {
       pendingReplay: this.instance.journaledRecords,
       campaigns: this.instance.states.size,
       storeErrors: this.instance.storeErrors,
+      lastStoreError: this.instance.lastStoreError,
+      ready: this.isReady(),
+      journalFailing: this.instance.journalFailing,
     };
+  }
+
+  isReady(): boolean {
+    return this.campaignsLoaded && this.restored;
   }
 
   listCampaigns(): Campaign[] {
@@ -314,24 +369,99 @@ class ServerRuntime implements Runtime {
 
   // --- lifecycle ------------------------------------------------------------------------------
 
+  /**
+   * Claims the instance id, then loads campaigns, breakers and any journal a crash left behind
+   * through the store worker. Waits for that load at most `startWaitMs`: with 100,000 campaigns,
+   * or the store down, the server listens anyway and answers 503 (retry) for ids it cannot vouch
+   * for until the load completes, instead of failing to start or answering 404.
+   */
   async start(): Promise<void> {
-    const nowMs = this.deps.clock.nowMs();
+    await this.claimAtStart();
+    this.loadQueued = true;
+    this.firstLoad = this.schedule('sync');
+    this.stopTimer = this.deps.timers.every(this.syncIntervalMs, () => {
+      void this.schedule('sync');
+    });
+    await Promise.race([
+      this.firstLoad,
+      waitOn(this.deps.timers, this.deps.startWaitMs ?? DEFAULT_START_WAIT_MS),
+    ]);
+    if (!this.isReady()) {
+      this.deps.log.warn(
+        { instanceId: this.instanceId, campaigns: this.instance.states.size },
+        'still loading campaigns: unknown campaign ids are answered 503 until the load completes',
+      );
+    }
+  }
+
+  /**
+   * Two processes with one INSTANCE_ID would share its budget leases and overspend them. A restart
+   * after kill -9 finds its own old claim still alive: it waits for it to lapse (one TTL) rather
+   * than refuse. If the store is down, the claim is made by the first healthy round.
+   */
+  private async claimAtStart(): Promise<void> {
+    if (this.claim === null) return;
+    const deadlineMs = this.deps.clock.nowMs() + this.claim.ttlMs + 1_000;
+    for (;;) {
+      try {
+        if (await this.deps.store.claimInstance!(this.claim)) {
+          this.claimed = true;
+          this.lastClaimMs = this.deps.clock.nowMs();
+          return;
+        }
+      } catch (err) {
+        this.deps.log.warn(
+          { err },
+          'could not claim the instance id: the store is unreachable; will claim it later',
+        );
+        return;
+      }
+      if (this.deps.clock.nowMs() >= deadlineMs) {
+        // Nothing of this process may touch the other's leases, not even at close.
+        this.conflict = true;
+        throw new InstanceIdInUseError(this.instanceId);
+      }
+      await waitOn(this.deps.timers, 250);
+    }
+  }
+
+  /** Renews the claim every fifth of its TTL; false when another process holds the id. */
+  private async renewClaim(nowMs: number): Promise<boolean> {
+    if (this.claim === null || nowMs - this.lastClaimMs < this.claim.ttlMs / 5) return true;
+    const mine = await this.deps.store.claimInstance!(this.claim);
+    if (mine) {
+      this.claimed = true;
+      this.lastClaimMs = nowMs;
+    }
+    return mine;
+  }
+
+  private enterConflict(): void {
+    if (this.conflict) return;
+    this.conflict = true;
+    const err = new InstanceIdInUseError(this.instanceId);
+    this.deps.log.error({ instanceId: this.instanceId }, err.message);
+    this.deps.onFatal?.(err);
+  }
+
+  /** The first round: campaigns, today's breakers, and a journal replay, in the store worker. */
+  private async loadRound(nowMs: number): Promise<void> {
     await this.refreshCampaigns(nowMs);
     await this.restoreBreakers(nowMs);
     // Replays a journal a crash left behind, and takes back this instance's own spend and leases.
     await this.instance.restore(nowMs);
     if (!this.campaignsLoaded) this.instance.degraded = true;
-    const pending = this.instance.journaledRecords;
+    this.restored = this.campaignsLoaded && !this.instance.degraded;
     this.deps.log.info(
-      { instanceId: this.instanceId, campaigns: this.instance.states.size, pendingReplay: pending },
+      {
+        instanceId: this.instanceId,
+        campaigns: this.instance.states.size,
+        pendingReplay: this.instance.journaledRecords,
+      },
       this.instance.degraded
         ? 'pacer runtime started degraded: the store is unreachable'
         : 'pacer runtime started',
     );
-    await this.schedule('sync');
-    this.stopTimer = this.deps.timers.every(this.syncIntervalMs, () => {
-      void this.schedule('sync');
-    });
   }
 
   async close(): Promise<void> {
@@ -346,10 +476,12 @@ class ServerRuntime implements Runtime {
     } catch (err) {
       this.deps.log.error({ err }, 'spend could be neither stored nor journaled at shutdown');
     }
-    if (!this.instance.degraded) {
+    // In a conflict the leases under this id are the other process's too: leave them be.
+    if (!this.instance.degraded && !this.conflict) {
       try {
         await this.saveBreakers();
         await this.instance.returnLeases(nowMs);
+        if (this.claim !== null && this.claimed) await this.deps.store.releaseInstance?.(this.claim);
       } catch (err) {
         // Unreturned leases only hold budget back for the rest of the day; they never overspend.
         this.deps.log.warn({ err }, 'could not return unused leases at shutdown');
@@ -376,7 +508,13 @@ class ServerRuntime implements Runtime {
   private async work(): Promise<void> {
     try {
       while (this.syncQueued || this.flushQueued) {
-        if (this.syncQueued) {
+        if (this.loadQueued) {
+          this.loadQueued = false;
+          this.syncQueued = false;
+          this.flushQueued = false;
+          await this.loadRound(this.deps.clock.nowMs());
+          await this.syncRound();
+        } else if (this.syncQueued) {
           // A sync flushes too.
           this.syncQueued = false;
           this.flushQueued = false;
@@ -412,6 +550,14 @@ class ServerRuntime implements Runtime {
     }
     this.reservations.expire(nowMs, this.deps.config.reservationTtlMs);
     if (this.instance.degraded) return;
+    try {
+      if (!(await this.renewClaim(nowMs))) this.enterConflict();
+    } catch {
+      // The store failed between two calls: the next round notices and goes degraded.
+    }
+    // A restart whose restore could not reach the store is complete once a round succeeds: a
+    // round leaves degraded mode only after replaying the journal.
+    if (this.campaignsLoaded) this.restored = true;
     if (wasDegraded) {
       this.deps.log.info(
         { replayedRecords: replayable - this.instance.journaledRecords },
@@ -434,8 +580,12 @@ class ServerRuntime implements Runtime {
     if (status === this.lastHealth) return;
     const first = this.lastHealth === null;
     this.lastHealth = status;
-    if (status === 'degraded')
-      this.deps.log.warn({ storeErrors: this.instance.storeErrors }, 'store unreachable: degraded mode');
+    if (status === 'degraded') {
+      this.deps.log.warn(
+        { storeErrors: this.instance.storeErrors, lastStoreError: this.instance.lastStoreError },
+        `store unreachable (${this.instance.lastStoreError?.code ?? 'unknown cause'}): degraded mode`,
+      );
+    }
     if (!first || status === 'degraded') this.emit({ type: 'health', health: this.health() });
   }
 
@@ -491,20 +641,23 @@ class ServerRuntime implements Runtime {
   /** A breaker snapshot from today survives a restart; an older one belongs to a finished day. */
   private async restoreBreakers(nowMs: number): Promise<void> {
     if (!this.campaignsLoaded) return;
-    for (const s of this.instance.states.values()) {
+    const states = [...this.instance.states.values()];
+    // In concurrent chunks: one awaited read per campaign took minutes with 100,000 campaigns.
+    for (let i = 0; i < states.length; i += BREAKER_LOAD_CHUNK) {
+      const chunk = states.slice(i, i + BREAKER_LOAD_CHUNK);
+      let snaps: (BreakerSnapshot | null)[];
       try {
-        const snap = await this.deps.store.loadBreaker(s.campaign.id);
-        if (
-          snap !== null &&
-          snap.lastTransitionMs >= s.ledger.day.startMs &&
-          snap.lastTransitionMs <= nowMs
-        ) {
-          s.breaker = CircuitBreaker.fromJSON(snap, this.deps.config.breaker);
-        }
+        snaps = await Promise.all(chunk.map((s) => this.deps.store.loadBreaker(s.campaign.id)));
       } catch (err) {
-        this.deps.log.warn({ err, campaignId: s.campaign.id }, 'could not restore breaker state');
+        this.deps.log.warn({ err }, 'could not restore breaker state');
         return;
       }
+      chunk.forEach((s, j) => {
+        const snap = snaps[j];
+        if (snap != null && snap.lastTransitionMs >= s.ledger.day.startMs && snap.lastTransitionMs <= nowMs) {
+          s.breaker = CircuitBreaker.fromJSON(snap, this.deps.config.breaker);
+        }
+      });
     }
   }
 

@@ -51,6 +51,15 @@ export interface HealthReport {
   readonly campaigns: number;
   /** Store operations of the runtime that failed since it started (each failed sync step, flush or probe). */
   readonly storeErrors: number;
+  /** The last store failure: why (STORE_TIMEOUT, STORE_READONLY, ...), what it said, and when. */
+  readonly lastStoreError: { readonly code: string; readonly message: string; readonly atMs: number } | null;
+  /**
+   * Campaigns loaded and a journal left by an earlier process replayed: the instance knows which
+   * campaigns exist and what it spent. Degraded is still ready; not ready answers 503 for unknown ids.
+   */
+  readonly ready: boolean;
+  /** The journal refuses writes (full disk, I/O error): while degraded, no bid is allowed. */
+  readonly journalFailing: boolean;
 }
 
 export interface DailyPerformance {
@@ -87,6 +96,8 @@ export interface PacerRuntime {
   status(campaignId: string): BudgetStatus | null;
   performance(campaignId: string, days: number): Promise<DailyPerformance[]>;
   health(): HealthReport;
+  /** True once campaigns are loaded: before that an unknown id may exist and is answered 503, not 404. */
+  isReady(): boolean;
 
   listCampaigns(): Campaign[];
   getCampaign(id: string): Campaign | null;

@@ -7,8 +7,10 @@ import {
   type DayKeyRef,
   type DaySnapshot,
   HOUR_BUCKETS,
+  type InstanceClaim,
   type LeaseRequest,
   type SpendRecord,
+  type StoreFailureReason,
   StoreUnavailableError,
   makeCampaign,
 } from '../../core/index';
@@ -77,6 +79,8 @@ interface ScriptCommands {
   pacerApplySpend(...args: (string | number)[]): Promise<number>;
   pacerAcquireLease(...args: (string | number)[]): Promise<number>;
   pacerReturnLease(...args: (string | number)[]): Promise<number>;
+  pacerClaimInstance(...args: (string | number)[]): Promise<number>;
+  pacerReleaseInstance(...args: (string | number)[]): Promise<number>;
 }
 type ScriptedRedis = Redis & ScriptCommands;
 
@@ -113,10 +117,63 @@ function clientOptions(o: RedisStoreOptions): RedisOptions {
   };
 }
 
-function unavailable(what: string, cause: unknown): StoreUnavailableError {
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new StoreUnavailableError(`redis ${what} failed: ${detail}`, { cause });
+/** Redis' reply prefixes and ioredis' own messages, mapped to why the store failed. */
+function failureReason(detail: string): StoreFailureReason {
+  if (detail.startsWith('READONLY')) return 'STORE_READONLY';
+  if (detail.startsWith('OOM')) return 'STORE_OOM';
+  if (/^(NOAUTH|WRONGPASS|NOPERM)/.test(detail)) return 'STORE_AUTH';
+  if (/timed? ?out/i.test(detail)) return 'STORE_TIMEOUT';
+  if (
+    /ECONNREFUSED|ECONNRESET|EPIPE|closed|not connected|offline|Stream isn't writeable|aborted/i.test(detail)
+  )
+    return 'STORE_UNREACHABLE';
+  return 'STORE_ERROR';
 }
+
+function unavailable(what: string, cause: unknown): StoreUnavailableError {
+  if (cause instanceof StoreUnavailableError) return cause;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new StoreUnavailableError(`redis ${what} failed: ${detail}`, {
+    cause,
+    reason: failureReason(detail),
+  });
+}
+
+/**
+ * Commands per pipeline. ioredis times each command out `commandTimeout` after
+ * it was sent, so one pipeline of 100,000 campaigns' reads timed out at its tail and a server
+ * with that many campaigns could not start; bounded chunks keep every reply within the timeout.
+ */
+const PIPELINE_COMMANDS = 1_000;
+
+async function inChunks<T, R>(
+  items: readonly T[],
+  commandsPerItem: number,
+  run: (chunk: readonly T[]) => Promise<R[]>,
+): Promise<R[]> {
+  const size = Math.max(1, Math.floor(PIPELINE_COMMANDS / commandsPerItem));
+  if (items.length <= size) return run(items);
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    const part = await run(items.slice(i, i + size));
+    for (const r of part) out.push(r);
+  }
+  return out;
+}
+
+const CLAIM_INSTANCE_LUA = `
+-- KEYS: claim   ARGV: bootId, ttlMs
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+const RELEASE_INSTANCE_LUA = `
+-- KEYS: claim   ARGV: bootId
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
 
 function toInt(v: string | null | undefined): number {
   if (v === null || v === undefined) return 0;
@@ -124,8 +181,9 @@ function toInt(v: string | null | undefined): number {
   return Number.isSafeInteger(n) ? n : 0;
 }
 
+/** Null prototype: instance ids are keys, and "__proto__" must be one like any other. */
 function intHash(h: Record<string, string>): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out: Record<string, number> = Object.create(null);
   for (const [k, v] of Object.entries(h)) {
     const n = toInt(v);
     if (n !== 0) out[k] = n;
@@ -168,6 +226,8 @@ export class RedisStore implements BudgetStore {
     redis.defineCommand('pacerApplySpend', { numberOfKeys: 5, lua: APPLY_SPEND_LUA });
     redis.defineCommand('pacerAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('pacerReturnLease', { numberOfKeys: 2, lua: RETURN_LEASE_LUA });
+    redis.defineCommand('pacerClaimInstance', { numberOfKeys: 1, lua: CLAIM_INSTANCE_LUA });
+    redis.defineCommand('pacerReleaseInstance', { numberOfKeys: 1, lua: RELEASE_INSTANCE_LUA });
     this.redis = redis as ScriptedRedis;
     // Without the offline queue, a command sent while the first connection is still being made
     // fails; a process that just started would report the store down for no reason. So commands
@@ -226,7 +286,11 @@ export class RedisStore implements BudgetStore {
     return `${this.prefix}campaigns`;
   }
 
-  async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
+  applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
+    return inChunks(records, 1, (chunk) => this.applySpendChunk(chunk));
+  }
+
+  private async applySpendChunk(records: readonly SpendRecord[]): Promise<boolean[]> {
     if (records.length === 0) return [];
     const p = this.redis.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
     for (const r of records) {
@@ -255,7 +319,11 @@ export class RedisStore implements BudgetStore {
     return replies('applySpend', res).map((v) => v === 1);
   }
 
-  async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
+  acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
+    return inChunks(requests, 1, (chunk) => this.acquireLeasesChunk(chunk));
+  }
+
+  private async acquireLeasesChunk(requests: readonly LeaseRequest[]): Promise<number[]> {
     if (requests.length === 0) return [];
     const p = this.redis.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
     for (const q of requests) {
@@ -283,7 +351,11 @@ export class RedisStore implements BudgetStore {
     }
   }
 
-  async readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
+  readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
+    return inChunks(refs, 6, (chunk) => this.readDaysChunk(chunk));
+  }
+
+  private async readDaysChunk(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
     if (refs.length === 0) return [];
     const p = this.redis.pipeline();
     for (const ref of refs) {
@@ -387,6 +459,28 @@ export class RedisStore implements BudgetStore {
       throw unavailable('loadBreaker', err);
     }
     return raw === null ? null : (JSON.parse(raw) as BreakerSnapshot);
+  }
+
+  async claimInstance(claim: InstanceClaim): Promise<boolean> {
+    try {
+      await this.connected();
+      return (await this.redis.pacerClaimInstance(this.claimKey(claim), claim.bootId, claim.ttlMs)) === 1;
+    } catch (err) {
+      throw unavailable('claimInstance', err);
+    }
+  }
+
+  async releaseInstance(claim: InstanceClaim): Promise<void> {
+    try {
+      await this.connected();
+      await this.redis.pacerReleaseInstance(this.claimKey(claim), claim.bootId);
+    } catch (err) {
+      throw unavailable('releaseInstance', err);
+    }
+  }
+
+  private claimKey(claim: InstanceClaim): string {
+    return `${this.prefix}instance:{i:${claim.instanceId}}`;
   }
 
   async ping(): Promise<void> {

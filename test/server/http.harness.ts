@@ -41,12 +41,13 @@ export interface TestApp {
  */
 export async function testApp(
   env: Record<string, string> = {},
-  opts: { storeKind?: 'redis' | 'embedded' } = {},
+  opts: { storeKind?: 'redis' | 'embedded'; storeDownAtStart?: boolean; store?: FlakyStore } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env }, { instanceId: 'test-1' });
   const clock = new ManualClock(T0_MS);
   const timers = new ManualTimers(clock);
-  const store = new FlakyStore();
+  const store = opts.store ?? new FlakyStore();
+  if (opts.storeDownAtStart) store.down = true;
   let runtime: Runtime | undefined;
   const app = await buildApp(config, {
     runtime: (log) => {
@@ -109,6 +110,7 @@ export async function createCampaign(t: TestApp, id: string, extra: Record<strin
 }
 
 export async function statusOf(t: TestApp, id: string) {
-  const res = await t.inject({ method: 'GET', url: `/budget/status/${id}` });
+  // The key is sent always: with API_KEY set every route but /health* and /metrics needs it.
+  const res = await t.inject({ method: 'GET', url: `/budget/status/${id}`, headers: bearer });
   return res.json() as Json;
 }

@@ -271,7 +271,7 @@ describe('GET /performance/:id and GET /alerts/:id', () => {
 });
 
 describe('authentication of write routes', () => {
-  it('needs the bearer key to create, edit and delete; reads stay open', async () => {
+  it('needs the bearer key to create, edit, delete and read', async () => {
     const k = await testApp({ API_KEY });
     try {
       const body = campaignBody('c1');
@@ -284,7 +284,8 @@ describe('authentication of write routes', () => {
         headers: { authorization: 'Bearer nope' },
       });
       expect(wrong.status).toBe(401);
-      expect((await k.json<Json>({ method: 'GET', url: '/campaigns' })).body.count).toBe(0);
+      expect((await k.json<Json>({ method: 'GET', url: '/campaigns' })).status).toBe(401);
+      expect((await k.json<Json>({ method: 'GET', url: '/campaigns', headers: bearer })).body.count).toBe(0);
       expect(
         (await k.json({ method: 'POST', url: '/campaigns', payload: body, headers: bearer })).status,
       ).toBe(201);
@@ -297,7 +298,7 @@ describe('authentication of write routes', () => {
         const res = await k.json<Json>({ method, url, ...(payload ? { payload } : {}) });
         expect([method, url, res.status]).toEqual([method, url, 401]);
       }
-      const kept = await k.json<Json>({ method: 'GET', url: '/campaigns/c1' });
+      const kept = await k.json<Json>({ method: 'GET', url: '/campaigns/c1', headers: bearer });
       expect(kept.body).toMatchObject({ daily_budget_cents: 1_000_000, pacing_mode: 'EVEN' });
     } finally {
       await k.close();

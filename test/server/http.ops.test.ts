@@ -22,6 +22,10 @@ describe('GET /health', () => {
         instance_id: 'test-1',
         pending_replay: 0,
         campaigns: 0,
+        ready: true,
+        store_errors: 0,
+        last_store_error: null,
+        journal_failing: false,
       },
     });
   });

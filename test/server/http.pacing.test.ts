@@ -347,7 +347,7 @@ describe('GET /budget/status/:id', () => {
 });
 
 describe('write routes with an API key', () => {
-  it('require the bearer key on /spend/track but never on decisions', async () => {
+  it('require the bearer key on /spend/track and on decisions (a decision reserves budget)', async () => {
     const k = await testApp({ API_KEY });
     try {
       const created = await k.inject({
@@ -371,10 +371,17 @@ describe('write routes with an API key', () => {
         headers: bearer,
       });
       expect(ok.body.counted).toBe(true);
+      const anonymous = await k.json<Json>({
+        method: 'POST',
+        url: '/pacing/decision',
+        payload: { campaign_id: 'c1', bid_cents: 1 },
+      });
+      expect([anonymous.status, anonymous.body.error.code]).toEqual([401, 'PACER_ERR_UNAUTHORIZED']);
       const d = await k.json<Json>({
         method: 'POST',
         url: '/pacing/decision',
         payload: { campaign_id: 'c1', bid_cents: 1 },
+        headers: bearer,
       });
       expect(d.status).toBe(200);
     } finally {

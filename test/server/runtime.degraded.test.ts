@@ -378,4 +378,24 @@ describe('runtime helpers', () => {
     expect(m.take('c', 'c')?.reservedMicros).toBe(3);
     expect(m.take('c', 'c')).toBeUndefined();
   });
+
+  it('evicts in amortised constant work once full, with win notices taking entries in between', () => {
+    const capacity = 1_000;
+    const m = new RequestReservations(capacity);
+    const holds = 50_000;
+    for (let i = 0; i < holds; i++) {
+      m.hold(`r${i}`, { campaignId: 'c', reservedMicros: 1, reservedAtMs: i });
+      // Most decisions get their notice (or loss) soon after: the map churns while full.
+      if (i % 3 !== 0 && i > 10) m.take(`r${i - 10}`, 'c');
+      // Re-used request ids replace their entry.
+      if (i % 97 === 0) m.hold(`r${i}`, { campaignId: 'c', reservedMicros: 2, reservedAtMs: i });
+    }
+    expect(m.size).toBeLessThanOrEqual(capacity);
+    // Each hold's slot is visited at most once when it leaves the ring; the old Map scan
+    // walked every deleted entry again on each eviction.
+    expect(m.slotsVisited).toBeLessThanOrEqual(holds + holds / 97 + 1);
+    m.expire(holds, 5);
+    expect(m.size).toBeLessThanOrEqual(5);
+    expect(m.take(`r${holds - 1}`, 'c')?.reservedMicros).toBe(1);
+  });
 });

@@ -57,104 +57,112 @@ function nonZero(m: Readonly<Record<string, number>>): Record<string, number> {
   return Object.fromEntries(Object.entries(m).filter(([, v]) => v !== 0));
 }
 
+/** Every suite here needs redis-server (the file's beforeAll starts one): skipped, titled, without it. */
+const describeWithRedis = REDIS_SERVER === null ? describe.skip : describe;
+
 /** The same contract holds for the embedded store and for Redis: the simulator trusts one, production the other. */
 const stores: [string, () => Promise<BudgetStore>][] = [
   ['MemoryStore', async () => new MemoryStore()],
   ['RedisStore', () => readyRedisStore()],
 ];
 
-describe.skipIf(REDIS_SERVER === null).each(stores)(
-  `${NEEDS_REDIS} BudgetStore contract: %s`,
-  (_name, make) => {
-    it('counts each event id once, within a batch and across batches', async () => {
-      const s = await make();
-      expect(await s.applySpend([rec('e1', 100), rec('e2', 250), rec('e1', 100)])).toEqual([
-        true,
-        true,
-        false,
-      ]);
-      expect(await s.applySpend([rec('e2', 250), rec('e3', 7, { hourIndex: 24, instanceId: 'i2' })])).toEqual(
-        [false, true],
-      );
-      const [d] = await s.readDays([day]);
-      expect(d!.spentMicros).toBe(357);
-      expect(d!.hourSpentMicros).toHaveLength(HOUR_BUCKETS);
-      expect(d!.hourSpentMicros[3]).toBe(350);
-      expect(d!.hourSpentMicros[24]).toBe(7);
-      expect(d!.spentByInstance).toEqual({ i1: 350, i2: 7 });
-      expect(d!.totalSpentMicros).toBe(357);
-    });
+describeWithRedis.each(stores)(`${NEEDS_REDIS} BudgetStore contract: %s`, (_name, make) => {
+  it('counts each event id once, within a batch and across batches', async () => {
+    const s = await make();
+    expect(await s.applySpend([rec('e1', 100), rec('e2', 250), rec('e1', 100)])).toEqual([true, true, false]);
+    expect(await s.applySpend([rec('e2', 250), rec('e3', 7, { hourIndex: 24, instanceId: 'i2' })])).toEqual([
+      false,
+      true,
+    ]);
+    const [d] = await s.readDays([day]);
+    expect(d!.spentMicros).toBe(357);
+    expect(d!.hourSpentMicros).toHaveLength(HOUR_BUCKETS);
+    expect(d!.hourSpentMicros[3]).toBe(350);
+    expect(d!.hourSpentMicros[24]).toBe(7);
+    expect(d!.spentByInstance).toEqual({ i1: 350, i2: 7 });
+    expect(d!.totalSpentMicros).toBe(357);
+  });
 
-    it('keeps days apart and sums the lifetime total across them', async () => {
-      const s = await make();
-      await s.applySpend([rec('a', 10), rec('b', 20, { dayKey: '2024-03-02' })]);
-      const [d1, d2, empty] = await s.readDays([
-        day,
-        { campaignId: 'c1', dayKey: '2024-03-02' },
-        { campaignId: 'other', dayKey: '2024-03-01' },
-      ]);
-      expect(d1!.spentMicros).toBe(10);
-      expect(d2!.spentMicros).toBe(20);
-      expect(d2!.totalSpentMicros).toBe(30);
-      expect(empty).toEqual({
-        spentMicros: 0,
-        hourSpentMicros: new Array(HOUR_BUCKETS).fill(0),
-        leasedMicros: 0,
-        leasedByInstance: {},
-        spentByInstance: {},
-        totalSpentMicros: 0,
-      });
+  it('keeps days apart and sums the lifetime total across them', async () => {
+    const s = await make();
+    await s.applySpend([rec('a', 10), rec('b', 20, { dayKey: '2024-03-02' })]);
+    const [d1, d2, empty] = await s.readDays([
+      day,
+      { campaignId: 'c1', dayKey: '2024-03-02' },
+      { campaignId: 'other', dayKey: '2024-03-01' },
+    ]);
+    expect(d1!.spentMicros).toBe(10);
+    expect(d2!.spentMicros).toBe(20);
+    expect(d2!.totalSpentMicros).toBe(30);
+    expect(empty).toEqual({
+      spentMicros: 0,
+      hourSpentMicros: new Array(HOUR_BUCKETS).fill(0),
+      leasedMicros: 0,
+      leasedByInstance: {},
+      spentByInstance: {},
+      totalSpentMicros: 0,
     });
+  });
 
-    it('grants leases up to the budget and no further, and takes back at most what was held', async () => {
-      const s = await make();
-      const req = (instanceId: string, requestMicros: number) => ({
-        ...day,
-        instanceId,
-        requestMicros,
-        budgetMicros: 1000,
-      });
-      expect(await s.acquireLeases([req('i1', 600), req('i2', 600), req('i3', 600)])).toEqual([600, 400, 0]);
-      await s.returnLease(day, 'i1', 10_000);
-      await s.returnLease(day, 'i3', 50);
-      const [d] = await s.readDays([day]);
-      expect(d!.leasedMicros).toBe(400);
-      expect(nonZero(d!.leasedByInstance)).toEqual({ i2: 400 });
-      expect(await s.acquireLeases([req('i3', 700)])).toEqual([600]);
+  it('grants leases up to the budget and no further, and takes back at most what was held', async () => {
+    const s = await make();
+    const req = (instanceId: string, requestMicros: number) => ({
+      ...day,
+      instanceId,
+      requestMicros,
+      budgetMicros: 1000,
     });
+    expect(await s.acquireLeases([req('i1', 600), req('i2', 600), req('i3', 600)])).toEqual([600, 400, 0]);
+    await s.returnLease(day, 'i1', 10_000);
+    await s.returnLease(day, 'i3', 50);
+    const [d] = await s.readDays([day]);
+    expect(d!.leasedMicros).toBe(400);
+    expect(nonZero(d!.leasedByInstance)).toEqual({ i2: 400 });
+    expect(await s.acquireLeases([req('i3', 700)])).toEqual([600]);
+  });
 
-    it('stores campaigns and breaker snapshots', async () => {
-      const s = await make();
-      const c = makeCampaign({
-        id: 'camp-9',
-        dailyBudgetMicros: 5_000_000,
-        pacingMode: 'ASAP',
-        timeZone: 'Asia/Tokyo',
-      });
-      await s.putCampaign(c);
-      await s.putCampaign(makeCampaign({ id: 'camp-1', dailyBudgetMicros: 1 }));
-      expect(await s.getCampaign('camp-9')).toEqual(c);
-      expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1', 'camp-9']);
-      const snap = {
-        state: 'OPEN' as const,
-        recovered: false,
-        openedAtMs: 5,
-        probesUsed: 0,
-        trips: 1,
-        lastTransitionMs: 5,
-      };
-      await s.saveBreaker('camp-9', snap);
-      expect(await s.loadBreaker('camp-9')).toEqual(snap);
-      expect(await s.deleteCampaign('camp-9')).toBe(true);
-      expect(await s.deleteCampaign('camp-9')).toBe(false);
-      expect(await s.getCampaign('camp-9')).toBeNull();
-      expect(await s.loadBreaker('camp-9')).toBeNull();
-      expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1']);
+  it('keeps an instance named __proto__ like any other instance', async () => {
+    const s = await make();
+    await s.applySpend([rec('p1', 10, { instanceId: '__proto__' }), rec('p2', 5, { instanceId: 'i1' })]);
+    await s.acquireLeases([{ ...day, instanceId: '__proto__', requestMicros: 600, budgetMicros: 1000 }]);
+    const [d] = await s.readDays([day]);
+    expect(Object.hasOwn(d!.spentByInstance, '__proto__')).toBe(true);
+    expect(d!.spentByInstance.__proto__ as unknown).toBe(10);
+    expect(d!.leasedByInstance.__proto__ as unknown).toBe(600);
+    expect(d!.spentByInstance.i1).toBe(5);
+  });
+
+  it('stores campaigns and breaker snapshots', async () => {
+    const s = await make();
+    const c = makeCampaign({
+      id: 'camp-9',
+      dailyBudgetMicros: 5_000_000,
+      pacingMode: 'ASAP',
+      timeZone: 'Asia/Tokyo',
     });
-  },
-);
+    await s.putCampaign(c);
+    await s.putCampaign(makeCampaign({ id: 'camp-1', dailyBudgetMicros: 1 }));
+    expect(await s.getCampaign('camp-9')).toEqual(c);
+    expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1', 'camp-9']);
+    const snap = {
+      state: 'OPEN' as const,
+      recovered: false,
+      openedAtMs: 5,
+      probesUsed: 0,
+      trips: 1,
+      lastTransitionMs: 5,
+    };
+    await s.saveBreaker('camp-9', snap);
+    expect(await s.loadBreaker('camp-9')).toEqual(snap);
+    expect(await s.deleteCampaign('camp-9')).toBe(true);
+    expect(await s.deleteCampaign('camp-9')).toBe(false);
+    expect(await s.getCampaign('camp-9')).toBeNull();
+    expect(await s.loadBreaker('camp-9')).toBeNull();
+    expect((await s.listCampaigns()).map((x) => x.id)).toEqual(['camp-1']);
+  });
+});
 
-describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} RedisStore specifics`, () => {
+describeWithRedis(`${NEEDS_REDIS} RedisStore specifics`, () => {
   it('puts every campaign key under the campaign hash tag and sets TTLs', async () => {
     const prefix = `tag${prefixSeq++}:`;
     const s = await readyRedisStore(prefix);
@@ -293,6 +301,49 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} RedisStore specifics`, ()
     expect(await s.applySpend([rec('before', 1_000), rec('after', 5)])).toEqual([false, true]);
     const [d] = await s.readDays([day]);
     expect(d!.spentMicros).toBe(1_005);
+  });
+
+  it('reads 30,000 campaign-days in one call within a 1 s command timeout', async () => {
+    // One pipeline of 180,000 commands cannot answer its last one within 1 s; chunks each can.
+    const s = new RedisStore({ url: server.url, keyPrefix: `big${prefixSeq++}:`, commandTimeoutMs: 1_000 });
+    opened.push(s);
+    expect(await s.waitReady(5000)).toBe(true);
+    const refs = Array.from({ length: 30_000 }, (_, i) => ({ campaignId: `big${i}`, dayKey: '2024-03-01' }));
+    const snaps = await s.readDays(refs);
+    expect(snaps).toHaveLength(30_000);
+    expect(snaps.every((d) => d.spentMicros === 0)).toBe(true);
+  });
+
+  it('claims an instance id for one boot: a second boot is refused until the claim is released or lapses', async () => {
+    const s = await readyRedisStore();
+    const a = { instanceId: 'pacer-1', bootId: 'boot-a', ttlMs: 400 };
+    const b = { instanceId: 'pacer-1', bootId: 'boot-b', ttlMs: 400 };
+    expect(await s.claimInstance(a)).toBe(true);
+    expect(await s.claimInstance(a)).toBe(true);
+    expect(await s.claimInstance(b)).toBe(false);
+    expect(await s.claimInstance({ ...b, instanceId: 'pacer-2' })).toBe(true);
+    await s.releaseInstance(b);
+    expect(await s.claimInstance(b)).toBe(false);
+    await s.releaseInstance(a);
+    expect(await s.claimInstance(b)).toBe(true);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await s.claimInstance(a)).toBe(true);
+  });
+
+  it('says why it failed: a read-only replica is STORE_READONLY, not an outage', async () => {
+    const s = await readyRedisStore();
+    const admin = new Redis(server.url);
+    try {
+      await admin.config('SET', 'replica-read-only', 'yes');
+      // A replica of a master that does not exist: it answers reads and refuses writes.
+      await admin.replicaof('127.0.0.1', String(await freePort()));
+      const err = (await s.applySpend([rec('ro', 1)]).catch((e: unknown) => e)) as StoreUnavailableError;
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(err.reason).toBe('STORE_READONLY');
+    } finally {
+      await admin.replicaof('NO', 'ONE');
+      await admin.quit();
+    }
   });
 
   it('times out instead of hanging when Redis stops answering', async () => {

@@ -86,6 +86,10 @@ export async function startServer(opts: {
   journalDir: string;
   instanceId: string;
   env?: Record<string, string>;
+  /** Node arguments of the server (default: server/main.ts through tsx). */
+  nodeArgs?: readonly string[];
+  /** Longest wait for /health to answer at each start (PGlite's first start creates a database). */
+  startTimeoutMs?: number;
 }): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -94,7 +98,8 @@ export async function startServer(opts: {
 
   const launch = async () => {
     out = '';
-    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
+    const args = opts.nodeArgs ?? ['--import', 'tsx', join(ROOT, 'server', 'main.ts')];
+    const c = spawn(process.execPath, [...args], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -116,10 +121,22 @@ export async function startServer(opts: {
     c.stderr!.on('data', (d) => {
       out += d.toString();
     });
-    await waitFor(`${opts.instanceId} to listen on ${port}:\n${out}`, async () => {
-      if (c.exitCode !== null) throw new Error(`server exited with ${c.exitCode}: ${out}`);
-      return (await request('GET', `${url}/health`)).status === 200;
+    // A process that exits while starting fails at once, with its code and output.
+    const died = new Promise<never>((_, reject) => {
+      c.once('exit', (code, signal) => reject(new Error(`server exited with ${code ?? signal}: ${out}`)));
     });
+    died.catch(() => undefined);
+    await Promise.race([
+      died,
+      waitFor(
+        `${opts.instanceId} to listen on ${port}`,
+        async () => {
+          if (c.exitCode !== null) return false;
+          return (await request('GET', `${url}/health`)).status === 200;
+        },
+        Math.ceil((opts.startTimeoutMs ?? 30_000) / 100),
+      ),
+    ]);
   };
 
   const exited = (c: ChildProcess) =>
