@@ -41,11 +41,12 @@ module.exports = {
     },
     {
       name: 'reports-read-results-not-the-engine',
-      comment: 'Reports depend on the result types of a run, never on the engine that made it.',
+      comment:
+        'Reports depend on the result types of a run (sim/result.ts), never on the engine or runner that made it.',
       severity: 'error',
       from: { path: '^reports/' },
       to: {
-        path: '^sim/(engine|world|parallel|algorithmWorker|sources/|eventQueue|faultyStore|latentStore)',
+        path: '^sim/(engine|run|world|parallel|algorithmWorker|sources/|eventQueue|faultyStore|latentStore)',
       },
     },
     {
