@@ -46,6 +46,8 @@ export interface SimSummary {
     readonly syncIntervalMs: number;
     readonly stream: string;
     readonly pricing: string;
+    /** Present only when every campaign competes in every auction. */
+    readonly candidates?: 'all';
     readonly campaigns: number;
     readonly constrainedCampaigns: number;
     readonly outages: number;
