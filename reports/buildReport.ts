@@ -1,7 +1,6 @@
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import type { ScenarioResult } from '../sim/run';
-import type { AlgorithmSummary } from '../sim/scores';
+import type { AlgorithmSummary, RunReport } from '../sim/result';
 import {
   type VlSpec,
   breakerSpec,
@@ -78,7 +77,7 @@ const LATENCY_COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
   ['view of day spend, mean lag', (a) => units(a.latency?.meanViewLagMicros ?? 0)],
 ];
 
-function scoreTable(result: ScenarioResult): string {
+function scoreTable(result: RunReport): string {
   const algos = result.summary.algorithms;
   const head = `<tr><th>score</th>${algos.map((a) => `<th>${a.algorithm}</th>`).join('')}</tr>`;
   const sc = result.summary.scenario;
@@ -100,7 +99,7 @@ th:first-child{text-align:left}.fail{color:#b00020}.ok{color:#1b7a1b}figure{marg
 code{background:#f4f4f4;padding:1px 4px}`;
 
 /** Says what each crash did with the instance's traffic: moved to the others, or lost. */
-function restartSentence(result: ScenarioResult): string {
+function restartSentence(result: RunReport): string {
   const w = result.world;
   if (w.restarts.length === 0) return '';
   const n = w.scenario.instances.count;
@@ -115,13 +114,13 @@ function restartSentence(result: ScenarioResult): string {
   return `\n${esc(parts.join('; '))}.`;
 }
 
-function latencySentence(result: ScenarioResult): string {
+function latencySentence(result: RunReport): string {
   const l = result.summary.scenario.latency;
   if (l === undefined) return '';
   return `\nStore calls answer after ${l.meanMs} &plusmn; ${l.jitterMs} ms of simulated time from ${hhmm(Math.floor(l.fromMs / 60_000))} to ${hhmm(Math.floor(l.toMs / 60_000))} of the run; decisions meanwhile use the state the instance had.`;
 }
 
-export async function buildReportHtml(result: ScenarioResult): Promise<string> {
+export async function buildReportHtml(result: RunReport): Promise<string> {
   const s = result.summary;
   const sc = s.scenario;
   const charts: [string, VlSpec][] = [

@@ -1,4 +1,4 @@
-import type { ScenarioResult } from '../sim/run';
+import type { RunReport } from '../sim/result';
 
 /** Vega-Lite specs of the report's charts, built from a run's series. Time is hours since the start. */
 // biome-ignore lint/suspicious/noExplicitAny: Vega-Lite specs are plain JSON.
@@ -7,11 +7,11 @@ export type VlSpec = Record<string, any>;
 const WIDTH = 760;
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 
-function hoursAt(result: ScenarioResult, i: number): number {
+function hoursAt(result: RunReport, i: number): number {
   return ((i + 1) * result.series.stepMinutes) / 60;
 }
 
-function windows(result: ScenarioResult): { from: number; to: number; kind: string }[] {
+function windows(result: RunReport): { from: number; to: number; kind: string }[] {
   const h = (ms: number) => (ms - result.series.startMs) / 3_600_000;
   return [
     ...result.series.surges.map(([a, b, m]) => ({ from: h(a), to: h(b), kind: `surge x${m}` })),
@@ -21,7 +21,7 @@ function windows(result: ScenarioResult): { from: number; to: number; kind: stri
 
 const WINDOW_COLORS = { domain: ['surge', 'store outage'], range: ['#f6c28b', '#e45756'] };
 
-function shading(result: ScenarioResult): VlSpec[] {
+function shading(result: RunReport): VlSpec[] {
   const w = windows(result).map((x) => ({ ...x, kind: x.kind.startsWith('surge') ? 'surge' : x.kind }));
   if (w.length === 0) return [];
   return [
@@ -45,7 +45,7 @@ const hourAxis = (days: number) => ({
   axis: { tickCount: 12 * days },
 });
 
-export function cumulativeSpendSpec(result: ScenarioResult): VlSpec {
+export function cumulativeSpendSpec(result: RunReport): VlSpec {
   const values: unknown[] = [];
   for (const a of result.series.algorithms) {
     a.spendShare.forEach((v, i) => {
@@ -82,7 +82,7 @@ export function cumulativeSpendSpec(result: ScenarioResult): VlSpec {
   };
 }
 
-export function spendPerHourSpec(result: ScenarioResult): VlSpec {
+export function spendPerHourSpec(result: RunReport): VlSpec {
   const values: unknown[] = [];
   for (const a of result.series.algorithms)
     a.spendPerHourMicros.forEach((v, h) => {
@@ -104,11 +104,11 @@ export function spendPerHourSpec(result: ScenarioResult): VlSpec {
   };
 }
 
-type AlgorithmSeries = ScenarioResult['series']['algorithms'][number];
+type AlgorithmSeries = RunReport['series']['algorithms'][number];
 
 /** One line per algorithm over the hours of the run, with surge and outage windows shaded. */
 function perAlgorithmLineSpec(
-  result: ScenarioResult,
+  result: RunReport,
   chart: {
     title: string;
     height: number;
@@ -152,7 +152,7 @@ function perAlgorithmLineSpec(
   };
 }
 
-export function throttleSpec(result: ScenarioResult): VlSpec {
+export function throttleSpec(result: RunReport): VlSpec {
   return perAlgorithmLineSpec(result, {
     title: 'Mean throttle rate over campaigns',
     height: 200,
@@ -163,7 +163,7 @@ export function throttleSpec(result: ScenarioResult): VlSpec {
   });
 }
 
-export function breakerSpec(result: ScenarioResult): VlSpec {
+export function breakerSpec(result: RunReport): VlSpec {
   return perAlgorithmLineSpec(result, {
     title: 'Breakers OPEN (campaigns x instances), at each 5-minute step',
     height: 200,
@@ -174,7 +174,7 @@ export function breakerSpec(result: ScenarioResult): VlSpec {
   });
 }
 
-export function degradedSpec(result: ScenarioResult): VlSpec {
+export function degradedSpec(result: RunReport): VlSpec {
   return perAlgorithmLineSpec(result, {
     title: `Pacer instances in degraded mode (of ${result.summary.scenario.instances}), store outages shaded`,
     height: 120,
@@ -186,7 +186,7 @@ export function degradedSpec(result: ScenarioResult): VlSpec {
   });
 }
 
-export function trafficSpec(result: ScenarioResult): VlSpec {
+export function trafficSpec(result: RunReport): VlSpec {
   const values = result.series.requestsPerSecond.map((v, i) => ({ hour: hoursAt(result, i), rps: v }));
   return {
     $schema: SCHEMA,

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, campaignBody, testApp } from '../server/http.harness';
+import { CHROMIUM, NEEDS_CHROMIUM } from '../support/binaries';
 import { launchChromium } from '../support/browser';
 
 /**
@@ -34,7 +35,7 @@ async function post(path: string, body: unknown): Promise<Response> {
   });
 }
 
-describe('GET /dashboard in Chromium', () => {
+describe.skipIf(CHROMIUM === null)(`${NEEDS_CHROMIUM} GET /dashboard in Chromium`, () => {
   it('lists campaigns and shows a spend made through the API, live', async () => {
     expect((await post('/campaigns', campaignBody('camp-e2e', { daily_budget_cents: 500_000 }))).status).toBe(
       201,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, request, startServer } from '../support/serverProcess';
 
@@ -25,7 +26,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('one INSTANCE_ID, two processes', () => {
+describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} one INSTANCE_ID, two processes`, () => {
   it('refuses the second with exit 78, and lets a killed first one come back', async () => {
     const first = await startServer({
       redisUrl: redis.url,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayWindowAt } from '../../core/index';
 import { hashUnit } from '../../server/runtime/random';
 import { RedisStore } from '../../server/store/redisStore';
+import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, request, startServer } from '../support/serverProcess';
 
@@ -57,7 +58,7 @@ function pickCampaign(n: number): string {
   return campaigns[Math.floor(((u - 0.1) / 0.9) * 8)]!.id;
 }
 
-describe('three instances on one Redis', () => {
+describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} three instances on one Redis`, () => {
   it('count 100,000 notices with duplicates exactly and keep every campaign within budget', async () => {
     for (const c of campaigns) {
       const res = await request('POST', `${servers[0]!.url}/campaigns`, {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayWindowAt } from '../../core/index';
 import { hashUnit } from '../../server/runtime/random';
 import { RedisStore } from '../../server/store/redisStore';
+import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
 
@@ -111,7 +112,7 @@ async function traffic(live: () => ServerProcess[], count: number, concurrency: 
   return stats;
 }
 
-describe('Redis outage and a crashed instance', () => {
+describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} Redis outage and a crashed instance`, () => {
   it('keeps deciding while degraded, heals by itself, and replays journals exactly once', async () => {
     for (const id of campaigns) {
       const res = await request('POST', `${a.url}/campaigns`, {

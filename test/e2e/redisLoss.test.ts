@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayWindowAt } from '../../core/index';
 import { hashUnit } from '../../server/runtime/random';
 import { RedisStore } from '../../server/store/redisStore';
+import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type TestDatabase, createTestDatabase } from '../support/postgresDatabase';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
@@ -137,7 +138,7 @@ function ackedBy(campaignId: string): number {
   return sum;
 }
 
-describe('Redis restarted empty under load', () => {
+describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} Redis restarted empty under load`, () => {
   it('is detected and repaired by the fleet: campaigns, spend and budgets survive', async () => {
     for (const c of CAMPAIGNS) {
       const res = await request('POST', `${servers[0]!.url}/campaigns`, {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReportHtml } from '../../reports/buildReport';
 import { runScenario } from '../../sim/run';
 import { smallScenario } from '../sim/fixtures';
+import { CHROMIUM, NEEDS_CHROMIUM } from '../support/binaries';
 import { launchChromium } from '../support/browser';
 
 /**
@@ -23,7 +24,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('simulation report in Chromium', () => {
+describe.skipIf(CHROMIUM === null)(`${NEEDS_CHROMIUM} simulation report in Chromium`, () => {
   it('opens offline with every chart drawn and the score table filled', async () => {
     const result = await runScenario(smallScenario());
     mkdirSync(OUT, { recursive: true });

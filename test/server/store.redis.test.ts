@@ -10,6 +10,7 @@ import {
   makeCampaign,
 } from '../../core/index';
 import { INDEX_BUCKETS, RedisStore } from '../../server/store/redisStore';
+import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redisCluster';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redisServer';
 
@@ -88,6 +89,9 @@ function nonZero(m: Readonly<Record<string, number>>): Record<string, number> {
   return Object.fromEntries(Object.entries(m).filter(([, v]) => v !== 0));
 }
 
+/** Every suite here needs redis-server (the file's beforeAll starts one): skipped, titled, without it. */
+const describeWithRedis = REDIS_SERVER === null ? describe.skip : describe;
+
 /** The same contract holds for the embedded store and for Redis: the simulator trusts one, production the other. */
 const stores: [string, () => Promise<BudgetStore>][] = [
   ['MemoryStore', async () => new MemoryStore()],
@@ -95,7 +99,7 @@ const stores: [string, () => Promise<BudgetStore>][] = [
   ['RedisStore (Cluster: 3 primaries, 3 replicas)', () => readyRedisStore(undefined, 'cluster')],
 ];
 
-describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
+describeWithRedis.each(stores)(`${NEEDS_REDIS} BudgetStore contract: %s`, (_name, make) => {
   it('counts each event id once, within a batch and across batches', async () => {
     const s = await make();
     expect(await s.applySpend([rec('e1', 100), rec('e2', 250), rec('e1', 100)])).toEqual([true, true, false]);
@@ -191,7 +195,7 @@ describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
   });
 });
 
-describe.each(TOPOLOGIES)('RedisStore specifics on a %s', (on) => {
+describeWithRedis.each(TOPOLOGIES)(`${NEEDS_REDIS} RedisStore specifics on a %s`, (on) => {
   it('puts every campaign key under the campaign hash tag and sets TTLs', async () => {
     const prefix = `tag${prefixSeq++}:`;
     const s = await readyRedisStore(prefix, on);

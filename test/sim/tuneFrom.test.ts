@@ -43,11 +43,24 @@ function referencing(name: string, campaigns: string): string {
   );
 }
 
-describe('tune -> multipliers file -> scenario -> ADAPTIVE run', () => {
-  it('round-trips the exact multipliers into the campaigns and the target curve', async () => {
+let tuned: Promise<string> | undefined;
+
+/**
+ * Tunes the small scenario into dir/tuned once per file, for whichever test asks first: each test
+ * that reads the file gets it itself, so any one of them runs alone (-t) or in any order.
+ */
+function tunedMultipliersText(): Promise<string> {
+  tuned ??= (async () => {
     const t = captureIo();
     expect(await tuneMain([small, '--no-search', '--out', join(dir, 'tuned')], t.io)).toBe(0);
-    const text = readFileSync(join(dir, 'tuned', 'multipliers.json'), 'utf8');
+    return readFileSync(join(dir, 'tuned', 'multipliers.json'), 'utf8');
+  })();
+  return tuned;
+}
+
+describe('tune -> multipliers file -> scenario -> ADAPTIVE run', () => {
+  it('round-trips the exact multipliers into the campaigns and the target curve', async () => {
+    const text = await tunedMultipliersText();
     const tuned = parseMultipliersFile(text, 'multipliers.json').hourlyMultipliers;
     // Fitted on seed 12 with a 4x surge at 18-20: not flat.
     expect(tuned[18]! / tuned[16]!).toBeGreaterThan(2);
@@ -76,7 +89,7 @@ describe('tune -> multipliers file -> scenario -> ADAPTIVE run', () => {
   }, 60_000);
 
   it('is applied by the server as its POST /pacing/mode body (hourly_multipliers)', async () => {
-    const text = readFileSync(join(dir, 'tuned', 'multipliers.json'), 'utf8');
+    const text = await tunedMultipliersText();
     // What the --help jq line builds from the file.
     const { hourly_multipliers } = JSON.parse(text);
     const app = await testApp();
@@ -93,7 +106,7 @@ describe('tune -> multipliers file -> scenario -> ADAPTIVE run', () => {
     } finally {
       await app.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('scenario hourlyMultipliersFile errors', () => {

@@ -1,12 +1,11 @@
-import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
-
-/** Debian's Chromium; the tests never download a browser of their own. */
-export const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM } from './binaries';
 
 /** Headless Chromium with the flags this machine needs (no sandbox as root, no background network). */
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run "apt-get install -y chromium"`);
+  // The system's Chromium (CHROMIUM_BIN or PATH); the tests never download a browser of their own.
+  if (CHROMIUM === null)
+    throw new Error('chromium is missing: run "apt-get install -y chromium" or set CHROMIUM_BIN');
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [

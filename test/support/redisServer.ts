@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REDIS_SERVER } from './binaries';
 
 /**
  * A private redis-server for one test file: its own port, its own temp dir, no persistence unless a
@@ -29,7 +30,8 @@ export interface RedisServerHandle {
   dispose(): Promise<void>;
 }
 
-export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
+/** From REDIS_SERVER_BIN or PATH; suites skip (titled NEEDS_REDIS) when it is missing. */
+export const REDIS_SERVER_BIN = REDIS_SERVER ?? 'redis-server';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

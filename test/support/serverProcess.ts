@@ -110,6 +110,9 @@ export async function startServer(opts: {
         PORT: String(port),
         HOST: '127.0.0.1',
         JOURNAL_DIR: opts.journalDir,
+        // Each process its own embedded database unless a test shares one (DATABASE_URL): PGlite
+        // cannot be opened by two processes, and ./data would leak into the work tree.
+        DATA_DIR: join(opts.journalDir, 'data'),
         INSTANCE_ID: opts.instanceId,
         LOG_LEVEL: 'warn',
         ...opts.env,
@@ -138,7 +141,11 @@ export async function startServer(opts: {
       `${opts.instanceId} to listen on ${port}:\n${out}`,
       async () => {
         if (gone) return true;
-        return (await request('GET', `${url}/health`)).status === 200;
+        // Up means ready (campaigns loaded: until then unknown ids answer 503), or degraded
+        // without the store, which a test may mean to start into.
+        const health = await request('GET', `${url}/health`);
+        const body = health.body as { ready?: boolean; status?: string };
+        return health.status === 200 && (body.ready !== false || body.status === 'degraded');
       },
       Math.ceil((opts.startTimeoutMs ?? 60_000) / 100),
     );
