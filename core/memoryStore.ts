@@ -173,12 +173,15 @@ export class MemoryStore implements BudgetStore {
       const ref = refs[i]!;
       const c = this.rowsOf(ref.campaignId);
       const row = this.row(ref.campaignId, ref.dayKey);
+      if (row.hoursCopy === null) row.hoursCopy = Object.freeze(row.hourSpentMicros.slice());
+      if (row.leasedCopy === null) row.leasedCopy = frozenRecordOf(row.leasedByInstance);
+      if (row.spentCopy === null) row.spentCopy = frozenRecordOf(row.spentByInstance);
       snaps[i] = {
         spentMicros: row.spentMicros,
-        hourSpentMicros: (row.hoursCopy ??= Object.freeze(row.hourSpentMicros.slice())),
+        hourSpentMicros: row.hoursCopy,
         leasedMicros: row.leasedMicros,
-        leasedByInstance: (row.leasedCopy ??= frozenRecordOf(row.leasedByInstance)),
-        spentByInstance: (row.spentCopy ??= frozenRecordOf(row.spentByInstance)),
+        leasedByInstance: row.leasedCopy,
+        spentByInstance: row.spentCopy,
         totalSpentMicros: c.totalSpentMicros,
       };
     }

@@ -1,4 +1,4 @@
-import { MemoryStore, type PacingMode, makeCampaign } from '../core/index';
+import { type Campaign, MemoryStore, type PacingMode, makeCampaign } from '../core/index';
 import { type AlgorithmRun, MINUTES_PER_DAY, MINUTE_MS } from './algorithmRun';
 import { SimClock } from './clock';
 import { EVENT_KINDS, EventQueue } from './eventQueue';
@@ -174,7 +174,25 @@ export async function runAlgorithm(
     if (q.kind[slot] === EVENT_KINDS.winNotice) await onScheduled(slot);
   }
   const settled = await recon.settle(syncInterval, endMs);
+  return collectRun(mode, campaigns, world.restarts.length, { rec, fleet, notices, latency, recon }, settled);
+}
 
+/** The run's outcome, gathered from the parts that measured it. */
+function collectRun(
+  mode: PacingMode,
+  campaigns: readonly Campaign[],
+  restarts: number,
+  parts: {
+    rec: Recorder;
+    fleet: Fleet;
+    notices: NoticeRouter;
+    latency: StoreLatency;
+    recon: Reconciler;
+  },
+  settled: { store: Float64Array; afterRun: Float64Array },
+): AlgorithmRun {
+  const { rec, fleet, notices, latency, recon } = parts;
+  const { days, minutes } = rec;
   return {
     mode,
     days,
@@ -210,7 +228,7 @@ export async function runAlgorithm(
       storeErrors: fleet.storeErrors(),
       replayedRecords: fleet.replayedRecords(),
       lateNoticesAfterTtl: notices.lateNoticesAfterTtl,
-      restarts: world.restarts.length,
+      restarts,
       requestsRerouted: fleet.requestsRerouted,
       requestsLost: fleet.requestsLost,
       noticesReservationLost: notices.noticesReservationLost,

@@ -145,7 +145,7 @@ describe('sim:check', () => {
     expect(perturbed.err).toMatch(
       /REGRESSION check-surge EVEN accuracyMeanConstrained dropped: baseline 0\.\d+, now 0\.\d+/,
     );
-  }, 60_000);
+  }, 300_000);
 
   it('exits 2 on bad input', async () => {
     expect((await run('--pacer', 'speed=3')).code).toBe(2);
