@@ -29,6 +29,7 @@ export interface HistoryWriterStats {
   /** True from the first failed write until a write succeeds. */
   readonly failing: boolean;
   readonly lastError: { readonly message: string; readonly atMs: number } | null;
+  readonly lastSuccessAtMs: number | null;
 }
 
 const SPILL_PREFIX = 'history-spill-';
@@ -50,7 +51,9 @@ export class HistoryWriter {
   private consecutiveFailures = 0;
   private nextAttemptAtMs = 0;
   private lastError: { message: string; atMs: number } | null = null;
+  private lastSuccessAtMs: number | null = null;
   private inFlight: Promise<void> | null = null;
+  private inFlightRecords = 0;
   private paused = 0;
   private stopTimer: (() => void) | null = null;
   private readonly o: Required<Omit<HistoryWriterOptions, 'log'>> & Pick<HistoryWriterOptions, 'log'>;
@@ -92,12 +95,13 @@ export class HistoryWriter {
 
   stats(): HistoryWriterStats {
     return {
-      queuedRecords: this.queue.length + this.spilledRecords,
+      queuedRecords: this.queue.length + this.inFlightRecords + this.spilledRecords,
       spilledRecords: this.spilledRecords,
       writtenRecords: this.written,
       failures: this.failures,
       failing: this.consecutiveFailures > 0,
       lastError: this.lastError,
+      lastSuccessAtMs: this.lastSuccessAtMs,
     };
   }
 
@@ -113,21 +117,27 @@ export class HistoryWriter {
 
   private async writeBatches(): Promise<void> {
     try {
+      // What is queued now, not what arrives meanwhile: under steady load the round must end.
+      let budget = this.queue.length;
       while (this.paused === 0) {
         if (this.spilled.length > 0) await this.unspillOne();
-        if (this.queue.length === 0) break;
-        const batch = this.queue.slice(0, this.o.batchRecords);
-        await this.o.history.recordSpend(batch, this.o.clock.nowMs());
-        this.queue.splice(0, batch.length);
+        if (this.queue.length === 0 || budget <= 0) break;
+        // Out of the queue while in flight, so a spill meanwhile cannot take it; back on failure.
+        const batch = this.queue.splice(0, Math.min(this.o.batchRecords, budget));
+        this.inFlightRecords = batch.length;
+        try {
+          await this.o.history.recordSpend(batch, this.o.clock.nowMs());
+        } catch (err) {
+          this.queue = batch.concat(this.queue);
+          throw err;
+        } finally {
+          this.inFlightRecords = 0;
+        }
         this.written += batch.length;
+        budget -= batch.length;
+        this.noteSuccess();
       }
-      if (this.consecutiveFailures > 0) {
-        this.o.log.info(
-          { failures: this.consecutiveFailures },
-          'PostgreSQL reachable again: history caught up',
-        );
-      }
-      this.consecutiveFailures = 0;
+      this.noteSuccess();
     } catch (err) {
       this.failures++;
       this.consecutiveFailures++;
@@ -142,6 +152,17 @@ export class HistoryWriter {
         );
       }
     }
+  }
+
+  private noteSuccess(): void {
+    if (this.consecutiveFailures > 0) {
+      this.o.log.info(
+        { failures: this.consecutiveFailures },
+        'PostgreSQL reachable again: writing queued history',
+      );
+    }
+    this.consecutiveFailures = 0;
+    this.lastSuccessAtMs = this.o.clock.nowMs();
   }
 
   /** Moves the oldest half of the queue to an fsynced file, so memory stays bounded. */

@@ -54,7 +54,7 @@ export interface RecordsHealth {
   readonly history: HistoryWriterStats | null;
   /** False while writes to PostgreSQL fail (history, registry). */
   readonly postgresHealthy: boolean;
-  readonly lastError: string | null;
+  readonly lastError: { readonly message: string; readonly atMs: number } | null;
 }
 
 const SEED_CHUNK = 1_000;
@@ -93,8 +93,9 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private instance: PacerInstance | null = null;
-  private recordsFailing = false;
-  private recordsError: string | null = null;
+  /** Outcomes of PostgreSQL operations on the request paths (the writer keeps its own). */
+  private recordsOkAtMs = Number.NEGATIVE_INFINITY;
+  private recordsError: { message: string; atMs: number } | null = null;
   private readonly o: RecordedStoreOptions;
 
   constructor(opts: RecordedStoreOptions) {
@@ -114,8 +115,22 @@ export class RecordedStore implements BudgetStore {
       repairing: this.repairing !== null,
       lastDataLoss: this.lastDataLoss,
       history: this.o.writer?.stats() ?? null,
-      postgresHealthy: !this.recordsFailing && !(this.o.writer?.stats().failing ?? false),
-      lastError: this.recordsError ?? this.o.writer?.stats().lastError?.message ?? null,
+      ...this.postgresOutcome(),
+    };
+  }
+
+  /** Healthy when the latest PostgreSQL operation, of any path, succeeded. */
+  private postgresOutcome(): {
+    postgresHealthy: boolean;
+    lastError: { message: string; atMs: number } | null;
+  } {
+    const w = this.o.writer?.stats();
+    const okAtMs = Math.max(this.recordsOkAtMs, w?.lastSuccessAtMs ?? Number.NEGATIVE_INFINITY);
+    const errors = [this.recordsError, w?.lastError ?? null].filter((e) => e !== null);
+    const latest = errors.sort((a, b) => b.atMs - a.atMs)[0];
+    return {
+      postgresHealthy: latest === undefined || okAtMs >= latest.atMs,
+      lastError: latest ?? null,
     };
   }
 
@@ -346,12 +361,13 @@ export class RecordedStore implements BudgetStore {
   private async recorded<T>(op: () => Promise<T>): Promise<T> {
     try {
       const out = await op();
-      this.recordsFailing = false;
-      this.recordsError = null;
+      this.recordsOkAtMs = this.o.clock.nowMs();
       return out;
     } catch (err) {
-      this.recordsFailing = true;
-      this.recordsError = err instanceof Error ? err.message : String(err);
+      this.recordsError = {
+        message: err instanceof Error ? err.message : String(err),
+        atMs: this.o.clock.nowMs(),
+      };
       throw err;
     }
   }

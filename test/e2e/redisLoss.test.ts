@@ -31,7 +31,7 @@ const REPAIR_SLACK_MICROS = 100 * (BID_CENTS * 10);
 
 let db: TestDatabase;
 let redis: RedisServerHandle;
-let servers: ServerProcess[] = [];
+const servers: ServerProcess[] = [];
 let root: string;
 
 beforeAll(async () => {
@@ -102,11 +102,18 @@ function load(concurrency: number): { stop(): Promise<void> } {
       stats.allowed++;
       if (repaired) stats.allowedAfterRepair++;
       const spendMicros = BID_CENTS * 10;
-      const body = { campaign_id: campaignId, spend_cents: spendMicros / 10_000, event_id: `rl-e${n}`, request_id: `rl-r${n}` };
+      const body = {
+        campaign_id: campaignId,
+        spend_cents: spendMicros / 10_000,
+        event_id: `rl-e${n}`,
+        request_id: `rl-r${n}`,
+      };
       for (let attempt = 0; attempt < 50; attempt++) {
-        const res = await request('POST', `${servers[(n + attempt) % servers.length]!.url}/spend/track`, body).catch(
-          () => null,
-        );
+        const res = await request(
+          'POST',
+          `${servers[(n + attempt) % servers.length]!.url}/spend/track`,
+          body,
+        ).catch(() => null);
         if (res !== null && res.status === 200) {
           acked.set(body.event_id, { campaignId, spendMicros });
           break;
@@ -167,7 +174,11 @@ describe('Redis restarted empty under load', () => {
     const metrics = (await request('GET', `${servers[0]!.url}/metrics`)).body as string;
     expect(metrics).toMatch(/pacer_store_data_loss_total \d+/);
 
-    await waitFor('decisions allowed again after the repair', async () => stats.allowedAfterRepair >= 50, 600);
+    await waitFor(
+      'decisions allowed again after the repair',
+      async () => stats.allowedAfterRepair >= 50,
+      600,
+    );
     await traffic.stop();
     expect(stats.failedDecisions, 'every decision answered').toBe(0);
 
@@ -191,7 +202,9 @@ describe('Redis restarted empty under load', () => {
       });
       expect(snaps.reduce((s, x) => s + x.spentMicros, 0)).toBeGreaterThan(spentBeforeMicros);
       console.log(
-        CAMPAIGNS.map((c, i) => `${c.id}: ${snaps[i]!.spentMicros} of ${c.budgetCents * 10_000} micros`).join(', '),
+        CAMPAIGNS.map((c, i) => `${c.id}: ${snaps[i]!.spentMicros} of ${c.budgetCents * 10_000} micros`).join(
+          ', ',
+        ),
       );
     } finally {
       await store.close();
