@@ -54,6 +54,9 @@ export class HistoryWriter {
   private lastSuccessAtMs: number | null = null;
   private inFlight: Promise<void> | null = null;
   private inFlightRecords = 0;
+  /** Spill files being written: their records are in neither the queue nor `spilled` yet. */
+  private spilling = new Set<Promise<boolean>>();
+  private spillingRecords = 0;
   private paused = 0;
   private stopTimer: (() => void) | null = null;
   private readonly o: Required<Omit<HistoryWriterOptions, 'log'>> & Pick<HistoryWriterOptions, 'log'>;
@@ -95,7 +98,7 @@ export class HistoryWriter {
 
   stats(): HistoryWriterStats {
     return {
-      queuedRecords: this.queue.length + this.inFlightRecords + this.spilledRecords,
+      queuedRecords: this.queue.length + this.inFlightRecords + this.spillingRecords + this.spilledRecords,
       spilledRecords: this.spilledRecords,
       writtenRecords: this.written,
       failures: this.failures,
@@ -117,10 +120,14 @@ export class HistoryWriter {
 
   private async writeBatches(): Promise<void> {
     try {
-      // What is queued now, not what arrives meanwhile: under steady load the round must end.
+      // Spill files first (oldest records), then what is queued now, not what arrives
+      // meanwhile: under steady load the round must end.
+      for (let files = this.spilled.length; files > 0 && this.paused === 0; files--) {
+        await this.unspillOne();
+        this.noteSuccess();
+      }
       let budget = this.queue.length;
       while (this.paused === 0) {
-        if (this.spilled.length > 0) await this.unspillOne();
         if (this.queue.length === 0 || budget <= 0) break;
         // Out of the queue while in flight, so a spill meanwhile cannot take it; back on failure.
         const batch = this.queue.splice(0, Math.min(this.o.batchRecords, budget));
@@ -172,9 +179,19 @@ export class HistoryWriter {
   }
 
   /** Moves the oldest `n` queued records to a new fsynced spill file; on failure they stay queued. */
-  private async spill(n: number): Promise<boolean> {
-    if (n <= 0) return true;
+  private spill(n: number): Promise<boolean> {
+    if (n <= 0) return Promise.resolve(true);
     const chunk = this.queue.splice(0, n);
+    this.spillingRecords += chunk.length;
+    const done = this.writeSpill(chunk).finally(() => {
+      this.spillingRecords -= chunk.length;
+      this.spilling.delete(done);
+    });
+    this.spilling.add(done);
+    return done;
+  }
+
+  private async writeSpill(chunk: GenerationSpend[]): Promise<boolean> {
     const name = this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_');
     const path = join(this.o.spillDir, `${SPILL_PREFIX}${name}-${String(this.spillSeq++).padStart(16, '0')}`);
     try {
@@ -224,6 +241,7 @@ export class HistoryWriter {
   async takeStale(current: string): Promise<GenerationSpend[]> {
     this.paused++;
     while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
+    while (this.spilling.size > 0) await Promise.all(this.spilling);
     const stale: GenerationSpend[] = [];
     for (const path of this.spilled) {
       for (const item of await this.readSpill(path)) {
@@ -254,6 +272,7 @@ export class HistoryWriter {
     this.stopTimer?.();
     this.stopTimer = null;
     this.nextAttemptAtMs = 0;
+    while (this.spilling.size > 0) await Promise.all(this.spilling);
     await this.writeNow();
     const left = this.queue.length;
     // The next start of this instance writes the spill file first.
