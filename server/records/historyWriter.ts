@@ -17,6 +17,9 @@ export interface HistoryWriterOptions {
   /** Records held in memory before the oldest are spilled to a file. */
   readonly maxQueuedRecords?: number;
   readonly maxBackoffMs?: number;
+  /** Event ids older than this many days are pruned (the dedup window is 3 days). */
+  readonly keepEventDays?: number;
+  readonly pruneEveryMs?: number;
   readonly log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -52,6 +55,7 @@ export class HistoryWriter {
   private nextAttemptAtMs = 0;
   private lastError: { message: string; atMs: number } | null = null;
   private lastSuccessAtMs: number | null = null;
+  private nextPruneAtMs = 0;
   private inFlight: Promise<void> | null = null;
   private inFlightRecords = 0;
   /** Spill files being written: their records are in neither the queue nor `spilled` yet. */
@@ -67,6 +71,8 @@ export class HistoryWriter {
       batchRecords: 5_000,
       maxQueuedRecords: 200_000,
       maxBackoffMs: 10_000,
+      keepEventDays: 4,
+      pruneEveryMs: 3_600_000,
       ...opts,
     };
     mkdirSync(this.o.spillDir, { recursive: true });
@@ -145,6 +151,7 @@ export class HistoryWriter {
         this.noteSuccess();
       }
       this.noteSuccess();
+      await this.maybePrune();
     } catch (err) {
       this.failures++;
       this.consecutiveFailures++;
@@ -159,6 +166,18 @@ export class HistoryWriter {
         );
       }
     }
+  }
+
+  /**
+   * Event ids only serve deduplication, for as long as a notice may be retried; hour rows keep
+   * the history. Every instance prunes now and then; running it twice deletes nothing twice.
+   */
+  private async maybePrune(): Promise<void> {
+    const nowMs = this.o.clock.nowMs();
+    if (nowMs < this.nextPruneAtMs) return;
+    this.nextPruneAtMs = nowMs + this.o.pruneEveryMs;
+    const before = new Date(nowMs - this.o.keepEventDays * 86_400_000).toISOString().slice(0, 10);
+    await this.o.history.pruneEvents(before);
   }
 
   private noteSuccess(): void {

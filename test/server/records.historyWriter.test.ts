@@ -12,6 +12,12 @@ class SwitchableHistory {
   up = true;
   attempts = 0;
   readonly stored = new Map<string, GenerationSpend>();
+  readonly prunedBefore: string[] = [];
+  async pruneEvents(beforeDay: string): Promise<number> {
+    if (!this.up) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    this.prunedBefore.push(beforeDay);
+    return 0;
+  }
   async recordSpend(items: readonly GenerationSpend[]): Promise<boolean[]> {
     this.attempts++;
     if (!this.up) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
@@ -88,6 +94,11 @@ describe('HistoryWriter', () => {
     await writer.writeNow();
     expect(writer.stats()).toMatchObject({ failing: false, queuedRecords: 0, writtenRecords: 10 });
     expect([...history.stored.keys()].sort()).toEqual(Array.from({ length: 10 }, (_, n) => `e${n}`).sort());
+    // Event ids past the dedup window are pruned, once an hour.
+    expect(history.prunedBefore).toEqual(['2026-11-26']);
+    clock.advance(3_600_000);
+    await writer.writeNow();
+    expect(history.prunedBefore).toEqual(['2026-11-26', '2026-11-26']);
   });
 
   it('keeps memory bounded by spilling to fsynced files, and writes the spilled records back', async () => {
