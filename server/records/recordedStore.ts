@@ -14,6 +14,7 @@ import { RecordsUnavailableError } from '../errors';
 import type { Clock } from '../runtime/time';
 import { currentActor } from './auditActor';
 import type { GenerationMarker } from './generationMarker';
+import { reconcileOwnHistory } from './historyReconcile';
 import type { GenerationSpend } from './historyRecords';
 import type { HistoryWriter, HistoryWriterStats } from './historyWriter';
 import type { Records } from './openRecords';
@@ -93,6 +94,7 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private instance: PacerInstance | null = null;
+  private reconciled = false;
   /** Outcomes of PostgreSQL operations on the request paths (the writer keeps its own). */
   private recordsOkAtMs = Number.NEGATIVE_INFINITY;
   private recordsError: { message: string; atMs: number } | null = null;
@@ -442,7 +444,38 @@ export class RecordedStore implements BudgetStore {
 
   async listCampaigns(): Promise<Campaign[]> {
     await this.guard();
-    return this.o.inner.listCampaigns();
+    const campaigns = await this.o.inner.listCampaigns();
+    if (!this.reconciled && this.o.writer !== null) await this.reconcileOnce(campaigns, this.o.writer);
+    return campaigns;
+  }
+
+  /**
+   * Once per process, at the first campaign load (the runtime serialises it with every spend it
+   * applies): restores the history a kill -9 of this instance's previous run left unwritten.
+   * Skipped, and retried at the next load, while PostgreSQL is down.
+   */
+  private async reconcileOnce(campaigns: readonly Campaign[], writer: HistoryWriter): Promise<void> {
+    try {
+      await writer.writeNow();
+      if (writer.stats().queuedRecords > 0) return;
+      const restoredMicros = await reconcileOwnHistory({
+        campaigns,
+        inner: this.o.inner,
+        records: this.o.records,
+        instanceId: this.o.instanceId,
+        generation: this.generation!,
+        nowMs: this.o.clock.nowMs(),
+      });
+      this.reconciled = true;
+      if (restoredMicros > 0) {
+        this.o.log.warn(
+          { restoredMicros },
+          'history restored: spend counted in Redis that a crash kept from PostgreSQL',
+        );
+      }
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not reconcile history with Redis at start; will retry');
+    }
   }
 
   saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void> {
