@@ -7,6 +7,7 @@ export const RecordsHealthJson = Type.Object({
   history_queued: Type.Integer({ description: 'Spend records waiting for PostgreSQL (memory and spilled).' }),
   history_spilled: Type.Integer(),
   last_error: Type.Unsafe<string | null>({ type: 'string', nullable: true }),
+  last_error_at: Type.Unsafe<string | null>({ type: 'string', nullable: true }),
   data_loss_detected: Type.Integer({
     description: 'Times this instance found the hot store without its generation marker.',
   }),

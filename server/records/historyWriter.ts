@@ -17,6 +17,9 @@ export interface HistoryWriterOptions {
   /** Records held in memory before the oldest are spilled to a file. */
   readonly maxQueuedRecords?: number;
   readonly maxBackoffMs?: number;
+  /** Event ids older than this many days are pruned (the dedup window is 3 days). */
+  readonly keepEventDays?: number;
+  readonly pruneEveryMs?: number;
   readonly log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -29,6 +32,7 @@ export interface HistoryWriterStats {
   /** True from the first failed write until a write succeeds. */
   readonly failing: boolean;
   readonly lastError: { readonly message: string; readonly atMs: number } | null;
+  readonly lastSuccessAtMs: number | null;
 }
 
 const SPILL_PREFIX = 'history-spill-';
@@ -50,7 +54,13 @@ export class HistoryWriter {
   private consecutiveFailures = 0;
   private nextAttemptAtMs = 0;
   private lastError: { message: string; atMs: number } | null = null;
+  private lastSuccessAtMs: number | null = null;
+  private nextPruneAtMs = 0;
   private inFlight: Promise<void> | null = null;
+  private inFlightRecords = 0;
+  /** Spill files being written: their records are in neither the queue nor `spilled` yet. */
+  private spilling = new Set<Promise<boolean>>();
+  private spillingRecords = 0;
   private paused = 0;
   private stopTimer: (() => void) | null = null;
   private readonly o: Required<Omit<HistoryWriterOptions, 'log'>> & Pick<HistoryWriterOptions, 'log'>;
@@ -61,6 +71,8 @@ export class HistoryWriter {
       batchRecords: 5_000,
       maxQueuedRecords: 200_000,
       maxBackoffMs: 10_000,
+      keepEventDays: 4,
+      pruneEveryMs: 3_600_000,
       ...opts,
     };
     mkdirSync(this.o.spillDir, { recursive: true });
@@ -92,12 +104,13 @@ export class HistoryWriter {
 
   stats(): HistoryWriterStats {
     return {
-      queuedRecords: this.queue.length + this.spilledRecords,
+      queuedRecords: this.queue.length + this.inFlightRecords + this.spillingRecords + this.spilledRecords,
       spilledRecords: this.spilledRecords,
       writtenRecords: this.written,
       failures: this.failures,
       failing: this.consecutiveFailures > 0,
       lastError: this.lastError,
+      lastSuccessAtMs: this.lastSuccessAtMs,
     };
   }
 
@@ -113,21 +126,32 @@ export class HistoryWriter {
 
   private async writeBatches(): Promise<void> {
     try {
+      // Spill files first (oldest records), then what is queued now, not what arrives
+      // meanwhile: under steady load the round must end.
+      for (let files = this.spilled.length; files > 0 && this.paused === 0; files--) {
+        await this.unspillOne();
+        this.noteSuccess();
+      }
+      let budget = this.queue.length;
       while (this.paused === 0) {
-        if (this.spilled.length > 0) await this.unspillOne();
-        if (this.queue.length === 0) break;
-        const batch = this.queue.slice(0, this.o.batchRecords);
-        await this.o.history.recordSpend(batch, this.o.clock.nowMs());
-        this.queue.splice(0, batch.length);
+        if (this.queue.length === 0 || budget <= 0) break;
+        // Out of the queue while in flight, so a spill meanwhile cannot take it; back on failure.
+        const batch = this.queue.splice(0, Math.min(this.o.batchRecords, budget));
+        this.inFlightRecords = batch.length;
+        try {
+          await this.o.history.recordSpend(batch, this.o.clock.nowMs());
+        } catch (err) {
+          this.queue = batch.concat(this.queue);
+          throw err;
+        } finally {
+          this.inFlightRecords = 0;
+        }
         this.written += batch.length;
+        budget -= batch.length;
+        this.noteSuccess();
       }
-      if (this.consecutiveFailures > 0) {
-        this.o.log.info(
-          { failures: this.consecutiveFailures },
-          'PostgreSQL reachable again: history caught up',
-        );
-      }
-      this.consecutiveFailures = 0;
+      this.noteSuccess();
+      await this.maybePrune();
     } catch (err) {
       this.failures++;
       this.consecutiveFailures++;
@@ -144,6 +168,29 @@ export class HistoryWriter {
     }
   }
 
+  /**
+   * Event ids only serve deduplication, for as long as a notice may be retried; hour rows keep
+   * the history. Every instance prunes now and then; running it twice deletes nothing twice.
+   */
+  private async maybePrune(): Promise<void> {
+    const nowMs = this.o.clock.nowMs();
+    if (nowMs < this.nextPruneAtMs) return;
+    this.nextPruneAtMs = nowMs + this.o.pruneEveryMs;
+    const before = new Date(nowMs - this.o.keepEventDays * 86_400_000).toISOString().slice(0, 10);
+    await this.o.history.pruneEvents(before);
+  }
+
+  private noteSuccess(): void {
+    if (this.consecutiveFailures > 0) {
+      this.o.log.info(
+        { failures: this.consecutiveFailures },
+        'PostgreSQL reachable again: writing queued history',
+      );
+    }
+    this.consecutiveFailures = 0;
+    this.lastSuccessAtMs = this.o.clock.nowMs();
+  }
+
   /** Moves the oldest half of the queue to an fsynced file, so memory stays bounded. */
   private async spillOldest(): Promise<void> {
     if (this.paused > 0) return;
@@ -151,9 +198,19 @@ export class HistoryWriter {
   }
 
   /** Moves the oldest `n` queued records to a new fsynced spill file; on failure they stay queued. */
-  private async spill(n: number): Promise<boolean> {
-    if (n <= 0) return true;
+  private spill(n: number): Promise<boolean> {
+    if (n <= 0) return Promise.resolve(true);
     const chunk = this.queue.splice(0, n);
+    this.spillingRecords += chunk.length;
+    const done = this.writeSpill(chunk).finally(() => {
+      this.spillingRecords -= chunk.length;
+      this.spilling.delete(done);
+    });
+    this.spilling.add(done);
+    return done;
+  }
+
+  private async writeSpill(chunk: GenerationSpend[]): Promise<boolean> {
     const name = this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_');
     const path = join(this.o.spillDir, `${SPILL_PREFIX}${name}-${String(this.spillSeq++).padStart(16, '0')}`);
     try {
@@ -203,6 +260,7 @@ export class HistoryWriter {
   async takeStale(current: string): Promise<GenerationSpend[]> {
     this.paused++;
     while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
+    while (this.spilling.size > 0) await Promise.all(this.spilling);
     const stale: GenerationSpend[] = [];
     for (const path of this.spilled) {
       for (const item of await this.readSpill(path)) {
@@ -233,6 +291,7 @@ export class HistoryWriter {
     this.stopTimer?.();
     this.stopTimer = null;
     this.nextAttemptAtMs = 0;
+    while (this.spilling.size > 0) await Promise.all(this.spilling);
     await this.writeNow();
     const left = this.queue.length;
     // The next start of this instance writes the spill file first.

@@ -40,6 +40,12 @@ export function pgClient(opts: PgClientOptions): SqlClient {
     async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken = false;
+      // The pool listens for errors of idle clients only: a server that goes away while this one
+      // is checked out would otherwise emit an unhandled 'error' and end the process.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const out = await work(executor(client));
@@ -53,6 +59,7 @@ export function pgClient(opts: PgClientOptions): SqlClient {
         }
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

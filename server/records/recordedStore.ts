@@ -14,6 +14,7 @@ import { RecordsUnavailableError } from '../errors';
 import type { Clock } from '../runtime/time';
 import { currentActor } from './auditActor';
 import type { GenerationMarker } from './generationMarker';
+import { reconcileOwnHistory } from './historyReconcile';
 import type { GenerationSpend } from './historyRecords';
 import type { HistoryWriter, HistoryWriterStats } from './historyWriter';
 import type { Records } from './openRecords';
@@ -54,7 +55,7 @@ export interface RecordsHealth {
   readonly history: HistoryWriterStats | null;
   /** False while writes to PostgreSQL fail (history, registry). */
   readonly postgresHealthy: boolean;
-  readonly lastError: string | null;
+  readonly lastError: { readonly message: string; readonly atMs: number } | null;
 }
 
 const SEED_CHUNK = 1_000;
@@ -93,8 +94,10 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private instance: PacerInstance | null = null;
-  private recordsFailing = false;
-  private recordsError: string | null = null;
+  private reconciled = false;
+  /** Outcomes of PostgreSQL operations on the request paths (the writer keeps its own). */
+  private recordsOkAtMs = Number.NEGATIVE_INFINITY;
+  private recordsError: { message: string; atMs: number } | null = null;
   private readonly o: RecordedStoreOptions;
 
   constructor(opts: RecordedStoreOptions) {
@@ -114,8 +117,22 @@ export class RecordedStore implements BudgetStore {
       repairing: this.repairing !== null,
       lastDataLoss: this.lastDataLoss,
       history: this.o.writer?.stats() ?? null,
-      postgresHealthy: !this.recordsFailing && !(this.o.writer?.stats().failing ?? false),
-      lastError: this.recordsError ?? this.o.writer?.stats().lastError?.message ?? null,
+      ...this.postgresOutcome(),
+    };
+  }
+
+  /** Healthy when the latest PostgreSQL operation, of any path, succeeded. */
+  private postgresOutcome(): {
+    postgresHealthy: boolean;
+    lastError: { message: string; atMs: number } | null;
+  } {
+    const w = this.o.writer?.stats();
+    const okAtMs = Math.max(this.recordsOkAtMs, w?.lastSuccessAtMs ?? Number.NEGATIVE_INFINITY);
+    const errors = [this.recordsError, w?.lastError ?? null].filter((e) => e !== null);
+    const latest = errors.sort((a, b) => b.atMs - a.atMs)[0];
+    return {
+      postgresHealthy: latest === undefined || okAtMs >= latest.atMs,
+      lastError: latest ?? null,
     };
   }
 
@@ -346,12 +363,13 @@ export class RecordedStore implements BudgetStore {
   private async recorded<T>(op: () => Promise<T>): Promise<T> {
     try {
       const out = await op();
-      this.recordsFailing = false;
-      this.recordsError = null;
+      this.recordsOkAtMs = this.o.clock.nowMs();
       return out;
     } catch (err) {
-      this.recordsFailing = true;
-      this.recordsError = err instanceof Error ? err.message : String(err);
+      this.recordsError = {
+        message: err instanceof Error ? err.message : String(err),
+        atMs: this.o.clock.nowMs(),
+      };
       throw err;
     }
   }
@@ -426,7 +444,38 @@ export class RecordedStore implements BudgetStore {
 
   async listCampaigns(): Promise<Campaign[]> {
     await this.guard();
-    return this.o.inner.listCampaigns();
+    const campaigns = await this.o.inner.listCampaigns();
+    if (!this.reconciled && this.o.writer !== null) await this.reconcileOnce(campaigns, this.o.writer);
+    return campaigns;
+  }
+
+  /**
+   * Once per process, at the first campaign load (the runtime serialises it with every spend it
+   * applies): restores the history a kill -9 of this instance's previous run left unwritten.
+   * Skipped, and retried at the next load, while PostgreSQL is down.
+   */
+  private async reconcileOnce(campaigns: readonly Campaign[], writer: HistoryWriter): Promise<void> {
+    try {
+      await writer.writeNow();
+      if (writer.stats().queuedRecords > 0) return;
+      const restoredMicros = await reconcileOwnHistory({
+        campaigns,
+        inner: this.o.inner,
+        records: this.o.records,
+        instanceId: this.o.instanceId,
+        generation: this.generation!,
+        nowMs: this.o.clock.nowMs(),
+      });
+      this.reconciled = true;
+      if (restoredMicros > 0) {
+        this.o.log.warn(
+          { restoredMicros },
+          'history restored: spend counted in Redis that a crash kept from PostgreSQL',
+        );
+      }
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not reconcile history with Redis at start; will retry');
+    }
   }
 
   saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void> {

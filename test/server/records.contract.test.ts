@@ -208,6 +208,9 @@ describe.each([
       "SELECT spend_micros FROM campaign_days WHERE campaign_id = 'c1' AND day_key = '2026-11-30'",
     );
     expect(Number(days[0]!.spend_micros)).toBe(5_000 + big);
+    // Pruning event ids keeps the hour rows.
+    expect(await records.history.pruneEvents('2026-12-01')).toBe(3);
+    expect(await records.history.hours('c1', '2026-11-30', '2026-11-30')).toEqual(hours);
   });
 
   it('closes a generation for a repair: its later writes are refused, the plan holds all spend', async () => {
