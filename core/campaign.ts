@@ -1,4 +1,5 @@
 import { isValidTimeZone } from './dayWindow';
+import { CodedError } from './errors';
 import { isMicros } from './money';
 
 export const PACING_MODES = ['EVEN', 'ASAP', 'FRONT_LOADED', 'ADAPTIVE', 'DUAL_GRADIENT'] as const;
@@ -8,6 +9,9 @@ export const CAMPAIGN_STATUSES = ['ACTIVE', 'PAUSED', 'ENDED'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 export const HOURS_PER_DAY = 24;
+
+/** Largest ADAPTIVE hourly weight: the campaign rule, and every schema that takes multipliers. */
+export const MAX_HOURLY_MULTIPLIER = 1000;
 
 /** A validated, frozen campaign. Built only through `makeCampaign`. */
 export interface Campaign {
@@ -108,11 +112,13 @@ export function campaignIssues(input: CampaignInput): CampaignIssue[] {
         'INVALID_MULTIPLIERS',
         'hourly multipliers must be a list of exactly 24 numbers.',
       );
-    } else if (!m.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1000)) {
+    } else if (
+      !m.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= MAX_HOURLY_MULTIPLIER)
+    ) {
       add(
         'hourlyMultipliers',
         'INVALID_MULTIPLIERS',
-        'each hourly multiplier must be a number from 0 to 1000.',
+        `each hourly multiplier must be a number from 0 to ${MAX_HOURLY_MULTIPLIER}.`,
       );
     } else if (!m.some((x) => x > 0)) {
       add('hourlyMultipliers', 'INVALID_MULTIPLIERS', 'at least one hourly multiplier must be above 0.');
@@ -128,10 +134,9 @@ export function campaignIssues(input: CampaignInput): CampaignIssue[] {
   return issues;
 }
 
-export class CampaignValidationError extends Error {
-  readonly code = 'INVALID_CAMPAIGN';
+export class CampaignValidationError extends CodedError {
   constructor(readonly issues: readonly CampaignIssue[]) {
-    super(issues.map((i) => `${i.path}: ${i.message}`).join(' '));
+    super('INVALID_CAMPAIGN', issues.map((i) => `${i.path}: ${i.message}`).join(' '));
     this.name = 'CampaignValidationError';
   }
 }

@@ -3,6 +3,7 @@ export * from './campaign';
 export * from './config';
 export * from './controller';
 export * from './dayWindow';
+export * from './errors';
 export * from './decide';
 export * from './decision';
 export * from './ledger';

@@ -4,6 +4,7 @@ import { budgetLimitMicros, dayFraction } from './controller';
 import { hourIndex } from './dayWindow';
 import { type Rand, addLease, advance, decide, deny, recordSpend, releaseBid, setPeerSpend } from './decide';
 import type { Decision } from './decision';
+import { UnknownCampaignError } from './errors';
 import { EventIdSet } from './eventIdSet';
 import type { SpendJournal } from './journal';
 import { dayCommittedMicros, pin, unbookSpend, unpin } from './ledger';
@@ -72,14 +73,6 @@ export interface StoreErrorNote {
  */
 function dedupKey(campaignId: string, eventId: string): string {
   return `${campaignId}\u0000${eventId}`;
-}
-
-export class UnknownCampaignError extends Error {
-  readonly code = 'UNKNOWN_CAMPAIGN';
-  constructor(readonly campaignId: string) {
-    super(`campaign "${campaignId}" is not known to this pacer; create it first`);
-    this.name = 'UnknownCampaignError';
-  }
 }
 
 export class PacerInstance {

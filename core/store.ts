@@ -1,5 +1,6 @@
 import type { BreakerSnapshot } from './breaker';
 import type { Campaign } from './campaign';
+import { CodedError } from './errors';
 
 /**
  * The shared state behind several pacer instances: Redis in the server, memory in the simulator
@@ -91,14 +92,13 @@ export type StoreFailureReason =
   | 'STORE_AUTH'
   | 'STORE_ERROR';
 
-export class StoreUnavailableError extends Error {
-  readonly code = 'STORE_UNAVAILABLE';
+export class StoreUnavailableError extends CodedError {
   readonly reason: StoreFailureReason;
   constructor(
     message = 'the shared budget store cannot be reached',
     options?: { cause?: unknown; reason?: StoreFailureReason },
   ) {
-    super(message, options);
+    super('STORE_UNAVAILABLE', message, options);
     this.name = 'StoreUnavailableError';
     this.reason = options?.reason ?? 'STORE_UNREACHABLE';
   }

@@ -17,8 +17,10 @@ import { lazyChildLogger } from './http/lazyLogger';
 import { PacerMetrics } from './http/metrics';
 import { pacingRoutes } from './http/pacingRoutes';
 import { clientErrorHandler, frameworkErrors } from './http/protocolErrors';
+import { type RecordsAccess, recordRoutes, recordsHealthToJson } from './http/recordRoutes';
 import { HealthResponse } from './http/schemas';
 import { healthToJson } from './http/statusJson';
+import { registerRecordsMetrics } from './records/recordsMetrics';
 import type { PacerRuntime } from './runtime/types';
 
 /** What the runtime may log through: Fastify's logger fits, so both write one stream. */
@@ -36,6 +38,8 @@ export interface AppDeps {
   readonly runtime: PacerRuntime | ((log: AppLogger) => PacerRuntime);
   /** Process-wide default metrics (memory, event loop): off in tests that build many apps. */
   readonly defaultMetrics?: boolean;
+  /** PostgreSQL (or PGlite) records: audit, performance history, /health and metrics fields. */
+  readonly records?: RecordsAccess;
 }
 
 /**
@@ -140,7 +144,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   });
 
   pacingRoutes(app, runtime, metrics);
-  campaignRoutes(app, runtime);
+  campaignRoutes(app, runtime, deps.records !== undefined);
+  if (deps.records !== undefined) {
+    recordRoutes(app, runtime, deps.records);
+    registerRecordsMetrics(metrics.registry, () => deps.records!.health());
+  }
   dashboardRoutes(app, runtime);
   healthRoutes(app, runtime);
 
@@ -155,7 +163,10 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
         response: { 200: HealthResponse },
       },
     },
-    async () => healthToJson(runtime.health()),
+    async () =>
+      deps.records === undefined
+        ? healthToJson(runtime.health())
+        : { ...healthToJson(runtime.health()), records: recordsHealthToJson(deps.records.health()) },
   );
 
   app.get(

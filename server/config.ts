@@ -22,6 +22,9 @@ export interface ServerConfig {
   /** How long graceful shutdown waits for in-flight requests before closing anyway. */
   readonly shutdownGraceMs: number;
   readonly pacer: PacerConfig;
+  /** null: the records (registry, audit, history) live in PGlite under dataDir. */
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
 }
 
 /** Every variable the server reads, with what it means: printed with a config error. */
@@ -45,6 +48,8 @@ export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze(
   PACING_CATCH_UP_TICKS: 'ticks over which the controller closes a gap (default 10)',
   RESERVATION_TTL_MS: 'how long an allowed bid holds budget without a win notice (default 120000)',
   DEGRADED_THROTTLE: 'throttle floor while the store is unreachable (default 0.5)',
+  DATABASE_URL: 'postgres://user:pass@host:5432/db of the system of record; unset runs PGlite under DATA_DIR',
+  DATA_DIR: 'directory of the embedded database (PGlite) when DATABASE_URL is unset (default ./data)',
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -139,6 +144,11 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
     problems.push((err as Error).message);
   }
 
+  const databaseUrl = str('DATABASE_URL') ?? null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
+    problems.push('DATABASE_URL must look like postgres://user:password@host:5432/database.');
+  }
+
   if (problems.length > 0 || pacer === undefined) throw new ConfigError(problems);
   return Object.freeze({
     redisUrl,
@@ -152,5 +162,7 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
     bodyLimitBytes,
     shutdownGraceMs,
     pacer,
+    databaseUrl,
+    dataDir: str('DATA_DIR') ?? './data',
   });
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '../core/errors';
+
 /**
  * The one catalogue of error codes the server can answer with, modelled on Fastify's FST_ERR_*:
  * a stable code clients and alerts can key on, the HTTP status it maps to, and a class per
@@ -33,19 +35,23 @@ export const ERROR_CODES = {
   PACER_ERR_CONFIG: 500,
   // Another live process holds this INSTANCE_ID in Redis: two would share (and overspend) its leases.
   PACER_ERR_INSTANCE_ID_IN_USE: 500,
+  // PostgreSQL (the system of record) refused or could not take a registry change.
+  PACER_ERR_RECORDS_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** The HTTP status of a code from the catalogue, or undefined for any other code. */
+export function statusOfCode(code: string | undefined): number | undefined {
+  return code !== undefined && Object.hasOwn(ERROR_CODES, code) ? ERROR_CODES[code as ErrorCode] : undefined;
+}
+
 /** Base of every error the server raises on purpose. `statusCode` is what HTTP answers with. */
-export class PacerError extends Error {
+export class PacerError extends CodedError {
+  declare readonly code: ErrorCode;
   readonly statusCode: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'PacerError';
     this.statusCode = ERROR_CODES[code];
   }
@@ -105,15 +111,8 @@ export class RouteNotFoundError extends PacerError {
   }
 }
 
-export class UnknownCampaignError extends PacerError {
-  constructor(readonly campaignId: string) {
-    super(
-      'PACER_ERR_UNKNOWN_CAMPAIGN',
-      `Campaign "${campaignId}" does not exist; create it with POST /campaigns or check the id (GET /campaigns lists them).`,
-    );
-    this.name = 'UnknownCampaignError';
-  }
-}
+/** One class for core and server (core throws it too); answered 404 by its code. */
+export { UnknownCampaignError } from '../core/errors';
 
 export class CampaignExistsError extends PacerError {
   constructor(readonly campaignId: string) {
@@ -214,3 +213,16 @@ export class ConfigError extends PacerError {
 
 /** sysexits.h EX_CONFIG: lets a supervisor tell a bad deployment from a crash. */
 export const CONFIG_EXIT_CODE = 78;
+
+/** PostgreSQL could not take a registry change: nothing was changed, retrying is safe. */
+export class RecordsUnavailableError extends PacerError {
+  constructor(options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'PACER_ERR_RECORDS_UNAVAILABLE',
+      `PostgreSQL, the system of record, could not save this change${detail}. Nothing was changed; retry when GET /health shows records.postgres_healthy true.`,
+      options,
+    );
+    this.name = 'RecordsUnavailableError';
+  }
+}

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { MemoryJournal } from '../core/journal';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError, InstanceIdInUseError } from './errors';
+import { deferredLogger, openRecordsOrExit, recordedParts } from './records/recordedRuntime';
 import { createRuntime } from './runtime/runtime';
 import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
@@ -18,7 +18,9 @@ const clock: Clock = monotonicClock(() => Date.now());
 
 function readConfig(): ServerConfig {
   try {
-    return loadConfig(process.env, { instanceId: `${hostname()}-${process.pid}` });
+    // Embedded, one process owns DATA_DIR: a stable id finds its journal again after a kill -9.
+    const instanceId = process.env.REDIS_URL ? `${hostname()}-${process.pid}` : hostname();
+    return loadConfig(process.env, { instanceId });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n\nThe server reads:\n`);
@@ -32,18 +34,27 @@ function readConfig(): ServerConfig {
 async function main(): Promise<void> {
   const config = readConfig();
   const redisUrl = config.redisUrl;
+  // The system of record first: a database that cannot be reached or migrated exits 78 here.
+  const records = await openRecordsOrExit(config);
   const store = redisUrl === null ? new EmbeddedStore() : new RedisStore({ url: redisUrl });
-  // The journal keeps spend while Redis is away; with the embedded store there is no "away".
-  const journal =
-    redisUrl === null
-      ? new MemoryJournal()
-      : await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
+  // The journal keeps spend while the store (Redis, or PGlite when embedded) refuses it.
+  const journal = await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
+  const recordsLog = deferredLogger();
+  const recorded = recordedParts({
+    ...config,
+    records,
+    inner: store,
+    clock,
+    timers: intervalTimers,
+    log: recordsLog,
+  });
 
   let stopForConflict: (err: Error) => void = () => {};
   const app = await buildApp(config, {
-    runtime: (log) =>
-      createRuntime({
-        store,
+    runtime: (log) => {
+      recordsLog.bind(log);
+      const runtime = createRuntime({
+        store: recorded.store,
         journal,
         clock,
         timers: intervalTimers,
@@ -53,11 +64,18 @@ async function main(): Promise<void> {
         storeKind: redisUrl === null ? 'embedded' : 'redis',
         bootId: randomUUID(),
         onFatal: (err) => stopForConflict(err),
-      }),
+        onDecision: recorded.onDecision,
+      });
+      recorded.attach(runtime);
+      return runtime;
+    },
+    records: recorded.access,
   });
+  await recorded.init();
+  app.log.info({ records: records.where, generation: recorded.store.health().generation }, 'records ready');
   if (redisUrl === null) {
     app.log.warn(
-      'REDIS_URL is not set: running on the embedded in-memory store. Nothing is persisted; campaigns and spend are lost when this process stops, and instances do not share budgets.',
+      `REDIS_URL is not set: running on the embedded store. Campaigns and spend persist in PGlite under ${config.dataDir}; instances do not share budgets.`,
     );
   }
   if (config.apiKey === null) {

@@ -1,141 +1,59 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv, { type ErrorObject } from 'ajv';
+import type { Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
-import { type PacingMode, campaignIssues } from '../core/index';
-import { MultipliersFileError, loadMultipliersFile } from './tune/multipliersFile';
+import { CodedError, MAX_MICROS, type PacingMode, campaignIssues, errorCode } from '../core/index';
+import {
+  type CampaignGeneratorSchema,
+  type CampaignSpecSchema,
+  type CtrSchema,
+  type InstancesSchema,
+  type MarketPriceSchema,
+  type OutageSchema,
+  type PacerOverridesSchema,
+  type RangeSchema,
+  type RecordedStreamSchema,
+  type ScenarioInput,
+  ScenarioSchema,
+  type SurgeSchema,
+  type SyntheticStreamSchema,
+  type ThresholdsSchema,
+  type WinNoticesSchema,
+} from './scenarioSchema';
+import { schemaChecker } from './schemaCheck';
+import { loadMultipliersFile } from './tune/multipliersFile';
 
-/** A scenario after validation: defaults filled in, deeply frozen; the simulator trusts it. */
-export interface Scenario {
-  readonly name: string;
-  readonly description: string;
-  readonly seed: number;
-  readonly startDate: string;
-  readonly days: number;
-  readonly algorithms: readonly PacingMode[];
-  readonly instances: {
-    readonly count: number;
-    readonly syncIntervalMs: number;
-    readonly leaseHorizonMs: number;
-    readonly minLeaseShare: number;
-  };
-  readonly pacer: PacerOverrides;
-  readonly stream: SyntheticStreamSpec | RecordedStreamSpec;
-  readonly bidding: { readonly kind: 'fixed' | 'linear_ctr'; readonly baseCtr: number };
-  readonly market: { readonly pricing: 'second' | 'first' };
-  readonly winNotices: {
-    readonly medianDelayMs: number;
-    readonly sigma: number;
-    readonly lateShare: number;
-    readonly lateDelayMsMin: number;
-    readonly lateDelayMsMax: number;
-  };
-  readonly campaigns: { readonly list?: readonly CampaignSpec[]; readonly generate?: CampaignGeneratorSpec };
-  readonly faults: {
-    readonly outages: readonly OutageSpec[];
-    readonly restarts: readonly RestartSpec[];
-    /** Absent when store calls answer at once. */
-    readonly latency?: LatencySpec;
-  };
-  readonly thresholds: Thresholds;
-  /** Absolute path of the file it came from (recorded stream paths are relative to it), or null. */
-  readonly sourcePath: string | null;
-}
+/** Deeply readonly: a validated scenario is frozen, and its types say so. */
+type Frozen<T> = T extends readonly (infer U)[]
+  ? readonly Frozen<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Frozen<T[K]> }
+    : T;
 
-export interface PacerOverrides {
-  readonly tickMs?: number;
-  readonly catchUpTicks?: number;
-  readonly rateHalfLifeMs?: number;
-  readonly reservationTtlMs?: number;
-  readonly degradedThrottle?: number;
-  readonly dualStepSize?: number;
-  readonly dualLambdaMax?: number;
-  readonly breaker?: {
-    readonly tripRatio?: number;
-    readonly cooldownMs?: number;
-    readonly probeCount?: number;
-    readonly recoveredThrottle?: number;
-  };
-}
+// The scenario types are derived from the schema (sim/scenarioSchema.ts). `Required<>` marks the
+// fields the schema or scenarioFrom fills when the file leaves them out.
+export type PacerOverrides = Frozen<Static<typeof PacerOverridesSchema>>;
+export type SurgeSpec = Frozen<Static<typeof SurgeSchema>>;
+export type SyntheticStreamSpec = Frozen<
+  Required<Omit<Static<typeof SyntheticStreamSchema>, 'marketPrice' | 'ctr'>> & {
+    marketPrice: Required<Static<typeof MarketPriceSchema>>;
+    ctr: Required<Static<typeof CtrSchema>>;
+  }
+>;
+export type RecordedStreamSpec = Frozen<Required<Omit<Static<typeof RecordedStreamSchema>, 'preset'>>>;
+export type CampaignSpec = Frozen<Static<typeof CampaignSpecSchema>>;
+export type Range = Frozen<Static<typeof RangeSchema>>;
+export type CampaignGeneratorSpec = Frozen<
+  Static<typeof CampaignGeneratorSchema> & {
+    /** Read from `hourlyMultipliersFile` at load: every generated campaign's ADAPTIVE multipliers. */
+    hourlyMultipliers?: number[];
+  }
+>;
+export type OutageSpec = Frozen<Required<Static<typeof OutageSchema>>>;
+export type Thresholds = Frozen<Static<typeof ThresholdsSchema>>;
 
-export interface SyntheticStreamSpec {
-  readonly kind: 'synthetic';
-  readonly meanQps: number;
-  readonly hourlyProfile: readonly number[];
-  readonly surges: readonly SurgeSpec[];
-  readonly marketPrice: {
-    readonly medianCpmMicros: number;
-    readonly sigma: number;
-    readonly maxCpmMicros: number;
-  };
-  readonly ctr: { readonly median: number; readonly sigma: number };
-}
-
-export interface SurgeSpec {
-  readonly from: string;
-  readonly to: string;
-  readonly multiplier: number;
-}
-
-export interface RecordedStreamSpec {
-  readonly kind: 'recorded';
-  readonly path: string;
-  readonly delimiter: string;
-  readonly header: boolean;
-  readonly priceMicrosPerUnit: number;
-  readonly columns: {
-    readonly marketPrice: number | string;
-    readonly click?: number | string;
-    readonly pctr?: number | string;
-    readonly hour?: number | string;
-    readonly timeMs?: number | string;
-  };
-}
-
-export interface CampaignSpec {
-  readonly id: string;
-  readonly name?: string;
-  readonly dailyBudgetMicros: number;
-  readonly pacingMode?: PacingMode;
-  readonly bidCpmMicros: number;
-  readonly maxBidCpmMicros?: number;
-  readonly participation: number;
-  readonly constrained?: boolean;
-  /** Given in the scenario, or read from `hourlyMultipliersFile` at load. */
-  readonly hourlyMultipliers?: readonly number[];
-  /** Where `hourlyMultipliers` came from, as written in the scenario (relative to it). */
-  readonly hourlyMultipliersFile?: string;
-}
-
-export interface Range {
-  readonly min: number;
-  readonly max: number;
-}
-
-export interface CampaignGeneratorSpec {
-  readonly count: number;
-  readonly seed?: number;
-  readonly idPrefix?: string;
-  readonly budgetMicros: Range;
-  readonly bidCpmMicros: Range;
-  readonly fullPassToBudget: Range;
-  readonly unconstrained?: { readonly share: number; readonly fullPassToBudget: Range };
-  readonly modes?: Readonly<Partial<Record<PacingMode, number>>>;
-  readonly adaptiveMultipliers?: 'traffic' | 'flat';
-  /** As written in the scenario; its numbers are in `hourlyMultipliers`. */
-  readonly hourlyMultipliersFile?: string;
-  /** Read from `hourlyMultipliersFile` at load: every generated campaign's ADAPTIVE multipliers. */
-  readonly hourlyMultipliers?: readonly number[];
-}
-
-export interface OutageSpec {
-  readonly day: number;
-  readonly at: string;
-  readonly durationMs: number;
-}
-
-/** An instance crash, normalised: `atMs` counts from the start of the run. */
+/** An instance crash, normalised from the file's `at`/`day`/`atMs`: `atMs` counts from the run start. */
 export interface RestartSpec {
   readonly instance: number;
   readonly atMs: number;
@@ -150,48 +68,53 @@ export interface LatencySpec {
   readonly jitterMs: number;
 }
 
-export interface Thresholds {
-  readonly maxOverspentCampaignDays?: number;
-  readonly minUtilisationConstrained?: number;
-  readonly maxSpendLostMicros?: number;
-  readonly minAccuracy?: Readonly<Partial<Record<PacingMode, number>>>;
-}
+/** A scenario after validation: defaults filled in, deeply frozen; the simulator trusts it. */
+export type Scenario = Frozen<{
+  name: string;
+  description: string;
+  seed: number;
+  startDate: string;
+  days: number;
+  algorithms: PacingMode[];
+  instances: Required<Static<typeof InstancesSchema>>;
+  pacer: PacerOverrides;
+  stream: SyntheticStreamSpec | RecordedStreamSpec;
+  bidding: { kind: 'fixed' | 'linear_ctr'; baseCtr: number };
+  market: { pricing: 'second' | 'first' };
+  winNotices: Required<Static<typeof WinNoticesSchema>>;
+  campaigns: { list?: CampaignSpec[]; generate?: CampaignGeneratorSpec };
+  faults: {
+    outages: OutageSpec[];
+    restarts: RestartSpec[];
+    /** Absent when store calls answer at once. */
+    latency?: LatencySpec;
+  };
+  thresholds: Thresholds;
+  /** Absolute path of the file it came from (recorded stream paths are relative to it), or null. */
+  sourcePath: string | null;
+}>;
 
 /** Bad scenario input: every problem with the path of the field it concerns. */
-export class ScenarioError extends Error {
-  readonly code = 'SIM_ERR_BAD_SCENARIO';
+export class ScenarioError extends CodedError {
   constructor(
     readonly source: string,
     readonly problems: readonly string[],
   ) {
-    super(`${source}: invalid scenario\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      'SIM_ERR_BAD_SCENARIO',
+      `${source}: invalid scenario\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ScenarioError';
   }
 }
 
+/** The shipped JSON Schema, generated from sim/scenarioSchema.ts by `npm run schema`. */
 export const SCENARIO_SCHEMA_PATH = resolve(
   dirname(fileURLToPath(import.meta.url)),
   '../scenarios/scenario.schema.json',
 );
 
-let validator: ReturnType<Ajv['compile']> | null = null;
-
-function validate(data: unknown): ErrorObject[] {
-  if (validator === null) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    validator = ajv.compile(JSON.parse(readFileSync(SCENARIO_SCHEMA_PATH, 'utf8')));
-  }
-  return validator(data) ? [] : [...(validator.errors ?? [])];
-}
-
-function describe(e: ErrorObject): string {
-  const path = e.instancePath === '' ? '/' : e.instancePath;
-  if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties')
-    return `${path}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
-  if (e.keyword === 'enum')
-    return `${path}: ${e.message} (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
-  return `${path}: ${e.message}`;
-}
+const checkScenario = schemaChecker(ScenarioSchema);
 
 function minutesOf(clock: string): number {
   const [h, m] = clock.split(':').map(Number);
@@ -233,18 +156,25 @@ function multipliersFromFile(
     if (issues.length === 0) return m;
     problems.push(`${field}: ${path}: ${issues.map((i) => i.message).join(' ')}`);
   } catch (err) {
-    if (!(err instanceof MultipliersFileError)) throw err;
-    problems.push(`${field}: ${err.message}`);
+    if (errorCode(err) !== 'TUNE_ERR_BAD_MULTIPLIERS') throw err;
+    problems.push(`${field}: ${(err as Error).message}`);
   }
   return undefined;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the schema has checked the shape; this fills defaults.
-type Raw = any;
+/** The file's shape after the schema filled its defaults (objects with defaults are present). */
+type Input = ScenarioInput & {
+  instances: Required<Static<typeof InstancesSchema>>;
+  winNotices: Required<Static<typeof WinNoticesSchema>>;
+  faults: Required<Omit<NonNullable<ScenarioInput['faults']>, 'latency'>> &
+    Pick<NonNullable<ScenarioInput['faults']>, 'latency'>;
+};
+type LatencyInput = NonNullable<NonNullable<ScenarioInput['faults']>['latency']>;
+type RestartInput = NonNullable<NonNullable<ScenarioInput['faults']>['restarts']>[number];
 
 const DAY_MS = 86_400_000;
 
-function latencyFrom(x: Raw, days: number, problems: string[]): LatencySpec {
+function latencyFrom(x: LatencyInput, days: number, problems: string[]): LatencySpec {
   const runMs = days * DAY_MS;
   const spec = { fromMs: x.fromMs ?? 0, toMs: x.toMs ?? runMs, meanMs: x.meanMs, jitterMs: x.jitterMs ?? 0 };
   if (spec.toMs <= spec.fromMs) problems.push('/faults/latency/toMs: must be after fromMs');
@@ -259,7 +189,12 @@ function latencyFrom(x: Raw, days: number, problems: string[]): LatencySpec {
  * give its time once, come back before the run ends and not overlap another restart of the same
  * instance.
  */
-function restartsFrom(raw: readonly Raw[], days: number, count: number, problems: string[]): RestartSpec[] {
+function restartsFrom(
+  raw: readonly RestartInput[],
+  days: number,
+  count: number,
+  problems: string[],
+): RestartSpec[] {
   const out: (RestartSpec & { index: number })[] = [];
   raw.forEach((x, i) => {
     const field = `/faults/restarts/${i}`;
@@ -271,7 +206,7 @@ function restartsFrom(raw: readonly Raw[], days: number, count: number, problems
     }
     if (x.atMs !== undefined && x.day !== undefined)
       problems.push(`${field}/day: "day" goes with "at"; "atMs" counts from the start of the run`);
-    const atMs = x.atMs ?? (x.day ?? 0) * DAY_MS + minutesOf(x.at) * 60_000;
+    const atMs = x.atMs ?? (x.day ?? 0) * DAY_MS + minutesOf(x.at!) * 60_000;
     if (atMs + x.downForMs >= days * DAY_MS)
       problems.push(`${field}/downForMs: the instance must be back before the run ends (${days} day(s))`);
     out.push({ instance: x.instance, atMs, downForMs: x.downForMs, index: i });
@@ -288,132 +223,147 @@ function restartsFrom(raw: readonly Raw[], days: number, count: number, problems
   return out.map(({ instance, atMs, downForMs }) => ({ instance, atMs, downForMs }));
 }
 
-/** Validates parsed YAML/JSON against the schema, checks what the schema cannot, fills defaults. */
-export function scenarioFrom(data: unknown, source: string, sourcePath: string | null = null): Scenario {
-  const errors = validate(data);
-  if (errors.length > 0) throw new ScenarioError(source, errors.map(describe));
-  const r = data as Raw;
-  const problems: string[] = [];
-  const s = r.stream;
-  let stream: SyntheticStreamSpec | RecordedStreamSpec;
-  if (s.kind === 'synthetic') {
-    const surges = (s.surges ?? []) as SurgeSpec[];
-    surges.forEach((g, i) => {
-      if (minutesOf(g.to) <= minutesOf(g.from)) problems.push(`/stream/surges/${i}/to: must be after "from"`);
-    });
-    const profile = (s.hourlyProfile ?? DEFAULT_HOURLY_PROFILE) as number[];
-    if (!profile.some((x) => x > 0))
-      problems.push('/stream/hourlyProfile: at least one hour must be above 0');
-    stream = {
-      kind: 'synthetic',
-      meanQps: s.meanQps,
-      hourlyProfile: profile,
-      surges,
-      marketPrice: {
-        medianCpmMicros: s.marketPrice.medianCpmMicros,
-        sigma: s.marketPrice.sigma,
-        maxCpmMicros: s.marketPrice.maxCpmMicros ?? s.marketPrice.medianCpmMicros * 20,
-      },
-      ctr: { median: s.ctr?.median ?? 0.001, sigma: s.ctr?.sigma ?? 0.5 },
-    };
-  } else {
-    const ipinyou = s.preset === 'ipinyou';
-    const columns = s.columns ?? (ipinyou ? { click: 0, marketPrice: 1, pctr: 2, hour: 3 } : undefined);
-    if (columns === undefined) problems.push('/stream/columns: required unless preset is given');
-    const header = s.header ?? false;
-    if (columns !== undefined && !header) {
-      for (const [k, v] of Object.entries(columns))
-        if (typeof v === 'string')
-          problems.push(`/stream/columns/${k}: a column name needs header: true; use an index`);
-    }
-    stream = {
-      kind: 'recorded',
-      path: s.path,
-      delimiter: s.delimiter ?? (ipinyou ? '\t' : ','),
-      header,
-      priceMicrosPerUnit: s.priceMicrosPerUnit ?? (ipinyou ? 10_000 : 1),
-      columns: columns ?? { marketPrice: 0 },
-    };
-  }
-  const winNotices = {
-    medianDelayMs: r.winNotices?.medianDelayMs ?? 500,
-    sigma: r.winNotices?.sigma ?? 0.8,
-    lateShare: r.winNotices?.lateShare ?? 0,
-    lateDelayMsMin: r.winNotices?.lateDelayMsMin ?? 30_000,
-    lateDelayMsMax: r.winNotices?.lateDelayMsMax ?? 300_000,
+function syntheticFrom(s: Static<typeof SyntheticStreamSchema>, problems: string[]): SyntheticStreamSpec {
+  const surges = s.surges ?? [];
+  surges.forEach((g, i) => {
+    if (minutesOf(g.to) <= minutesOf(g.from)) problems.push(`/stream/surges/${i}/to: must be after "from"`);
+  });
+  const profile = s.hourlyProfile ?? [...DEFAULT_HOURLY_PROFILE];
+  if (!profile.some((x) => x > 0)) problems.push('/stream/hourlyProfile: at least one hour must be above 0');
+  const m = s.marketPrice;
+  // The cap's default depends on the median, so it is filled here rather than by the schema.
+  const maxCpmMicros = m.maxCpmMicros ?? Math.min(m.medianCpmMicros * 20, MAX_MICROS);
+  if (maxCpmMicros < m.medianCpmMicros)
+    problems.push(
+      `/stream/marketPrice/maxCpmMicros: must be >= medianCpmMicros (${m.medianCpmMicros}); the cap is the highest price drawn`,
+    );
+  return {
+    kind: 'synthetic',
+    meanQps: s.meanQps,
+    hourlyProfile: profile,
+    surges,
+    marketPrice: { medianCpmMicros: m.medianCpmMicros, sigma: m.sigma, maxCpmMicros },
+    ctr: { median: s.ctr!.median!, sigma: s.ctr!.sigma! },
   };
+}
+
+function recordedFrom(s: Static<typeof RecordedStreamSchema>, problems: string[]): RecordedStreamSpec {
+  // The iPinYou preset sets the layout of ../shared/data; explicit fields win over it.
+  const ipinyou = s.preset === 'ipinyou';
+  const columns = s.columns ?? (ipinyou ? { click: 0, marketPrice: 1, pctr: 2, hour: 3 } : undefined);
+  if (columns === undefined) problems.push('/stream/columns: required unless preset is given');
+  const header = s.header ?? false;
+  if (columns !== undefined && !header) {
+    for (const [k, v] of Object.entries(columns))
+      if (typeof v === 'string')
+        problems.push(`/stream/columns/${k}: a column name needs header: true; use an index`);
+  }
+  return {
+    kind: 'recorded',
+    path: s.path,
+    delimiter: s.delimiter ?? (ipinyou ? '\t' : ','),
+    header,
+    priceMicrosPerUnit: s.priceMicrosPerUnit ?? (ipinyou ? 10_000 : 1),
+    columns: columns ?? { marketPrice: 0 },
+  };
+}
+
+/** Listed campaigns: unique ids, the core's campaign rule, multipliers read from their files. */
+function listFrom(
+  raw: readonly Static<typeof CampaignSpecSchema>[],
+  sourcePath: string | null,
+  problems: string[],
+): CampaignSpec[] {
+  const seen = new Set<string>();
+  return raw.map((c, i) => {
+    const at = `/campaigns/list/${i}`;
+    if (seen.has(c.id)) problems.push(`${at}/id: duplicate id "${c.id}"`);
+    seen.add(c.id);
+    // The campaign the engine will make from this spec must pass the core's rule here, at the
+    // edge, not inside a worker thread.
+    for (const issue of campaignIssues({
+      id: c.id,
+      dailyBudgetMicros: c.dailyBudgetMicros,
+      pacingMode: c.pacingMode ?? 'EVEN',
+      maxBidCpmMicros: c.maxBidCpmMicros ?? c.bidCpmMicros,
+      hourlyMultipliers: c.hourlyMultipliers ?? null,
+    }))
+      problems.push(`${at}/${issue.path}: ${issue.message}`);
+    if (c.hourlyMultipliersFile === undefined) return c;
+    const field = `${at}/hourlyMultipliersFile`;
+    if (c.hourlyMultipliers) {
+      problems.push(`${field}: give hourlyMultipliers or hourlyMultipliersFile, not both`);
+      return c;
+    }
+    const m = multipliersFromFile(c.hourlyMultipliersFile, field, sourcePath, problems);
+    return m ? { ...c, hourlyMultipliers: [...m] } : c;
+  });
+}
+
+function generatorFrom(
+  g: Static<typeof CampaignGeneratorSchema>,
+  sourcePath: string | null,
+  problems: string[],
+): CampaignGeneratorSpec {
+  for (const k of ['budgetMicros', 'bidCpmMicros', 'fullPassToBudget'] as const)
+    if (g[k].max < g[k].min) problems.push(`/campaigns/generate/${k}/max: must be >= min`);
+  for (const k of ['budgetMicros', 'bidCpmMicros'] as const)
+    if (g[k].max > MAX_MICROS) problems.push(`/campaigns/generate/${k}/max: must be <= ${MAX_MICROS}`);
+  if (g.modes && !Object.values(g.modes).some((w) => w > 0))
+    problems.push('/campaigns/generate/modes: at least one weight must be above 0');
+  if (g.hourlyMultipliersFile === undefined) return g;
+  const field = '/campaigns/generate/hourlyMultipliersFile';
+  if (g.adaptiveMultipliers !== undefined) {
+    problems.push(`${field}: give adaptiveMultipliers or hourlyMultipliersFile, not both`);
+    return g;
+  }
+  const m = multipliersFromFile(g.hourlyMultipliersFile, field, sourcePath, problems);
+  return m ? { ...g, hourlyMultipliers: [...m] } : g;
+}
+
+/** Validates parsed YAML/JSON against the schema (which fills defaults), then checks what it cannot. */
+export function scenarioFrom(data: unknown, source: string, sourcePath: string | null = null): Scenario {
+  // Ajv fills defaults in place: work on a copy, the caller's object stays as it was.
+  const copy = structuredClone(data);
+  const errors = checkScenario(copy);
+  if (errors.length > 0) throw new ScenarioError(source, errors);
+  const r = copy as Input;
+  const problems: string[] = [];
+  const stream =
+    r.stream.kind === 'synthetic' ? syntheticFrom(r.stream, problems) : recordedFrom(r.stream, problems);
+  const winNotices = r.winNotices;
   if (winNotices.lateDelayMsMax < winNotices.lateDelayMsMin)
     problems.push('/winNotices/lateDelayMsMax: must be >= lateDelayMsMin');
-  const days = r.days ?? 1;
-  const outages = ((r.faults?.outages ?? []) as Raw[]).map((o, i) => {
-    const day = o.day ?? 0;
-    if (day >= days) problems.push(`/faults/outages/${i}/day: the scenario has only ${days} day(s)`);
-    return { day, at: o.at, durationMs: o.durationMs };
+  const days = r.days!;
+  const outages = r.faults.outages.map((o, i) => {
+    if (o.day! >= days) problems.push(`/faults/outages/${i}/day: the scenario has only ${days} day(s)`);
+    return { day: o.day!, at: o.at, durationMs: o.durationMs };
   });
-  const restarts = restartsFrom((r.faults?.restarts ?? []) as Raw[], days, r.instances?.count ?? 1, problems);
-  const latency = r.faults?.latency === undefined ? undefined : latencyFrom(r.faults.latency, days, problems);
-  let campaigns: Scenario['campaigns'] = r.campaigns;
-  if (r.campaigns.list) {
-    const seen = new Set<string>();
-    const list = (r.campaigns.list as CampaignSpec[]).map((c, i) => {
-      if (seen.has(c.id)) problems.push(`/campaigns/list/${i}/id: duplicate id "${c.id}"`);
-      seen.add(c.id);
-      if (c.maxBidCpmMicros !== undefined && c.maxBidCpmMicros < 1)
-        problems.push(`/campaigns/list/${i}/maxBidCpmMicros: must be >= 1`);
-      if (c.hourlyMultipliers && !c.hourlyMultipliers.some((x) => x > 0))
-        problems.push(`/campaigns/list/${i}/hourlyMultipliers: at least one hour must be above 0`);
-      if (c.hourlyMultipliersFile === undefined) return c;
-      const field = `/campaigns/list/${i}/hourlyMultipliersFile`;
-      if (c.hourlyMultipliers) {
-        problems.push(`${field}: give hourlyMultipliers or hourlyMultipliersFile, not both`);
-        return c;
-      }
-      const m = multipliersFromFile(c.hourlyMultipliersFile, field, sourcePath, problems);
-      return m ? { ...c, hourlyMultipliers: m } : c;
-    });
-    if (list.some((c, i) => c !== r.campaigns.list[i])) campaigns = { list };
-  }
-  const g = r.campaigns.generate;
-  if (g) {
-    for (const k of ['budgetMicros', 'bidCpmMicros', 'fullPassToBudget'])
-      if (g[k].max < g[k].min) problems.push(`/campaigns/generate/${k}/max: must be >= min`);
-    if (g.modes && !Object.values(g.modes as Record<string, number>).some((w) => w > 0))
-      problems.push('/campaigns/generate/modes: at least one weight must be above 0');
-    if (g.hourlyMultipliersFile !== undefined) {
-      const field = '/campaigns/generate/hourlyMultipliersFile';
-      if (g.adaptiveMultipliers !== undefined)
-        problems.push(`${field}: give adaptiveMultipliers or hourlyMultipliersFile, not both`);
-      else {
-        const m = multipliersFromFile(g.hourlyMultipliersFile, field, sourcePath, problems);
-        if (m) campaigns = { generate: { ...g, hourlyMultipliers: m } };
-      }
-    }
-  }
-  const date = r.startDate ?? '2024-03-15';
+  const restarts = restartsFrom(r.faults.restarts, days, r.instances.count, problems);
+  const latency = r.faults.latency === undefined ? undefined : latencyFrom(r.faults.latency, days, problems);
+  const campaigns = r.campaigns.list
+    ? { list: listFrom(r.campaigns.list, sourcePath, problems) }
+    : { generate: generatorFrom(r.campaigns.generate!, sourcePath, problems) };
+  const date = r.startDate!;
   if (Number.isNaN(Date.parse(`${date}T00:00:00Z`))) problems.push(`/startDate: "${date}" is not a date`);
   if (problems.length > 0) throw new ScenarioError(source, problems);
 
   return deepFreeze({
     name: r.name,
-    description: r.description ?? '',
+    description: r.description!,
     seed: r.seed,
     startDate: date,
     days,
     algorithms: r.algorithms,
-    instances: {
-      count: r.instances?.count ?? 1,
-      syncIntervalMs: r.instances?.syncIntervalMs ?? 1000,
-      leaseHorizonMs: r.instances?.leaseHorizonMs ?? 5 * 60_000,
-      minLeaseShare: r.instances?.minLeaseShare ?? 0.002,
-    },
-    pacer: r.pacer ?? {},
+    instances: r.instances,
+    pacer: r.pacer!,
     stream,
-    bidding: { kind: r.bidding?.kind ?? 'fixed', baseCtr: r.bidding?.baseCtr ?? 0.001 },
-    market: { pricing: r.market?.pricing ?? 'second' },
+    bidding: { kind: r.bidding!.kind!, baseCtr: r.bidding!.baseCtr! },
+    market: { pricing: r.market!.pricing! },
     winNotices,
     campaigns,
     faults: { outages, restarts, ...(latency && { latency }) },
-    thresholds: r.thresholds ?? {},
+    thresholds: r.thresholds!,
     sourcePath,
   } satisfies Scenario);
 }
@@ -428,11 +378,41 @@ export function parseScenario(text: string, source: string, sourcePath: string |
   return scenarioFrom(data, source, sourcePath);
 }
 
+/**
+ * Largest scenario file read. The biggest shipped one is 2.5 KB; 10,000 listed campaigns fit in
+ * about 1 MB. The cap keeps `/dev/zero` or a mistyped path to a recording from being read whole.
+ */
+export const MAX_SCENARIO_BYTES = 4 * 1024 * 1024;
+
+/** Reads a regular file of at most `MAX_SCENARIO_BYTES`, deciding before reading all of it. */
+function readScenarioText(abs: string): string {
+  // stat before open: opening a named pipe would block until something writes to it.
+  if (!statSync(abs).isFile()) throw new Error('not a regular file (a device, directory or pipe)');
+  const fd = openSync(abs, 'r');
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file (a device, directory or pipe)');
+    // Read one byte past the cap: a file that grew after fstat is still caught.
+    const buf = Buffer.alloc(Math.min(st.size, MAX_SCENARIO_BYTES) + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > MAX_SCENARIO_BYTES)
+      throw new Error(`larger than ${MAX_SCENARIO_BYTES} bytes; a scenario is a short YAML file`);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function loadScenario(path: string): Scenario {
   const abs = resolve(path);
   let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    text = readScenarioText(abs);
   } catch (err) {
     throw new ScenarioError(path, [`cannot read the file: ${(err as Error).message}`]);
   }

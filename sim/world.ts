@@ -5,6 +5,7 @@ import { type Scenario, minutesOf } from './scenario';
 import { recordedStream } from './sources/recorded';
 import type { StreamFactory } from './sources/source';
 import { syntheticStream } from './sources/synthetic';
+import { checkExpectedWork } from './workBound';
 
 /** A scenario compiled for running: the stream, the campaigns, the windows, the pacer config. */
 export interface World {
@@ -41,6 +42,7 @@ export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
           startMs,
           days,
         );
+  if (s.kind === 'synthetic') checkExpectedWork(stream.plan, scenario.sourcePath ?? scenario.name);
   const campaigns = buildCampaigns(scenario, stream.plan);
   const outages = scenario.faults.outages
     .map((o) => {

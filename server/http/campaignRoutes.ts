@@ -1,11 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Campaign } from '../../core/campaign';
 import { microsToCents } from '../../core/money';
 import { CampaignExistsError, CampaignIdMismatchError, NotReadyError, TimeZoneLockedError } from '../errors';
+import { withActor } from '../records/auditActor';
 import type { PacerRuntime } from '../runtime/types';
 import { deriveAlerts } from './alerts';
 import { campaignFromJson, campaignToJson, centsField, validCampaign } from './campaignJson';
 import { missingCampaign } from './missingCampaign';
+import { actorOf } from './recordRoutes';
 import {
   AlertsResponse,
   BudgetAdjustRequest,
@@ -31,10 +33,18 @@ import { utilizationPercentage } from './statusJson';
  * request changes nothing, and writes run one at a time so "does it exist?" and "save it" cannot
  * interleave with another write to the same campaign on this instance.
  */
-export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): void {
+export function campaignRoutes(
+  app: FastifyInstance,
+  runtime: PacerRuntime,
+  /** The records layer serves /performance from PostgreSQL (recordRoutes.ts). */
+  performanceFromRecords = false,
+): void {
   let writeQueue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = writeQueue.then(work, work);
+  const serially = <T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> => {
+    // The audit row of the change names the caller (see auditActor.ts).
+    const actor = actorOf(request);
+    const audited = () => withActor(actor, work);
+    const run = writeQueue.then(audited, audited);
     writeQueue = run.catch(() => undefined);
     return run;
   };
@@ -76,7 +86,7 @@ export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): voi
     },
     async (request, reply) => {
       const campaign = campaignFromJson(request.body);
-      await serially(async () => {
+      await serially(request, async () => {
         // Until campaigns are loaded an existing one may be missing here: creating it would replace it.
         if (!runtime.isReady()) throw new NotReadyError(campaign.id);
         if (runtime.getCampaign(campaign.id) !== null) throw new CampaignExistsError(campaign.id);
@@ -117,7 +127,7 @@ export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): voi
         throw new CampaignIdMismatchError(id, request.body.id);
       }
       const next = campaignFromJson({ ...request.body, id });
-      const saved = await serially(() => replaceWith(existing(id), next));
+      const saved = await serially(request, () => replaceWith(existing(id), next));
       return campaignToJson(saved);
     },
   );
@@ -134,7 +144,7 @@ export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): voi
     },
     async (request, reply) => {
       const id = request.params.id;
-      await serially(async () => {
+      await serially(request, async () => {
         existing(id);
         await runtime.deleteCampaign(id);
       });
@@ -163,7 +173,7 @@ export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): voi
         body.total_budget_cents === undefined || body.total_budget_cents === null
           ? body.total_budget_cents
           : centsField('total_budget_cents', body.total_budget_cents);
-      const saved = await serially(() => {
+      const saved = await serially(request, () => {
         const before = existing(body.campaign_id);
         return replaceWith(
           before,
@@ -190,7 +200,7 @@ export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): voi
     },
     async (request) => {
       const body = request.body;
-      const saved = await serially(() => {
+      const saved = await serially(request, () => {
         const before = existing(body.campaign_id);
         return replaceWith(
           before,
@@ -206,33 +216,34 @@ export function campaignRoutes(app: FastifyInstance, runtime: PacerRuntime): voi
     },
   );
 
-  app.get<{ Params: CampaignIdParamsJson; Querystring: { days?: number } }>(
-    '/performance/:id',
-    {
-      schema: {
-        tags: ['reporting'],
-        summary:
-          'Spend per day (oldest first, today last) and per hour, for the last `days` days (default 7).',
-        params: CampaignIdParams,
-        querystring: PerformanceQuery,
-        response: { 200: PerformanceResponse, ...errorResponses(400, 404, 503) },
+  if (!performanceFromRecords)
+    app.get<{ Params: CampaignIdParamsJson; Querystring: { days?: number } }>(
+      '/performance/:id',
+      {
+        schema: {
+          tags: ['reporting'],
+          summary:
+            'Spend per day (oldest first, today last) and per hour, for the last `days` days (default 7).',
+          params: CampaignIdParams,
+          querystring: PerformanceQuery,
+          response: { 200: PerformanceResponse, ...errorResponses(400, 404, 503) },
+        },
       },
-    },
-    async (request) => {
-      const campaign = existing(request.params.id);
-      const days = await runtime.performance(campaign.id, request.query.days ?? 7);
-      return {
-        campaign_id: campaign.id,
-        days: days.map((d) => ({
-          day: d.dayKey,
-          spent_cents: microsToCents(d.spentMicros),
-          spent_micros: d.spentMicros,
-          utilization_percentage: utilizationPercentage(d.spentMicros / campaign.dailyBudgetMicros),
-          hourly_spent_cents: d.hourSpentMicros.map(microsToCents),
-        })),
-      };
-    },
-  );
+      async (request) => {
+        const campaign = existing(request.params.id);
+        const days = await runtime.performance(campaign.id, request.query.days ?? 7);
+        return {
+          campaign_id: campaign.id,
+          days: days.map((d) => ({
+            day: d.dayKey,
+            spent_cents: microsToCents(d.spentMicros),
+            spent_micros: d.spentMicros,
+            utilization_percentage: utilizationPercentage(d.spentMicros / campaign.dailyBudgetMicros),
+            hourly_spent_cents: d.hourSpentMicros.map(microsToCents),
+          })),
+        };
+      },
+    );
 
   app.get<{ Params: CampaignIdParamsJson }>(
     '/alerts/:id',

@@ -1,12 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { StoreUnavailableError } from '../../core/store';
-import {
-  type ErrorCode,
-  PacerError,
-  RouteNotFoundError,
-  StoreUnavailableHttpError,
-  UnknownCampaignError,
-} from '../errors';
+import { errorCode } from '../../core/errors';
+import { type ErrorCode, RouteNotFoundError, StoreUnavailableHttpError, statusOfCode } from '../errors';
 import type { ErrorBodyJson } from './schemas';
 
 /**
@@ -68,19 +62,16 @@ export function installErrorHandlers(app: FastifyInstance, onServerError: (err: 
     if (err.validation) {
       return reply.code(400).send(errorBody('PACER_ERR_VALIDATION', validationMessage(err)));
     }
-    if (err instanceof PacerError) {
-      if (err.statusCode >= 500) onServerError(err);
+    // Identified by code, never by class: core's errors and the server's share one catalogue.
+    const code = errorCode(err);
+    const status = statusOfCode(code);
+    if (status !== undefined) {
+      if (status >= 500) onServerError(err);
       const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
       if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-      return reply.code(err.statusCode).send(errorBody(err.code, err.message));
+      return reply.code(status).send(errorBody(code as ErrorCode, err.message));
     }
-    // The runtime may raise core's own UnknownCampaignError (code UNKNOWN_CAMPAIGN).
-    if ((err as { code?: string }).code === 'UNKNOWN_CAMPAIGN') {
-      const id = (err as { campaignId?: string }).campaignId ?? '';
-      const mapped = new UnknownCampaignError(id);
-      return reply.code(mapped.statusCode).send(errorBody(mapped.code, mapped.message));
-    }
-    if (err instanceof StoreUnavailableError) {
+    if (code === 'STORE_UNAVAILABLE') {
       const mapped = new StoreUnavailableHttpError({ cause: err });
       onServerError(err);
       return reply.code(mapped.statusCode).send(errorBody(mapped.code, mapped.message));

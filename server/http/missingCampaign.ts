@@ -1,4 +1,5 @@
-import { NotReadyError, type PacerError, UnknownCampaignError } from '../errors';
+import type { CodedError } from '../../core/errors';
+import { NotReadyError, UnknownCampaignError } from '../errors';
 import type { PacerRuntime } from '../runtime/types';
 
 /**
@@ -6,6 +7,6 @@ import type { PacerRuntime } from '../runtime/types';
  * 503 with Retry-After before that (starting, or restarted while the store is down), so a client
  * that treats 4xx as final never drops a win notice for a campaign that exists.
  */
-export function missingCampaign(runtime: PacerRuntime, campaignId: string): PacerError {
+export function missingCampaign(runtime: PacerRuntime, campaignId: string): CodedError {
   return runtime.isReady() ? new UnknownCampaignError(campaignId) : new NotReadyError(campaignId);
 }

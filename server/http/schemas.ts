@@ -4,6 +4,7 @@ import { CAMPAIGN_ID_PATTERN, CAMPAIGN_STATUSES, HOURS_PER_DAY, PACING_MODES } f
 import { DECISION_REASONS } from '../../core/decision';
 import { MAX_MICROS, MICROS_PER_CENT } from '../../core/money';
 import { ERROR_CODES } from '../errors';
+import { RecordsHealthJson } from './recordsHealthSchema';
 
 /**
  * The request and response schemas of the HTTP API. Each one both validates (Ajv, at the edge)
@@ -208,6 +209,7 @@ export const HealthResponse = Type.Object({
   journal_failing: Type.Boolean({
     description: 'The spend journal refuses writes (full disk?): while degraded, no bid is allowed.',
   }),
+  records: Type.Optional(RecordsHealthJson),
 });
 
 export const PerformanceQuery = Type.Object(

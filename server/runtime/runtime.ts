@@ -101,6 +101,8 @@ export interface RuntimeDeps {
   readonly startWaitMs?: number;
   /** Called when another process claimed this instance id while running: the shell should stop. */
   readonly onFatal?: (err: Error) => void;
+  /** Called with every decision (records: requests seen and decisions allowed per hour). */
+  readonly onDecision?: (campaignId: string, allowed: boolean) => void;
 }
 
 export const DEFAULT_SYNC_INTERVAL_MS = 250;
@@ -241,6 +243,7 @@ class ServerRuntime implements Runtime {
       });
     }
     if (s.breaker.state !== breakerBefore) this.breakerMoved(s, nowMs);
+    this.deps.onDecision?.(campaignId, out.allow);
     return out;
   }
 

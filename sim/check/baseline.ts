@@ -1,4 +1,13 @@
-import type { PacingMode } from '../../core/index';
+import {
+  type Static,
+  type TNumber,
+  type TObject,
+  type TOptional,
+  type TSchema,
+  Type,
+} from '@sinclair/typebox';
+import { CodedError, PACING_MODES, type PacingMode } from '../../core/index';
+import { schemaChecker } from '../schemaCheck';
 import type { AlgorithmSummary } from '../scores';
 
 /** The scores the gate watches, and which way is worse. */
@@ -20,10 +29,11 @@ export const SCORE_NAMES = Object.keys(WATCHED_SCORES) as ScoreName[];
  * baseline value. Runs are byte-deterministic from their seed, so these only absorb float noise
  * across machines and Node versions (Math.exp/log), never run-to-run randomness.
  */
-export interface Tolerance {
-  readonly abs: number;
-  readonly rel: number;
-}
+const ToleranceSchema = Type.Object(
+  { abs: Type.Number({ minimum: 0 }), rel: Type.Number({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type Tolerance = Readonly<Static<typeof ToleranceSchema>>;
 
 export const DEFAULT_TOLERANCES: Readonly<Record<ScoreName, Tolerance>> = Object.freeze({
   accuracyMeanConstrained: { abs: 0.001, rel: 0 },
@@ -35,18 +45,55 @@ export const DEFAULT_TOLERANCES: Readonly<Record<ScoreName, Tolerance>> = Object
   spendLostMicros: { abs: 0, rel: 0 },
 });
 
-export type ScoreRow = Readonly<Record<ScoreName, number>>;
-
-/** scenario name -> algorithm -> watched scores. Committed as JSON; rewritten only by --update. */
-export interface Baseline {
-  readonly tolerances: Readonly<Record<ScoreName, Tolerance>>;
-  readonly scenarios: Readonly<Record<string, Readonly<Partial<Record<PacingMode, ScoreRow>>>>>;
+/** One object with a `T` for each watched score: required, or defaulted from `defaults`. */
+function perScore<T extends TSchema>(item: (k: ScoreName) => T) {
+  return Type.Object(
+    Object.fromEntries(SCORE_NAMES.map((k) => [k, item(k)])) as unknown as Record<ScoreName, T>,
+    {
+      additionalProperties: false,
+    },
+  );
 }
 
-export class BaselineError extends Error {
-  readonly code = 'CHECK_ERR_BAD_BASELINE';
-  constructor(source: string, field: string, message: string) {
-    super(`${source}: ${field}: ${message}`);
+/** The baseline file's schema: a score is a number; a tolerance the file leaves out is the default. */
+const BaselineSchema = Type.Object(
+  {
+    tolerances: Type.Optional(
+      Type.Object(
+        Object.fromEntries(
+          SCORE_NAMES.map((k) => [k, Type.Optional({ ...ToleranceSchema, default: DEFAULT_TOLERANCES[k] })]),
+        ) as unknown as Record<ScoreName, TOptional<typeof ToleranceSchema>>,
+        { additionalProperties: false, default: {} },
+      ),
+    ),
+    scenarios: Type.Record(
+      Type.String(),
+      Type.Object(
+        Object.fromEntries(
+          PACING_MODES.map((m) => [m, Type.Optional(perScore(() => Type.Number()))]),
+        ) as unknown as Record<PacingMode, TOptional<TObject<Record<ScoreName, TNumber>>>>,
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type ScoreRow = Readonly<Record<ScoreName, number>>;
+
+/**
+ * scenario name -> algorithm -> watched scores, as the schema reads it: every tolerance present
+ * (the schema fills the defaults). Committed as JSON; rewritten only by --update.
+ */
+export type Baseline = Readonly<{
+  tolerances: Readonly<Record<ScoreName, Tolerance>>;
+  scenarios: Readonly<Record<string, Readonly<Static<typeof BaselineSchema>['scenarios'][string]>>>;
+}>;
+
+/** A baseline file that cannot be used: each problem names its field ("/path: what is wrong"). */
+export class BaselineError extends CodedError {
+  constructor(source: string, problems: readonly string[]) {
+    super('CHECK_ERR_BAD_BASELINE', `${source}: ${problems.join('; ')}`);
     this.name = 'BaselineError';
   }
 }
@@ -57,39 +104,22 @@ export function scoreRow(s: AlgorithmSummary): ScoreRow {
   return row;
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
+const checkBaseline = schemaChecker(BaselineSchema);
 
-/** Validates a baseline file's JSON, naming the first bad field. */
+/**
+ * Validates a baseline file's JSON with its schema, which also fills every tolerance the file
+ * leaves out; the first problem is reported with the path of its field.
+ */
 export function parseBaseline(text: string, source: string): Baseline {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new BaselineError(source, '/', `not valid JSON: ${(err as Error).message}`);
+    throw new BaselineError(source, [`/: not valid JSON: ${(err as Error).message}`]);
   }
-  if (!isRecord(data)) throw new BaselineError(source, '/', 'must be an object');
-  const tol = data.tolerances ?? {};
-  if (!isRecord(tol)) throw new BaselineError(source, 'tolerances', 'must be an object');
-  const tolerances = { ...DEFAULT_TOLERANCES } as Record<ScoreName, Tolerance>;
-  for (const [k, v] of Object.entries(tol)) {
-    if (!(k in WATCHED_SCORES)) throw new BaselineError(source, `tolerances.${k}`, 'is not a watched score');
-    if (!isRecord(v) || typeof v.abs !== 'number' || typeof v.rel !== 'number' || v.abs < 0 || v.rel < 0)
-      throw new BaselineError(source, `tolerances.${k}`, 'must be { abs: number >= 0, rel: number >= 0 }');
-    tolerances[k as ScoreName] = { abs: v.abs, rel: v.rel };
-  }
-  if (!isRecord(data.scenarios)) throw new BaselineError(source, 'scenarios', 'must be an object');
-  for (const [name, algs] of Object.entries(data.scenarios)) {
-    if (!isRecord(algs)) throw new BaselineError(source, `scenarios.${name}`, 'must be an object');
-    for (const [alg, row] of Object.entries(algs)) {
-      if (!isRecord(row)) throw new BaselineError(source, `scenarios.${name}.${alg}`, 'must be an object');
-      for (const k of SCORE_NAMES)
-        if (typeof row[k] !== 'number' || !Number.isFinite(row[k]))
-          throw new BaselineError(source, `scenarios.${name}.${alg}.${k}`, 'must be a finite number');
-    }
-  }
-  return data as unknown as Baseline;
+  const problems = checkBaseline(data);
+  if (problems.length > 0) throw new BaselineError(source, problems);
+  return data as Baseline;
 }
 
 /** Stable bytes: scenarios and algorithms in the order given, scores in WATCHED_SCORES order. */

@@ -1,16 +1,15 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { HOURS_PER_DAY } from '../../core/index';
+import { CodedError, HOURS_PER_DAY } from '../../core/index';
 import type { RecordedStreamSpec, Scenario } from '../scenario';
 import { recordedStream } from '../sources/recorded';
 import { type HourlyTotals, collectTotals, emptyTotals, hourOfDay } from './fit';
 import type { FitBasis } from './multipliersFile';
 
 /** `--from` names something the tuner cannot fit on; the message says what it expected. */
-export class HistoryError extends Error {
-  readonly code = 'TUNE_ERR_BAD_HISTORY';
+export class HistoryError extends CodedError {
   constructor(path: string, message: string) {
-    super(`--from ${path}: ${message}`);
+    super('TUNE_ERR_BAD_HISTORY', `--from ${path}: ${message}`);
     this.name = 'HistoryError';
   }
 }

@@ -1,11 +1,52 @@
 import { readFileSync } from 'node:fs';
-import { HOURS_PER_DAY } from '../../core/index';
+import { type Static, Type } from '@sinclair/typebox';
+import { CodedError, HOURS_PER_DAY, MAX_HOURLY_MULTIPLIER } from '../../core/index';
+import { schemaChecker } from '../schemaCheck';
+
+export const FIT_BASES = ['requests', 'cost', 'pctr', 'clicks'] as const;
+export type FitBasis = (typeof FIT_BASES)[number];
+
+const Multipliers = Type.Array(Type.Number({ minimum: 0, maximum: MAX_HOURLY_MULTIPLIER }), {
+  minItems: HOURS_PER_DAY,
+  maxItems: HOURS_PER_DAY,
+});
+
+const GainsSchema = Type.Object(
+  { tickMs: Type.Integer({ minimum: 1000 }), catchUpTicks: Type.Number({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+
+const FittedOnSchema = Type.Object(
+  {
+    basis: Type.Optional(
+      Type.Unsafe<FitBasis>({ type: 'string', enum: [...FIT_BASES], default: 'requests' }),
+    ),
+    hoursObserved: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 0, maximum: HOURS_PER_DAY - 1 }), {
+        default: [...Array(HOURS_PER_DAY).keys()],
+      }),
+    ),
+    requests: Type.Optional(Type.Number({ minimum: 0, default: 0 })),
+    seed: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { default: null })),
+  },
+  { default: {} },
+);
+
+/**
+ * The multipliers file's schema. Open (other fields pass) because a campaign JSON of the server
+ * API, with its `hourly_multipliers`, is a multipliers file too; what it leaves out of the fit's
+ * description takes the schema's defaults.
+ */
+const MultipliersFileSchema = Type.Object({
+  hourlyMultipliers: Type.Optional(Multipliers),
+  hourly_multipliers: Type.Optional(Multipliers),
+  source: Type.Optional(Type.String()),
+  fittedOn: Type.Optional(FittedOnSchema),
+  gains: Type.Optional(Type.Union([GainsSchema, Type.Null()], { default: null })),
+});
 
 /** Controller gains a tune may set; in the server they are process-wide (PACING_TICK_MS, PACING_CATCH_UP_TICKS). */
-export interface TunedGains {
-  readonly tickMs: number;
-  readonly catchUpTicks: number;
-}
+export type TunedGains = Readonly<Static<typeof GainsSchema>>;
 
 /**
  * What the tuner writes and scenarios, the check suite and the server's campaign API load: the 24
@@ -16,48 +57,24 @@ export interface MultipliersFile {
   readonly hourlyMultipliers: readonly number[];
   /** The history it was fitted on: a scenario's stream under another seed, a recording, a past run. */
   readonly source: string;
+  /** Hours of the day with history (the others took the prior, flat), and what was fitted. */
   readonly fittedOn: {
-    readonly basis: FitBasis;
-    /** Hours of the day with history; the others took the prior (flat). */
-    readonly hoursObserved: readonly number[];
-    readonly requests: number;
-    readonly seed: number | null;
+    readonly [K in keyof Static<typeof FittedOnSchema>]-?: K extends 'hoursObserved'
+      ? readonly number[]
+      : Exclude<Static<typeof FittedOnSchema>[K], undefined>;
   };
   /** Gains picked by the search, or null when the search was skipped. */
   readonly gains: TunedGains | null;
 }
 
-export const FIT_BASES = ['requests', 'cost', 'pctr', 'clicks'] as const;
-export type FitBasis = (typeof FIT_BASES)[number];
-
-export class MultipliersFileError extends Error {
-  readonly code = 'TUNE_ERR_BAD_MULTIPLIERS';
-  constructor(source: string, field: string, message: string) {
-    super(`${source}: ${field}: ${message}`);
+export class MultipliersFileError extends CodedError {
+  constructor(source: string, problems: readonly string[]) {
+    super('TUNE_ERR_BAD_MULTIPLIERS', `${source}: ${problems.join('; ')}`);
     this.name = 'MultipliersFileError';
   }
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** Checks 24 finite weights in [0, 1000] with one above 0 (the core's campaign rule), naming the field. */
-export function checkMultipliers(m: unknown, source: string, field: string): readonly number[] {
-  if (!Array.isArray(m) || m.length !== HOURS_PER_DAY)
-    throw new MultipliersFileError(source, field, 'must be a list of exactly 24 numbers');
-  m.forEach((x, h) => {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > 1000)
-      throw new MultipliersFileError(
-        source,
-        `${field}[${h}]`,
-        `${JSON.stringify(x)} is not a number from 0 to 1000`,
-      );
-  });
-  if (!m.some((x) => x > 0))
-    throw new MultipliersFileError(source, field, 'at least one hour must be above 0');
-  return Object.freeze([...(m as number[])]);
-}
+const checkFile = schemaChecker(MultipliersFileSchema);
 
 /** Parses and validates a multipliers file (or a campaign JSON with `hourly_multipliers`). */
 export function parseMultipliersFile(text: string, source: string): MultipliersFile {
@@ -65,36 +82,30 @@ export function parseMultipliersFile(text: string, source: string): MultipliersF
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new MultipliersFileError(source, '/', `not valid JSON: ${(err as Error).message}`);
+    throw new MultipliersFileError(source, [`/: not valid JSON: ${(err as Error).message}`]);
   }
-  if (!isRecord(data)) throw new MultipliersFileError(source, '/', 'must be a JSON object');
-  const key = 'hourlyMultipliers' in data ? 'hourlyMultipliers' : 'hourly_multipliers';
-  if (!(key in data)) throw new MultipliersFileError(source, 'hourlyMultipliers', 'is missing');
-  const hourlyMultipliers = checkMultipliers(data[key], source, key);
-  const fitted = isRecord(data.fittedOn) ? data.fittedOn : {};
-  const basis = FIT_BASES.includes(fitted.basis as FitBasis) ? (fitted.basis as FitBasis) : 'requests';
-  let gains: TunedGains | null = null;
-  if (data.gains !== undefined && data.gains !== null) {
-    const g = data.gains;
-    if (!isRecord(g)) throw new MultipliersFileError(source, 'gains', 'must be an object or null');
-    if (!(typeof g.tickMs === 'number' && Number.isInteger(g.tickMs) && g.tickMs >= 1000))
-      throw new MultipliersFileError(source, 'gains.tickMs', 'must be a whole number of ms >= 1000');
-    if (!(typeof g.catchUpTicks === 'number' && g.catchUpTicks >= 1))
-      throw new MultipliersFileError(source, 'gains.catchUpTicks', 'must be a number >= 1');
-    gains = Object.freeze({ tickMs: g.tickMs, catchUpTicks: g.catchUpTicks });
-  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new MultipliersFileError(source, ['/: must be a JSON object']);
+  const problems = checkFile(data);
+  if (problems.length > 0) throw new MultipliersFileError(source, problems);
+  const f = data as Static<typeof MultipliersFileSchema>;
+  const key = f.hourlyMultipliers !== undefined ? 'hourlyMultipliers' : 'hourly_multipliers';
+  const m = f[key];
+  if (m === undefined) throw new MultipliersFileError(source, ['/hourlyMultipliers: is missing']);
+  // The one part of the core's campaign rule a schema cannot say.
+  if (!m.some((x) => x > 0))
+    throw new MultipliersFileError(source, [`/${key}: at least one hour must be above 0`]);
+  const fitted = f.fittedOn!;
   return Object.freeze({
-    hourlyMultipliers,
-    source: typeof data.source === 'string' ? data.source : source,
+    hourlyMultipliers: Object.freeze([...m]),
+    source: f.source ?? source,
     fittedOn: Object.freeze({
-      basis,
-      hoursObserved: Object.freeze(
-        Array.isArray(fitted.hoursObserved) ? (fitted.hoursObserved as number[]) : [...Array(24).keys()],
-      ),
-      requests: typeof fitted.requests === 'number' ? fitted.requests : 0,
-      seed: typeof fitted.seed === 'number' ? fitted.seed : null,
+      basis: fitted.basis!,
+      hoursObserved: Object.freeze(fitted.hoursObserved!),
+      requests: fitted.requests!,
+      seed: fitted.seed ?? null,
     }),
-    gains,
+    gains: f.gains ? Object.freeze({ tickMs: f.gains.tickMs, catchUpTicks: f.gains.catchUpTicks }) : null,
   });
 }
 
@@ -103,7 +114,7 @@ export function loadMultipliersFile(path: string): MultipliersFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new MultipliersFileError(path, '/', `cannot read the file: ${(err as Error).message}`);
+    throw new MultipliersFileError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
   return parseMultipliersFile(text, path);
 }

@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/simCheck';
 import {
   type Baseline,
   BaselineError,
@@ -12,7 +13,6 @@ import {
   formatBaseline,
   parseBaseline,
 } from '../../sim/check/baseline';
-import { main } from '../../sim/check/cli';
 import { BASELINE_PATH, CHECK_DIR, suitePaths } from '../../sim/check/suite';
 
 const row: ScoreRow = {
@@ -63,11 +63,47 @@ describe('baseline file', () => {
     const bad = JSON.parse(formatBaseline(base));
     bad.scenarios.s.EVEN.rmseNormalisedMean = 'high';
     expect(() => parseBaseline(JSON.stringify(bad), 'b.json')).toThrow(
-      /b\.json: scenarios\.s\.EVEN\.rmseNormalisedMean: must be a finite number/,
+      /b\.json: \/scenarios\/s\/EVEN\/rmseNormalisedMean: must be number/,
     );
     expect(() => parseBaseline('{"tolerances":{"speed":{"abs":1,"rel":0}},"scenarios":{}}', 'b')).toThrow(
       BaselineError,
     );
+  });
+
+  it('fills the tolerances a baseline leaves out with the defaults, and compares with them', () => {
+    // The old parser checked the defaults but returned the raw file: compareToBaseline then
+    // crashed reading tolerances of undefined.
+    const b = parseBaseline(JSON.stringify({ scenarios: { s: { EVEN: row } } }), 'b.json');
+    expect(b.tolerances).toEqual(DEFAULT_TOLERANCES);
+    expect(compareToBaseline(b, { s: { EVEN: row } })).toEqual([]);
+    const partial = parseBaseline(
+      JSON.stringify({
+        tolerances: { spendLostMicros: { abs: 5, rel: 0 } },
+        scenarios: { s: { EVEN: row } },
+      }),
+      'b.json',
+    );
+    expect(partial.tolerances.spendLostMicros).toEqual({ abs: 5, rel: 0 });
+    expect(partial.tolerances.accuracyMeanConstrained).toEqual(DEFAULT_TOLERANCES.accuracyMeanConstrained);
+    expect(
+      compareToBaseline(partial, { s: { EVEN: { ...row, spendLostMicros: row.spendLostMicros + 5 } } }),
+    ).toEqual([]);
+  });
+
+  it('refuses a score row without every watched score, an unknown algorithm and a negative tolerance', () => {
+    const { rmseNormalisedMean: _, ...short } = row;
+    expect(() => parseBaseline(JSON.stringify({ scenarios: { s: { EVEN: short } } }), 'b')).toThrow(
+      /b: \/scenarios\/s\/EVEN: must have required property 'rmseNormalisedMean'/,
+    );
+    expect(() => parseBaseline(JSON.stringify({ scenarios: { s: { FAST: row } } }), 'b')).toThrow(
+      /\/scenarios\/s: unknown field "FAST"/,
+    );
+    expect(() =>
+      parseBaseline(
+        JSON.stringify({ tolerances: { maxOverspendShare: { abs: -1, rel: 0 } }, scenarios: {} }),
+        'b',
+      ),
+    ).toThrow(/\/tolerances\/maxOverspendShare\/abs: must be >= 0/);
   });
 
   it('the committed baseline covers every scenario of the suite', () => {

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { EXIT_BAD_INPUT, EXIT_BELOW_THRESHOLDS, EXIT_OK, main } from '../../sim/cli';
+import { EXIT_BAD_INPUT, EXIT_BELOW_THRESHOLDS, EXIT_OK, main } from '../../cli/sim';
 import { captureIo } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
@@ -98,5 +98,89 @@ describe('sim CLI', () => {
     expect(await main([bad, '--threads', '0'], captureIo().io)).toBe(EXIT_BAD_INPUT);
     expect(await main([], captureIo().io)).toBe(EXIT_BAD_INPUT);
     expect(await main([join(dir, 'missing.yaml')], captureIo().io)).toBe(EXIT_BAD_INPUT);
+  });
+
+  describe('refuses at once, exit 2, what would fail or run for hours later', () => {
+    const market = { medianCpmMicros: 800000, sigma: 0.5 };
+    const refused = async (args: string[], message: RegExp) => {
+      const t = captureIo();
+      expect(await main(args, t.io)).toBe(EXIT_BAD_INPUT);
+      expect(t.err.join('')).toMatch(message);
+      // Refused before the run: no score table was printed.
+      expect(t.out.join('')).toBe('');
+    };
+
+    it('a campaign hourly multiplier above the core campaign rule (was: exit 3 in a worker)', async () => {
+      const hours = new Array(24).fill(1);
+      hours[5] = 1001;
+      const path = scenarioFile('mult', {
+        campaigns: {
+          list: [
+            {
+              id: 'c1',
+              dailyBudgetMicros: 100000,
+              bidCpmMicros: 900000,
+              participation: 0.5,
+              pacingMode: 'ADAPTIVE',
+              hourlyMultipliers: hours,
+            },
+          ],
+        },
+      });
+      await refused(
+        [path, '--threads', '2', '--out', join(dir, 'mult')],
+        /\/campaigns\/list\/0\/hourlyMultipliers\/5: must be <= 1000/,
+      );
+    });
+
+    it('a market price median of 1e300, and a price cap below the median', async () => {
+      const huge = scenarioFile('huge-price', {
+        stream: { kind: 'synthetic', meanQps: 2, marketPrice: { medianCpmMicros: 1e300, sigma: 0.5 } },
+      });
+      await refused(
+        [huge, '--out', join(dir, 'huge')],
+        /\/stream\/marketPrice\/medianCpmMicros: must be <= 1000000000000000/,
+      );
+      const capped = scenarioFile('capped', {
+        stream: { kind: 'synthetic', meanQps: 2, marketPrice: { ...market, maxCpmMicros: 700000 } },
+      });
+      await refused(
+        [capped, '--out', join(dir, 'capped')],
+        /\/stream\/marketPrice\/maxCpmMicros: must be >= medianCpmMicros \(800000\)/,
+      );
+    });
+
+    it('a stream at the schema maximum rate, with an estimate of the work (was: hours of silence)', async () => {
+      const fast = scenarioFile('fast', {
+        stream: { kind: 'synthetic', meanQps: 1000000, marketPrice: market },
+      });
+      await refused(
+        [fast, '--out', join(dir, 'fast')],
+        /\/stream\/meanQps: the stream would draw about 86,400M bid requests per algorithm run, more than the limit of 1000M/,
+      );
+    }, 30_000);
+
+    it('a device, and a file too large to be a scenario, before reading it (was: 1.8 GB read from /dev/zero)', async () => {
+      await refused(
+        ['/dev/zero'],
+        /\/dev\/zero: invalid scenario\n {2}- cannot read the file: not a regular file/,
+      );
+      const big = join(dir, 'big.yaml');
+      writeFileSync(big, '');
+      truncateSync(big, 5 * 1024 * 1024);
+      await refused(
+        [big],
+        /big\.yaml: invalid scenario\n {2}- cannot read the file: larger than 4194304 bytes/,
+      );
+    }, 30_000);
+
+    it('an --out that cannot be written, before the run (was: exit 3 after the whole run)', async () => {
+      const file = join(dir, 'plain-file');
+      writeFileSync(file, 'x');
+      await refused(
+        [scenarioFile('out'), '--out', join(file, 'run')],
+        /--out .*plain-file\/run: cannot write there/,
+      );
+    });
   });
 });

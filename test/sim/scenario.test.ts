@@ -3,7 +3,14 @@ import { resolve } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { SCENARIO_SCHEMA_PATH, ScenarioError, loadScenario, parseScenario } from '../../sim/scenario';
+import {
+  SCENARIO_SCHEMA_PATH,
+  ScenarioError,
+  loadScenario,
+  parseScenario,
+  scenarioFrom,
+} from '../../sim/scenario';
+import { scenarioSchemaText } from '../../sim/scenarioSchema';
 import { SCENARIOS } from './fixtures';
 
 function problemsOf(yaml: string): string[] {
@@ -22,6 +29,33 @@ describe('scenario schema', () => {
   it('is a valid JSON Schema under ajv strict mode', () => {
     const ajv = new Ajv({ strict: true, allowUnionTypes: true });
     expect(() => ajv.compile(JSON.parse(readFileSync(SCENARIO_SCHEMA_PATH, 'utf8')))).not.toThrow();
+  });
+
+  it('the shipped JSON Schema is the one generated from the TypeBox source (npm run schema)', () => {
+    expect(readFileSync(SCENARIO_SCHEMA_PATH, 'utf8')).toBe(scenarioSchemaText());
+  });
+
+  it('takes its defaults from the schema: the file documents what the simulator fills in', () => {
+    const doc = JSON.parse(readFileSync(SCENARIO_SCHEMA_PATH, 'utf8'));
+    expect(doc.properties.winNotices.properties.medianDelayMs.default).toBe(500);
+    const raw = parse(VALID);
+    delete raw.winNotices;
+    expect(parseScenario(JSON.stringify(raw), 'x').winNotices.medianDelayMs).toBe(500);
+    // The caller's object is not filled in behind its back.
+    const input = parse(VALID);
+    delete input.winNotices;
+    scenarioFrom(input, 'x');
+    expect(input.winNotices).toBeUndefined();
+  });
+
+  it('applies the core campaign rule to listed campaigns, naming the field', () => {
+    const raw = parse(VALID);
+    raw.campaigns = {
+      list: [{ id: 'c1', dailyBudgetMicros: 2e15, bidCpmMicros: 900000, participation: 0.5 }],
+    };
+    expect(problemsOf(JSON.stringify(raw))).toContain(
+      '/campaigns/list/0/dailyBudgetMicros: must be <= 1000000000000000',
+    );
   });
 
   it('accepts every shipped scenario and freezes it', () => {

@@ -102,11 +102,19 @@ describe('multipliers file', () => {
     const bad = { ...file, hourlyMultipliers: [...file.hourlyMultipliers] as unknown[] };
     bad.hourlyMultipliers[7] = -1;
     expect(() => parseMultipliersFile(JSON.stringify(bad), 'm.json')).toThrow(
-      /m\.json: hourlyMultipliers\[7\]: -1/,
+      /m\.json: \/hourlyMultipliers\/7: must be >= 0/,
     );
     expect(() => parseMultipliersFile('{"hourlyMultipliers":[1,2]}', 'm.json')).toThrow(MultipliersFileError);
+    // The core campaign rule: at most 1000 per hour, one hour above 0.
+    const tooBig = { ...file, hourlyMultipliers: file.hourlyMultipliers.map((x, h) => (h === 3 ? 1001 : x)) };
+    expect(() => parseMultipliersFile(JSON.stringify(tooBig), 'm.json')).toThrow(
+      /\/hourlyMultipliers\/3: must be <= 1000/,
+    );
+    expect(() =>
+      parseMultipliersFile(JSON.stringify({ hourly_multipliers: new Array(24).fill(0) }), 'm.json'),
+    ).toThrow(/\/hourly_multipliers: at least one hour must be above 0/);
     expect(() => parseMultipliersFile(JSON.stringify({ ...file, gains: { tickMs: 5 } }), 'm.json')).toThrow(
-      /gains\.tickMs/,
+      /\/gains\/tickMs: must be >= 1000/,
     );
   });
 });

@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { main as simMain } from '../../cli/sim';
+import { main as tuneMain } from '../../cli/tune';
 import { makeCampaign } from '../../core/index';
-import { main as simMain } from '../../sim/cli';
 import { runScenario } from '../../sim/run';
 import { ScenarioError, loadScenario } from '../../sim/scenario';
-import { main as tuneMain } from '../../sim/tune/cli';
 import { parseMultipliersFile } from '../../sim/tune/multipliersFile';
 import { buildWorld } from '../../sim/world';
 import { bearer, createCampaign, testApp } from '../server/http.harness';
@@ -111,7 +111,7 @@ describe('scenario hourlyMultipliersFile errors', () => {
 
   it('names the field and the file when it is missing', () => {
     expect(problems(referencing('missing.yaml', listed('hourlyMultipliersFile: nope.json')))).toMatch(
-      /^\/campaigns\/list\/0\/hourlyMultipliersFile: .*nope\.json: \/: cannot read the file/,
+      /^\/campaigns\/list\/0\/hourlyMultipliersFile: .*nope\.json: cannot read the file/,
     );
   });
 
@@ -121,7 +121,7 @@ describe('scenario hourlyMultipliersFile errors', () => {
     expect(
       problems(referencing('neg.yaml', `  generate: { ${GENERATE}, hourlyMultipliersFile: neg.json }`)),
     ).toMatch(
-      /^\/campaigns\/generate\/hourlyMultipliersFile: .*neg\.json: hourly_multipliers\[5\]: -1 is not a number/,
+      /^\/campaigns\/generate\/hourlyMultipliersFile: .*neg\.json: \/hourly_multipliers\/5: must be >= 0/,
     );
   });
 
@@ -132,7 +132,7 @@ describe('scenario hourlyMultipliersFile errors', () => {
       /hourlyMultipliersFile: .*at least one hour must be above 0/,
     );
     expect(problems(referencing('short.yaml', listed('hourlyMultipliersFile: short.json')))).toMatch(
-      /hourlyMultipliersFile: .*exactly 24 numbers/,
+      /hourlyMultipliersFile: .*\/hourlyMultipliers: must NOT have fewer than 24 items/,
     );
     expect(
       problems(

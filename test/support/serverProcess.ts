@@ -86,6 +86,10 @@ export async function startServer(opts: {
   journalDir: string;
   instanceId: string;
   env?: Record<string, string>;
+  /** Node arguments of the server (default: server/main.ts through tsx). */
+  nodeArgs?: readonly string[];
+  /** Longest wait for /health to answer at each start (PGlite's first start creates a database). */
+  startTimeoutMs?: number;
 }): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -94,7 +98,8 @@ export async function startServer(opts: {
 
   const launch = async () => {
     out = '';
-    const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
+    const args = opts.nodeArgs ?? ['--import', 'tsx', join(ROOT, 'server', 'main.ts')];
+    const c = spawn(process.execPath, [...args], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -123,10 +128,14 @@ export async function startServer(opts: {
     died.catch(() => undefined);
     await Promise.race([
       died,
-      waitFor(`${opts.instanceId} to listen on ${port}`, async () => {
-        if (c.exitCode !== null) return false;
-        return (await request('GET', `${url}/health`)).status === 200;
-      }),
+      waitFor(
+        `${opts.instanceId} to listen on ${port}`,
+        async () => {
+          if (c.exitCode !== null) return false;
+          return (await request('GET', `${url}/health`)).status === 200;
+        },
+        Math.ceil((opts.startTimeoutMs ?? 30_000) / 100),
+      ),
     ]);
   };
 

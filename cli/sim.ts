@@ -2,12 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PACING_MODES, type PacingMode } from '../core/index';
+import { PACING_MODES, type PacingMode, errorCode } from '../core/index';
 import { buildReportHtml } from '../reports/buildReport';
-import { SimInvariantError } from './engine';
-import { type ScenarioResult, runScenario, runTraffic } from './run';
-import { ScenarioError, loadScenario } from './scenario';
-import { RecordedStreamError } from './sources/recorded';
+import { UsageError, isBadInput, isInvariantBroken } from '../sim/errorCodes';
+import { prepareOutDir } from '../sim/outDir';
+import { type ScenarioResult, runScenario, runTraffic } from '../sim/run';
+import { loadScenario } from '../sim/scenario';
 
 export const EXIT_OK = 0;
 export const EXIT_BELOW_THRESHOLDS = 1;
@@ -34,8 +34,6 @@ Options:
 
 Exit codes: 0 ok, 1 scores below the scenario's thresholds, 2 bad input, 3 internal error
 (a broken invariant: the message carries the seed and scenario to replay it).`;
-
-class UsageError extends Error {}
 
 export interface CliIo {
   readonly stdout: (s: string) => void;
@@ -131,6 +129,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     scenarioSeed = scenario.seed;
     const runSeed = seed ?? scenario.seed;
     const outDir = resolve(values.out ?? join('out', `${scenario.name}-${runSeed}`));
+    prepareOutDir(outDir);
     const showProgress = io.isTty && !values.quiet;
     const result = await runScenario(scenario, {
       seed: runSeed,
@@ -148,16 +147,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      io.stderr(`error: ${(err as Error).message}\n\n${HELP}\n`);
-      return EXIT_BAD_INPUT;
-    }
-    if (err instanceof ScenarioError || err instanceof RecordedStreamError) {
-      io.stderr(`error: ${err.message}\n`);
+    // Classified by code only: a RangeError from deep inside is a bug, not bad input.
+    if (isBadInput(err)) {
+      const usage = errorCode(err) === 'SIM_ERR_USAGE' || errorCode(err)?.startsWith('ERR_PARSE_ARGS_');
+      io.stderr(`error: ${err.message}\n${usage ? `\n${HELP}\n` : ''}`);
       return EXIT_BAD_INPUT;
     }
     const replay = `scenario ${scenarioPath || '?'}, seed ${seed ?? scenarioSeed ?? '?'}`;
-    if (err instanceof SimInvariantError) io.stderr(`invariant broken (${replay}): ${err.message}\n`);
+    if (isInvariantBroken(err)) io.stderr(`invariant broken (${replay}): ${err.message}\n`);
     else io.stderr(`internal error (${replay}): ${(err as Error).stack ?? String(err)}\n`);
     return EXIT_INTERNAL;
   }
@@ -165,7 +162,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 const isEntry =
   process.argv[1] !== undefined &&
-  resolve(process.argv[1]).replace(/\.ts$/, '') === resolve(import.meta.dirname ?? '', 'cli');
+  resolve(process.argv[1]).replace(/\.ts$/, '') === resolve(import.meta.dirname ?? '', 'sim');
 if (isEntry) {
   const code = await main(process.argv.slice(2), {
     stdout: (s) => process.stdout.write(s),

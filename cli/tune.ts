@@ -1,23 +1,31 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PacingMode } from '../../core/index';
-import { tuneReportMarkdown } from '../../reports/tuneReport';
-import { buildCampaigns } from '../campaigns';
-import { type Scenario, ScenarioError, loadScenario } from '../scenario';
-import { RecordedStreamError } from '../sources/recorded';
-import { type World, buildWorld } from '../world';
-import { collectTotals, hourOfDay } from './fit';
-import { type History, HistoryError, loadHistory } from './history';
+import type { PacingMode } from '../core/index';
+import { tuneReportMarkdown } from '../reports/tuneReport';
+import { buildCampaigns } from '../sim/campaigns';
+import { UsageError, isBadInput } from '../sim/errorCodes';
+import { prepareOutDir } from '../sim/outDir';
+import { type Scenario, loadScenario } from '../sim/scenario';
+import { type HourlyTotals, collectTotals, hourOfDay } from '../sim/tune/fit';
+import { type History, loadHistory } from '../sim/tune/history';
 import {
   FIT_BASES,
   type FitBasis,
   type MultipliersFile,
-  MultipliersFileError,
   formatMultipliersFile,
-} from './multipliersFile';
-import { stretchedWindow } from './stretchedWindow';
-import { type EvalRow, type GainTrial, evaluate, fitFile, scaledScenario, searchGains, tuneOn } from './tune';
+} from '../sim/tune/multipliersFile';
+import { stretchedWindow } from '../sim/tune/stretchedWindow';
+import {
+  type EvalRow,
+  type GainTrial,
+  evaluate,
+  fitFile,
+  scaledScenario,
+  searchGains,
+  tuneOn,
+} from '../sim/tune/tune';
+import { type World, buildWorld } from '../sim/world';
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 2;
@@ -58,8 +66,6 @@ Apply it to campaign c1 of a running server:
 
 Exit codes: 0 ok, 2 bad input.`;
 
-class UsageError extends Error {}
-
 function hours(text: string, flag: string): [number, number] {
   const m = /^(\d{1,2})-(\d{1,2})$/.exec(text);
   const a = m ? Number(m[1]) : Number.NaN;
@@ -89,9 +95,28 @@ function windowWorld(base: World, scenario: Scenario, from: number, to: number, 
   return Object.freeze({ ...base, stream, campaigns: Object.freeze(buildCampaigns(scaled, stream.plan)) });
 }
 
+const BASIS_TOTALS = { requests: 'requests', cost: 'costMicros', pctr: 'pctr', clicks: 'clicks' } as const;
+
+/**
+ * The fit needs some of the basis in the hours it reads; say so here, at the edge, rather than
+ * let the fit fail deep inside (its RangeError is a bug guard, not an input check).
+ */
+function requireFittable(t: HourlyTotals, hours: readonly number[], basis: FitBasis, what: string): void {
+  const sum = hours.reduce((a, h) => a + t[BASIS_TOTALS[basis]][h]!, 0);
+  if (!(sum > 0))
+    throw new UsageError(
+      `${what}: no ${basis} in the hours it covers to fit on; pick other hours or another --basis`,
+    );
+}
+
+function hoursOf(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
 function costShareOf(base: World, from: number, to: number): number {
   const t = collectTotals(base.stream.open(base.seed), hourOfDay(base.startMs));
   const all = t.costMicros.reduce((a, b) => a + b, 0);
+  requireFittable(t, hoursOf(from, to), 'cost', `recorded hours ${from}-${to}`);
   return t.costMicros.slice(from, to + 1).reduce((a, b) => a + b, 0) / all;
 }
 
@@ -147,26 +172,23 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
           `--basis ${basis}: ${history.source} holds ${history.bases.join(', ')} per hour only`,
         );
     }
+    prepareOutDir(outDir);
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof ScenarioError ||
-      err instanceof HistoryError ||
-      err instanceof RecordedStreamError
-    ) {
+    if (isBadInput(err)) {
       io.stderr(`tune: ${err.message}\n\n${HELP}\n`);
       return EXIT_BAD_INPUT;
     }
     throw err;
   }
   try {
-    mkdirSync(outDir, { recursive: true });
     const algorithms = scenario.algorithms;
     const sections: { heading: string; rows: EvalRow[] }[] = [];
     const notes: string[] = [];
     let file: MultipliersFile;
     let trials: GainTrial[];
     if (history !== null) {
+      const observed = history.totals.requests.flatMap((n, h) => (n > 0 ? [h] : []));
+      requireFittable(history.totals, observed, basis, `--from ${history.source}`);
       file = fitFile(history.totals, { basis, source: history.source, seed: history.seed });
       trials = [];
       notes.push(
@@ -294,12 +316,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stdout(`tune: wrote ${mPath}, ${join(outDir, 'report.md')} and report.json\n`);
     return EXIT_OK;
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof MultipliersFileError ||
-      err instanceof RecordedStreamError ||
-      err instanceof RangeError
-    ) {
+    if (isBadInput(err)) {
       io.stderr(`tune: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }

@@ -1,8 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SimInvariantError } from '../engine';
-import { ScenarioError } from '../scenario';
-import { RecordedStreamError } from '../sources/recorded';
 import {
   type Baseline,
   BaselineError,
@@ -11,8 +8,16 @@ import {
   describeRegression,
   formatBaseline,
   parseBaseline,
-} from './baseline';
-import { BASELINE_PATH, CHECK_DIR, OVERRIDABLE, type PacerOverride, runSuite, suitePaths } from './suite';
+} from '../sim/check/baseline';
+import {
+  BASELINE_PATH,
+  CHECK_DIR,
+  OVERRIDABLE,
+  type PacerOverride,
+  runSuite,
+  suitePaths,
+} from '../sim/check/suite';
+import { UsageError, isBadInput, isInvariantBroken } from '../sim/errorCodes';
 
 export const EXIT_OK = 0;
 export const EXIT_REGRESSED = 1;
@@ -38,8 +43,6 @@ export interface CheckIo {
   readonly stdout: (s: string) => void;
   readonly stderr: (s: string) => void;
 }
-
-class UsageError extends Error {}
 
 function parsePacer(items: readonly string[]): PacerOverride {
   const o: Record<string, number> = {};
@@ -90,11 +93,9 @@ export async function main(argv: readonly string[], io: CheckIo): Promise<number
     let baseline: Baseline | null = null;
     if (!update) {
       if (!existsSync(baselinePath))
-        throw new BaselineError(
-          baselinePath,
-          '/',
-          'no baseline; create it with npm run sim:check -- --update',
-        );
+        throw new BaselineError(baselinePath, [
+          '/: no baseline; create it with npm run sim:check -- --update',
+        ]);
       baseline = parseBaseline(readFileSync(baselinePath, 'utf8'), baselinePath);
     }
     const paths = suitePaths(dir);
@@ -121,17 +122,12 @@ export async function main(argv: readonly string[], io: CheckIo): Promise<number
     );
     return EXIT_REGRESSED;
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof BaselineError ||
-      err instanceof ScenarioError ||
-      err instanceof RecordedStreamError ||
-      err instanceof RangeError
-    ) {
+    // Classified by code only: a RangeError from deep inside is a bug, not bad input.
+    if (isBadInput(err)) {
       io.stderr(`sim:check: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof SimInvariantError) {
+    if (isInvariantBroken(err)) {
       io.stderr(`sim:check: ${err.message}\n`);
       return EXIT_REGRESSED;
     }

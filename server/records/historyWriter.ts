@@ -1,0 +1,246 @@
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SpendRecord } from '../../core/store';
+import type { Clock, Timers } from '../runtime/time';
+import { GenerationClosedError, type GenerationSpend, type HistoryRecords } from './historyRecords';
+
+export interface HistoryWriterOptions {
+  readonly history: HistoryRecords;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly instanceId: string;
+  /** Where records go when the queue outgrows memory (the journal dir). */
+  readonly spillDir: string;
+  readonly intervalMs?: number;
+  readonly batchRecords?: number;
+  /** Records held in memory before the oldest are spilled to a file. */
+  readonly maxQueuedRecords?: number;
+  readonly maxBackoffMs?: number;
+  readonly log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+export interface HistoryWriterStats {
+  /** Records waiting for PostgreSQL, in memory and spilled. */
+  readonly queuedRecords: number;
+  readonly spilledRecords: number;
+  readonly writtenRecords: number;
+  readonly failures: number;
+  /** True from the first failed write until a write succeeds. */
+  readonly failing: boolean;
+  readonly lastError: { readonly message: string; readonly atMs: number } | null;
+}
+
+const SPILL_PREFIX = 'history-spill-';
+
+/**
+ * Writes counted spend to PostgreSQL in the background, in batches: nothing on the decision or
+ * spend path waits for it. While PostgreSQL fails, records wait in a bounded memory queue (the
+ * oldest spilled to fsynced files in the journal dir past `maxQueuedRecords`) and the write is
+ * retried with exponential backoff; nothing is dropped, and a retried batch cannot double count
+ * (events are stored once by id).
+ */
+export class HistoryWriter {
+  private queue: GenerationSpend[] = [];
+  private spilled: string[] = [];
+  private spilledRecords = 0;
+  private spillSeq = 0;
+  private written = 0;
+  private failures = 0;
+  private consecutiveFailures = 0;
+  private nextAttemptAtMs = 0;
+  private lastError: { message: string; atMs: number } | null = null;
+  private inFlight: Promise<void> | null = null;
+  private paused = 0;
+  private stopTimer: (() => void) | null = null;
+  private readonly o: Required<Omit<HistoryWriterOptions, 'log'>> & Pick<HistoryWriterOptions, 'log'>;
+
+  constructor(opts: HistoryWriterOptions) {
+    this.o = {
+      intervalMs: 1_000,
+      batchRecords: 5_000,
+      maxQueuedRecords: 200_000,
+      maxBackoffMs: 10_000,
+      ...opts,
+    };
+    mkdirSync(this.o.spillDir, { recursive: true });
+    const mine = `${SPILL_PREFIX}${this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_')}-`;
+    // Spill files a previous run of this instance left behind go out first.
+    this.spilled = readdirSync(this.o.spillDir)
+      .filter((f) => f.startsWith(mine))
+      .sort()
+      .map((f) => join(this.o.spillDir, f));
+    for (const path of this.spilled) {
+      this.spilledRecords += readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0).length;
+    }
+    // Names sort in spill order across runs.
+    this.spillSeq = this.o.clock.nowMs() * 1000;
+  }
+
+  start(): void {
+    this.stopTimer ??= this.o.timers.every(this.o.intervalMs, () => {
+      void this.writeNow();
+    });
+  }
+
+  add(record: SpendRecord, generation: string): void {
+    this.queue.push({ record, generation });
+    if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
+  }
+
+  stats(): HistoryWriterStats {
+    return {
+      queuedRecords: this.queue.length + this.spilledRecords,
+      spilledRecords: this.spilledRecords,
+      writtenRecords: this.written,
+      failures: this.failures,
+      failing: this.consecutiveFailures > 0,
+      lastError: this.lastError,
+    };
+  }
+
+  /** One write attempt now (the timer does this on its own); resolves when it is done. */
+  async writeNow(): Promise<void> {
+    if (this.inFlight !== null) return this.inFlight;
+    if (this.paused > 0 || this.o.clock.nowMs() < this.nextAttemptAtMs) return;
+    this.inFlight = this.writeBatches().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async writeBatches(): Promise<void> {
+    try {
+      while (this.paused === 0) {
+        if (this.spilled.length > 0) await this.unspillOne();
+        if (this.queue.length === 0) break;
+        const batch = this.queue.slice(0, this.o.batchRecords);
+        await this.o.history.recordSpend(batch, this.o.clock.nowMs());
+        this.queue.splice(0, batch.length);
+        this.written += batch.length;
+      }
+      if (this.consecutiveFailures > 0) {
+        this.o.log.info(
+          { failures: this.consecutiveFailures },
+          'PostgreSQL reachable again: history caught up',
+        );
+      }
+      this.consecutiveFailures = 0;
+    } catch (err) {
+      this.failures++;
+      this.consecutiveFailures++;
+      const message = err instanceof Error ? err.message : String(err);
+      this.lastError = { message, atMs: this.o.clock.nowMs() };
+      const backoffMs = Math.min(this.o.maxBackoffMs, 250 * 2 ** Math.min(this.consecutiveFailures - 1, 10));
+      this.nextAttemptAtMs = this.o.clock.nowMs() + backoffMs;
+      if (this.consecutiveFailures === 1 && !(err instanceof GenerationClosedError)) {
+        this.o.log.warn(
+          { err: message, queued: this.stats().queuedRecords },
+          'PostgreSQL write failed: history is queued and retried with backoff',
+        );
+      }
+    }
+  }
+
+  /** Moves the oldest half of the queue to an fsynced file, so memory stays bounded. */
+  private async spillOldest(): Promise<void> {
+    if (this.paused > 0) return;
+    await this.spill(Math.floor(this.queue.length / 2));
+  }
+
+  /** Moves the oldest `n` queued records to a new fsynced spill file; on failure they stay queued. */
+  private async spill(n: number): Promise<boolean> {
+    if (n <= 0) return true;
+    const chunk = this.queue.splice(0, n);
+    const name = this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_');
+    const path = join(this.o.spillDir, `${SPILL_PREFIX}${name}-${String(this.spillSeq++).padStart(16, '0')}`);
+    try {
+      const fh = await open(path, 'wx');
+      try {
+        await fh.writeFile(chunk.map((x) => JSON.stringify(x)).join('\n'), 'utf8');
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      this.spilled.push(path);
+      this.spilledRecords += chunk.length;
+      return true;
+    } catch (err) {
+      // No room on disk either: keep them in memory rather than lose them.
+      this.queue = chunk.concat(this.queue);
+      this.o.log.warn({ err }, 'could not spill queued history to disk; keeping it in memory');
+      return false;
+    }
+  }
+
+  private async readSpill(path: string): Promise<GenerationSpend[]> {
+    const text = await readFile(path, 'utf8');
+    return text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as GenerationSpend);
+  }
+
+  private async unspillOne(): Promise<void> {
+    const path = this.spilled[0]!;
+    const items = await this.readSpill(path);
+    for (let i = 0; i < items.length; i += this.o.batchRecords) {
+      await this.o.history.recordSpend(items.slice(i, i + this.o.batchRecords), this.o.clock.nowMs());
+    }
+    await rm(path, { force: true });
+    this.spilled.shift();
+    this.spilledRecords = Math.max(0, this.spilledRecords - items.length);
+    this.written += items.length;
+  }
+
+  /**
+   * For a repair: stops writing, waits for a write in flight, and takes out every record counted
+   * under another generation than `current` (memory and spill files). The caller seeds them into
+   * the new Redis and gives them back with `readd`; `resume` lets writing go on.
+   */
+  async takeStale(current: string): Promise<GenerationSpend[]> {
+    this.paused++;
+    while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
+    const stale: GenerationSpend[] = [];
+    for (const path of this.spilled) {
+      for (const item of await this.readSpill(path)) {
+        if (item.generation === current) this.queue.push(item);
+        else stale.push(item);
+      }
+      await rm(path, { force: true });
+    }
+    this.spilled = [];
+    this.spilledRecords = 0;
+    const keep: GenerationSpend[] = [];
+    for (const item of this.queue) (item.generation === current ? keep : stale).push(item);
+    this.queue = keep;
+    return stale;
+  }
+
+  readd(items: readonly GenerationSpend[]): void {
+    this.queue = items.concat(this.queue);
+  }
+
+  resume(): void {
+    this.paused = Math.max(0, this.paused - 1);
+    this.nextAttemptAtMs = 0;
+  }
+
+  /** Stops the timer and tries to write what is queued; what cannot be written is spilled to disk. */
+  async close(): Promise<void> {
+    this.stopTimer?.();
+    this.stopTimer = null;
+    this.nextAttemptAtMs = 0;
+    await this.writeNow();
+    const left = this.queue.length;
+    // The next start of this instance writes the spill file first.
+    if (left > 0 && (await this.spill(left))) {
+      this.o.log.warn(
+        { records: left },
+        'PostgreSQL unreachable at shutdown: history spilled to the journal dir',
+      );
+    }
+  }
+}

@@ -1,0 +1,453 @@
+import type { BreakerSnapshot } from '../../core/breaker';
+import type { Campaign } from '../../core/campaign';
+import { DAY_MS } from '../../core/dayWindow';
+import type { PacerInstance } from '../../core/instance';
+import {
+  type BudgetStore,
+  type DayKeyRef,
+  type DaySnapshot,
+  type LeaseRequest,
+  type SpendRecord,
+  StoreUnavailableError,
+} from '../../core/store';
+import { RecordsUnavailableError } from '../errors';
+import type { Clock } from '../runtime/time';
+import { currentActor } from './auditActor';
+import type { GenerationMarker } from './generationMarker';
+import type { GenerationSpend } from './historyRecords';
+import type { HistoryWriter, HistoryWriterStats } from './historyWriter';
+import type { Records } from './openRecords';
+import type { ReseedPlan } from './redisGenerations';
+
+export interface RecordedStoreOptions {
+  readonly inner: BudgetStore;
+  readonly marker: GenerationMarker;
+  readonly records: Records;
+  /**
+   * The background writer of counted spend (Redis mode). null: spend is written to PostgreSQL
+   * before it counts (embedded mode, where PGlite is the only durable copy and the dedup).
+   */
+  readonly writer: HistoryWriter | null;
+  /** Decision counts; flushed at close, before the database closes. */
+  readonly activity?: { close(): Promise<void> };
+  readonly kind: 'redis' | 'embedded';
+  readonly instanceId: string;
+  readonly clock: Clock;
+  readonly log: {
+    info(o: object, m: string): void;
+    warn(o: object, m: string): void;
+    error(o: object, m: string): void;
+  };
+  /** Days of history re-seeded as day counters (Redis keeps day keys 8 days). */
+  readonly reseedDays?: number;
+  readonly repairRetryMs?: number;
+}
+
+export interface RecordsHealth {
+  readonly generation: string | null;
+  /** Times this instance found the hot store without its generation marker. */
+  readonly dataLossDetected: number;
+  /** Repairs this instance ran (re-seeding the fleet's store from PostgreSQL). */
+  readonly repairsRun: number;
+  readonly repairing: boolean;
+  readonly lastDataLoss: { readonly atMs: number; readonly generation: string | null } | null;
+  readonly history: HistoryWriterStats | null;
+  /** False while writes to PostgreSQL fail (history, registry). */
+  readonly postgresHealthy: boolean;
+  readonly lastError: string | null;
+}
+
+const SEED_CHUNK = 1_000;
+const REPAIR_LOCK_MS = 120_000;
+
+function dayKeyOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The budget store the runtime sees once PostgreSQL is the system of record: the hot store
+ * (Redis, or the embedded one) behind a guard, with the registry and history kept in PostgreSQL.
+ *
+ * - Registry writes go to PostgreSQL first (with their audit row, one transaction), then to the
+ *   hot store. A PostgreSQL failure answers 503 and changes nothing.
+ * - Every store call of the sync loop first reads the hot store's generation marker. Missing:
+ *   the store lost its data; the call fails as "unavailable" (the instance goes degraded, keeps
+ *   deciding inside the lease it holds and journals spend) and one instance of the fleet re-seeds
+ *   the store from PostgreSQL (campaigns, spend per hour and instance, leases as spent). A new
+ *   marker: a repair finished; before going on, this instance seeds its own counted spend that
+ *   had not reached PostgreSQL and re-asserts the leases it still uses.
+ */
+export class RecordedStore implements BudgetStore {
+  private generation: string | null = null;
+  private dataLossDetected = 0;
+  private repairsRun = 0;
+  private lastDataLoss: { atMs: number; generation: string | null } | null = null;
+  private repairing: Promise<void> | null = null;
+  private nextRepairAtMs = 0;
+  private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
+  private adopting: Promise<void> | null = null;
+  private instance: PacerInstance | null = null;
+  private recordsFailing = false;
+  private recordsError: string | null = null;
+  private readonly o: RecordedStoreOptions;
+
+  constructor(opts: RecordedStoreOptions) {
+    this.o = opts;
+  }
+
+  /** The instance whose leases a repair re-asserts (set once the runtime exists). */
+  attach(instance: PacerInstance): void {
+    this.instance = instance;
+  }
+
+  health(): RecordsHealth {
+    return {
+      generation: this.generation,
+      dataLossDetected: this.dataLossDetected,
+      repairsRun: this.repairsRun,
+      repairing: this.repairing !== null,
+      lastDataLoss: this.lastDataLoss,
+      history: this.o.writer?.stats() ?? null,
+      postgresHealthy: !this.recordsFailing && !(this.o.writer?.stats().failing ?? false),
+      lastError: this.recordsError ?? this.o.writer?.stats().lastError?.message ?? null,
+    };
+  }
+
+  /**
+   * At start, before the runtime loads campaigns: adopts the hot store's generation, registers the
+   * first one, or repairs a store that lost its data. A hot store that cannot be reached is left
+   * to the guard of the first calls.
+   */
+  async init(): Promise<void> {
+    try {
+      const marker = await this.o.marker.read();
+      if (marker !== null) {
+        await this.o.records.generations.ensureRegistered(marker, this.o.clock.nowMs());
+        this.generation = marker;
+        return;
+      }
+      await this.repairNow();
+      const now = await this.o.marker.read();
+      if (now !== null) await this.adopt(now);
+    } catch (err) {
+      // The guard of the first store calls checks again: the runtime starts degraded meanwhile.
+      this.o.log.warn({ err }, 'could not check the hot store generation at start; will retry');
+    }
+  }
+
+  // --- the guard ------------------------------------------------------------------------------
+
+  private async guard(): Promise<void> {
+    const marker = await this.o.marker.read();
+    if (marker !== null && marker === this.generation) return;
+    if (marker === null) {
+      if (this.generation !== null) this.noteLoss();
+      void this.repairNow();
+      throw new StoreUnavailableError(
+        'the hot store has no generation marker (it lost its data or was never initialised); it is being re-seeded from PostgreSQL',
+      );
+    }
+    await this.adopt(marker);
+  }
+
+  /**
+   * The leases this instance holds were granted by the store that lost them, and the repaired
+   * store will not know their unspent part: keep only what is spent or reserved, so no peer can be
+   * granted the same budget again. Bids resume once the repaired store grants new leases.
+   */
+  private dropUnspentLeases(): void {
+    if (this.instance === null) return;
+    for (const s of this.instance.states.values()) {
+      if (!Number.isFinite(s.ownAllowanceMicros)) continue;
+      const committed = Math.ceil(s.ledger.ownDaySpentMicros + s.ledger.reservedMicros);
+      if (s.ownAllowanceMicros > committed) s.ownAllowanceMicros = committed;
+    }
+  }
+
+  private noteLoss(): void {
+    this.dropUnspentLeases();
+    this.dataLossDetected++;
+    this.lastDataLoss = { atMs: this.o.clock.nowMs(), generation: this.generation };
+    this.o.log.error(
+      { generation: this.generation, kind: this.o.kind, detected: this.dataLossDetected },
+      'hot store lost its data: deciding from local leases (degraded) until the fleet re-seeds it from PostgreSQL',
+    );
+    this.generation = null;
+  }
+
+  /** One repair at a time per process, retried no sooner than `repairRetryMs` after a failure. */
+  private repairNow(): Promise<void> {
+    if (this.repairing !== null) return this.repairing;
+    if (this.o.clock.nowMs() < this.nextRepairAtMs) return Promise.resolve();
+    this.repairing = this.repair()
+      .catch((err) => {
+        this.nextRepairAtMs = this.o.clock.nowMs() + (this.o.repairRetryMs ?? 2_000);
+        this.o.log.error({ err }, 'repair of the hot store failed; will retry');
+      })
+      .finally(() => {
+        this.repairing = null;
+      });
+    return this.repairing;
+  }
+
+  private async repair(): Promise<void> {
+    const { marker, records, instanceId, clock } = this.o;
+    if (!(await marker.claimRepair(instanceId, REPAIR_LOCK_MS))) return;
+    try {
+      if ((await marker.read()) !== null) return;
+      const nowMs = clock.nowMs();
+      const open = await records.generations.open();
+      if (open === null && this.pendingPlan === null) {
+        // First start of this database: nothing to re-seed; adopt campaigns the hot store has.
+        const { generation } = await records.generations.ensureOpen(this.newGenerationId(nowMs), nowMs);
+        const adopted = await records.campaigns.importMissing(
+          await this.o.inner.listCampaigns(),
+          instanceId,
+          nowMs,
+        );
+        await marker.writeIfAbsent(generation);
+        this.o.log.info(
+          { generation, adoptedCampaigns: adopted },
+          'records initialised: first generation of the hot store',
+        );
+        return;
+      }
+      if (this.o.kind === 'redis' && this.generation === null && this.lastDataLoss === null) {
+        // Found at start (not seen live): still a loss, and counted as one.
+        this.dataLossDetected++;
+        this.lastDataLoss = { atMs: nowMs, generation: open };
+      }
+      // A plan whose seeding failed half-way is retried as it was: the same synthetic ids count once.
+      if (this.pendingPlan === null) {
+        const next = this.newGenerationId(nowMs);
+        const fromDay = dayKeyOf(nowMs - (this.o.reseedDays ?? 8) * DAY_MS);
+        this.pendingPlan = { next, plan: await records.generations.closeAndPlan(next, fromDay, nowMs) };
+      }
+      const { next, plan } = this.pendingPlan;
+      await this.seed(plan);
+      await marker.write(next);
+      this.pendingPlan = null;
+      this.repairsRun++;
+      const spentMicros = plan.spend.reduce((s, r) => s + r.spendMicros, 0);
+      const msg =
+        this.o.kind === 'redis'
+          ? 'hot store repaired: campaigns, spend and leases re-seeded from PostgreSQL'
+          : 'embedded store restored from PGlite: campaigns, spend and leases re-seeded';
+      this.o.log.warn(
+        {
+          closed: plan.closed,
+          generation: next,
+          campaigns: plan.campaigns.length,
+          seedRecords: plan.spend.length,
+          spentMicros,
+        },
+        msg,
+      );
+    } finally {
+      await marker.releaseRepair(instanceId).catch(() => undefined);
+    }
+  }
+
+  private async seed(plan: ReseedPlan): Promise<void> {
+    const inner = this.o.inner;
+    for (const c of plan.campaigns) await inner.putCampaign(c);
+    for (const chunk of chunks(plan.spend, SEED_CHUNK)) await inner.applySpend(chunk);
+    for (const chunk of chunks(plan.leases, SEED_CHUNK)) {
+      await inner.acquireLeases(
+        chunk.map((l) => ({
+          campaignId: l.campaignId,
+          dayKey: l.dayKey,
+          instanceId: l.instanceId,
+          requestMicros: l.micros,
+          budgetMicros: Number.MAX_SAFE_INTEGER,
+        })),
+      );
+    }
+  }
+
+  private newGenerationId(nowMs: number): string {
+    return `${nowMs.toString(36)}-${this.o.instanceId}-${Math.floor(Math.random() * 1e9).toString(36)}`;
+  }
+
+  /**
+   * A repair finished (here or on a peer). Spend this instance counted under the old generation
+   * that PostgreSQL had not stored when the repair read it is in neither the repair's seed nor
+   * the new store: seed it now, under its real event ids. Then make the leases in the store cover
+   * what this instance has spent and reserved today.
+   */
+  private adopt(generation: string): Promise<void> {
+    if (this.adopting !== null) return this.adopting;
+    this.adopting = this.adoptOnce(generation).finally(() => {
+      this.adopting = null;
+    });
+    return this.adopting;
+  }
+
+  private async adoptOnce(generation: string): Promise<void> {
+    const writer = this.o.writer;
+    const stale = writer === null ? [] : await writer.takeStale(generation);
+    try {
+      for (const chunk of chunks(stale, SEED_CHUNK))
+        await this.o.inner.applySpend(chunk.map((s) => s.record));
+      writer?.readd(stale.map((s): GenerationSpend => ({ record: s.record, generation })));
+      await this.reassertLeases();
+      this.generation = generation;
+      if (stale.length > 0) {
+        this.o.log.info(
+          { generation, records: stale.length },
+          'seeded own spend not yet in PostgreSQL into the repaired store',
+        );
+      }
+    } catch (err) {
+      // Seeding again later is safe: the new store counts each event id once.
+      writer?.readd(stale);
+      throw err instanceof StoreUnavailableError
+        ? err
+        : new StoreUnavailableError('adopting the repaired store failed', { cause: err });
+    } finally {
+      writer?.resume();
+    }
+  }
+
+  private async reassertLeases(): Promise<void> {
+    const instance = this.instance;
+    if (instance === null) return;
+    const states = [...instance.states.values()];
+    for (const group of chunks(states, SEED_CHUNK)) {
+      const refs = group.map((s) => ({ campaignId: s.campaign.id, dayKey: s.ledger.day.key }));
+      const snaps = await this.o.inner.readDays(refs);
+      const requests: LeaseRequest[] = [];
+      group.forEach((s, i) => {
+        const held = snaps[i]!.leasedByInstance[this.o.instanceId] ?? 0;
+        const need = Math.ceil(s.ledger.ownDaySpentMicros + s.ledger.reservedMicros);
+        if (need > held) {
+          requests.push({
+            campaignId: refs[i]!.campaignId,
+            dayKey: refs[i]!.dayKey,
+            instanceId: this.o.instanceId,
+            requestMicros: need - held,
+            budgetMicros: Number.MAX_SAFE_INTEGER,
+          });
+        }
+        // The rest of the old lease is given up: the next sync asks for what fits the budget now.
+        if (Number.isFinite(s.ownAllowanceMicros)) s.ownAllowanceMicros = Math.max(held, need);
+      });
+      await this.o.inner.acquireLeases(requests);
+    }
+  }
+
+  /** Runs a PostgreSQL operation of the request or spend path, keeping its outcome for /health. */
+  private async recorded<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      const out = await op();
+      this.recordsFailing = false;
+      this.recordsError = null;
+      return out;
+    } catch (err) {
+      this.recordsFailing = true;
+      this.recordsError = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+  }
+
+  // --- BudgetStore ----------------------------------------------------------------------------
+
+  async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
+    await this.guard();
+    const generation = this.generation!;
+    if (this.o.writer !== null) {
+      const applied = await this.o.inner.applySpend(records);
+      for (let i = 0; i < records.length; i++) if (applied[i]) this.o.writer.add(records[i]!, generation);
+      return applied;
+    }
+    let fresh: boolean[];
+    try {
+      fresh = await this.recorded(() =>
+        this.o.records.history.recordSpend(
+          records.map((record) => ({ record, generation })),
+          this.o.clock.nowMs(),
+        ),
+      );
+    } catch (err) {
+      throw new StoreUnavailableError('PGlite could not store spend', { cause: err });
+    }
+    const applied = await this.o.inner.applySpend(records.filter((_, i) => fresh[i]));
+    let j = 0;
+    return fresh.map((f) => (f ? applied[j++]! : false));
+  }
+
+  async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
+    await this.guard();
+    return this.o.inner.acquireLeases(requests);
+  }
+
+  async returnLease(ref: DayKeyRef, instanceId: string, micros: number): Promise<void> {
+    await this.guard();
+    return this.o.inner.returnLease(ref, instanceId, micros);
+  }
+
+  async readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
+    await this.guard();
+    return this.o.inner.readDays(refs);
+  }
+
+  async putCampaign(campaign: Campaign): Promise<void> {
+    try {
+      await this.recorded(() =>
+        this.o.records.campaigns.put(campaign, currentActor(this.o.instanceId), this.o.clock.nowMs()),
+      );
+    } catch (err) {
+      throw new RecordsUnavailableError({ cause: err });
+    }
+    await this.o.inner.putCampaign(campaign);
+  }
+
+  getCampaign(id: string): Promise<Campaign | null> {
+    return this.o.inner.getCampaign(id);
+  }
+
+  async deleteCampaign(id: string): Promise<boolean> {
+    let existed: boolean;
+    try {
+      existed = await this.recorded(() =>
+        this.o.records.campaigns.delete(id, currentActor(this.o.instanceId), this.o.clock.nowMs()),
+      );
+    } catch (err) {
+      throw new RecordsUnavailableError({ cause: err });
+    }
+    return (await this.o.inner.deleteCampaign(id)) || existed;
+  }
+
+  async listCampaigns(): Promise<Campaign[]> {
+    await this.guard();
+    return this.o.inner.listCampaigns();
+  }
+
+  saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void> {
+    return this.o.inner.saveBreaker(campaignId, snapshot);
+  }
+
+  loadBreaker(campaignId: string): Promise<BreakerSnapshot | null> {
+    return this.o.inner.loadBreaker(campaignId);
+  }
+
+  async ping(): Promise<void> {
+    await this.o.inner.ping();
+    await this.guard();
+  }
+
+  /** Writes (or spills) the history still queued, then closes the hot store, marker and database. */
+  async close(): Promise<void> {
+    await this.o.writer?.close();
+    await this.o.activity?.close();
+    await this.o.inner.close();
+    await this.o.marker.close();
+    await this.o.records.close();
+  }
+}
