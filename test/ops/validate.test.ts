@@ -140,6 +140,7 @@ describe('npm run health', () => {
       readiness: 'PASS',
       store: 'PASS',
       'journal backlog': 'PASS',
+      postgresql: 'PASS',
       'redis memory': 'PASS',
       'latency sample': 'PASS',
       metrics: 'PASS',
