@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The simulator asserts its invariants after every event in test runs (sim/invariants.ts).
+    env: { SIM_CHECK_INVARIANTS: '1' },
   },
 });

@@ -4,13 +4,24 @@
  * index and hash side by side, so testing an id that is not there (the common case) reads one
  * cache line and never touches a stored string. A JS Set of a million short ids spends most of a
  * microsecond per lookup walking its chains through scattered strings.
+ *
+ * Short ASCII ids (up to 8 characters, as a simulator's or a counter's ids are) are kept packed
+ * in two int32s instead of as strings: a day of a million ids then holds no strings for the
+ * garbage collector to trace and move.
  */
 export class EventIdSet {
   private mask: number;
   /** Pairs [entry index + 1 (0 = empty), hash] per table position. */
   private table: Int32Array;
+  /** Per entry: the id when stored as a string, else undefined. */
   private readonly keys: (string | undefined)[] = [];
+  /** Per entry: a packed id (7 bits a character, the length in the top bits of hi), else 0, 0. */
+  private packLo: Int32Array;
+  private packHi: Int32Array;
   private readonly freeEntries: number[] = [];
+  /** The packed form of the id being looked up, when `pack` returned true. */
+  private qLo = 0;
+  private qHi = 0;
   size = 0;
 
   constructor(initialCapacity = 64) {
@@ -18,6 +29,8 @@ export class EventIdSet {
     while (cap < initialCapacity * 2) cap *= 2;
     this.mask = cap - 1;
     this.table = new Int32Array(cap * 2);
+    this.packLo = new Int32Array(cap);
+    this.packHi = new Int32Array(cap);
   }
 
   private static hash(s: string): number {
@@ -28,32 +41,59 @@ export class EventIdSet {
     return h ^ (h >>> 12);
   }
 
-  /** Table position holding `id`, or -1. */
-  private find(id: string, h: number): number {
+  /** Packs `id` into qLo/qHi; false when it is too long or not ASCII (then it is kept as a string). */
+  private pack(id: string): boolean {
+    const n = id.length;
+    if (n === 0 || n > 8) return false;
+    let lo = 0;
+    let hi = n << 28;
+    for (let i = 0; i < n; i++) {
+      const ch = id.charCodeAt(i);
+      if (ch >= 128) return false;
+      if (i < 4) lo |= ch << (7 * i);
+      else hi |= ch << (7 * (i - 4));
+    }
+    this.qLo = lo;
+    this.qHi = hi;
+    return true;
+  }
+
+  /** Table position holding `id` (packed into qLo/qHi when `packed`), or -1. */
+  private find(id: string, h: number, packed: boolean): number {
     const table = this.table;
     const mask = this.mask;
     for (let p = h & mask; ; p = (p + 1) & mask) {
       const e = table[2 * p]!;
       if (e === 0) return -1;
-      if (table[2 * p + 1] === h && this.keys[e - 1] === id) return p;
+      if (table[2 * p + 1] !== h) continue;
+      if (
+        packed ? this.packHi[e - 1] === this.qHi && this.packLo[e - 1] === this.qLo : this.keys[e - 1] === id
+      )
+        return p;
     }
   }
 
   has(id: string): boolean {
-    return this.find(id, EventIdSet.hash(id)) >= 0;
+    return this.find(id, EventIdSet.hash(id), this.pack(id)) >= 0;
   }
 
   add(id: string): this {
     const h = EventIdSet.hash(id);
-    if (this.find(id, h) >= 0) return this;
+    const packed = this.pack(id);
+    if (this.find(id, h, packed) >= 0) return this;
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
     let e: number;
     if (this.freeEntries.length > 0) {
       e = this.freeEntries.pop()!;
-      this.keys[e] = id;
     } else {
       e = this.keys.length;
-      this.keys.push(id);
+      this.keys.push(undefined);
+    }
+    if (packed) {
+      this.packLo[e] = this.qLo;
+      this.packHi[e] = this.qHi;
+    } else {
+      this.keys[e] = id;
     }
     this.place(e, h);
     this.size++;
@@ -71,12 +111,14 @@ export class EventIdSet {
 
   delete(id: string): boolean {
     const h = EventIdSet.hash(id);
-    let p = this.find(id, h);
+    let p = this.find(id, h, this.pack(id));
     if (p < 0) return false;
     const table = this.table;
     const mask = this.mask;
     const e = table[2 * p]! - 1;
     this.keys[e] = undefined;
+    this.packLo[e] = 0;
+    this.packHi[e] = 0;
     this.freeEntries.push(e);
     this.size--;
     // Backward-shift deletion: pull later entries of the probe run into the gap, so probes never
@@ -105,5 +147,12 @@ export class EventIdSet {
       const e = old[2 * p]!;
       if (e !== 0) this.place(e - 1, old[2 * p + 1]!);
     }
+    // Entries never outnumber half the table, so the packed arrays grow with it.
+    const lo = new Int32Array(oldCap * 2);
+    lo.set(this.packLo);
+    this.packLo = lo;
+    const hi = new Int32Array(oldCap * 2);
+    hi.set(this.packHi);
+    this.packHi = hi;
   }
 }

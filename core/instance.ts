@@ -34,7 +34,11 @@ export interface InstanceOptions {
   readonly leaseHorizonMs?: number;
   /** Smallest lease asked for, as a share of the day's budget. */
   readonly minLeaseShare?: number;
-  /** Event ids remembered locally for duplicate detection (the store dedups across instances). */
+  /**
+   * Event ids remembered locally for duplicate detection (the store dedups across instances).
+   * 0 turns local detection off: for a shell that never delivers an event twice to the same
+   * instance (the simulator), where it would only cost time.
+   */
   readonly recentEventIds?: number;
 }
 
@@ -215,12 +219,15 @@ export class PacerInstance {
     nowMs: number,
     ack?: Ack,
   ): boolean {
-    const key = dedupKey(s.campaign.id, eventId);
-    if (this.recent.has(key)) {
-      ack?.(DUPLICATE);
-      return false;
+    // Built only where needed: simulated instances keep no local dedupe (recentLimit 0).
+    const key = this.recentLimit > 0 || this.pinned.size > 0 ? dedupKey(s.campaign.id, eventId) : '';
+    if (this.recentLimit > 0) {
+      if (this.recent.has(key)) {
+        ack?.(DUPLICATE);
+        return false;
+      }
+      this.remember(key);
     }
-    this.remember(key);
     this.touch(s);
     if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
     if (this.pinned.size > 0) this.unpinRefused(s, key);

@@ -17,6 +17,14 @@ interface DayRow {
   leasedMicros: number;
   leasedByInstance: Map<string, number>;
   spentByInstance: Map<string, number>;
+  /**
+   * Frozen copies handed to snapshots, shared by every snapshot until the row changes: a sync
+   * round reads a snapshot per active campaign every few seconds, most of them of rows unchanged
+   * since the last read, and a snapshot cannot be changed by whoever holds it.
+   */
+  hoursCopy: readonly number[] | null;
+  leasedCopy: Readonly<Record<string, number>> | null;
+  spentCopy: Readonly<Record<string, number>> | null;
 }
 
 /** Everything the store holds for one campaign: found with one Map lookup by id, no key strings built. */
@@ -26,6 +34,8 @@ interface CampaignRows {
   totalSpentMicros: number;
   /** Event ids seen per day key, for the days inside the dedup window only. */
   readonly seen: Map<string, EventIdSet>;
+  /** The sets of `seen`, for a duplicate check that allocates no iterator. */
+  seenSets: EventIdSet[];
 }
 
 /** Days of event ids kept per campaign for deduplication (today and yesterday's late notices). */
@@ -38,14 +48,20 @@ function newRow(): DayRow {
     leasedMicros: 0,
     leasedByInstance: new Map(),
     spentByInstance: new Map(),
+    hoursCopy: null,
+    leasedCopy: null,
+    spentCopy: null,
   };
 }
 
-/** Null prototype: instance ids are keys, and "__proto__" must be one like any other. */
-function recordOf(m: Map<string, number>): Record<string, number> {
-  const o: Record<string, number> = Object.create(null);
-  for (const [k, v] of m) o[k] = v;
-  return o;
+function frozenRecordOf(m: Map<string, number>): Readonly<Record<string, number>> {
+  const o: Record<string, number> = {};
+  for (const [k, v] of m) {
+    // defineProperty for the one key an assignment would not store as a plain key.
+    if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true });
+    else o[k] = v;
+  }
+  return Object.freeze(o);
 }
 
 /**
@@ -60,7 +76,7 @@ export class MemoryStore implements BudgetStore {
   private rowsOf(campaignId: string): CampaignRows {
     let c = this.byCampaign.get(campaignId);
     if (c === undefined) {
-      c = { days: new Map(), totalSpentMicros: 0, seen: new Map() };
+      c = { days: new Map(), totalSpentMicros: 0, seen: new Map(), seenSets: [] };
       this.byCampaign.set(campaignId, c);
     }
     return c;
@@ -90,12 +106,14 @@ export class MemoryStore implements BudgetStore {
       for (const k of c.seen.keys()) if (k > newest) newest = k;
       const oldestKeptMs = Date.parse(newest) - DEDUP_DAYS * DAY_MS;
       for (const k of [...c.seen.keys()]) if (k !== dayKey && Date.parse(k) < oldestKeptMs) c.seen.delete(k);
+      c.seenSets = [...c.seen.values()];
     }
     return set;
   }
 
   private wasSeen(c: CampaignRows, eventId: string): boolean {
-    for (const set of c.seen.values()) if (set.has(eventId)) return true;
+    const sets = c.seenSets;
+    for (let i = 0; i < sets.length; i++) if (sets[i]!.has(eventId)) return true;
     return false;
   }
 
@@ -118,6 +136,8 @@ export class MemoryStore implements BudgetStore {
       const h = Math.min(Math.max(r.hourIndex, 0), HOUR_BUCKETS - 1);
       row.hourSpentMicros[h] = row.hourSpentMicros[h]! + r.spendMicros;
       row.spentByInstance.set(r.instanceId, (row.spentByInstance.get(r.instanceId) ?? 0) + r.spendMicros);
+      row.hoursCopy = null;
+      row.spentCopy = null;
       c.totalSpentMicros += r.spendMicros;
       applied[i] = true;
     }
@@ -132,6 +152,7 @@ export class MemoryStore implements BudgetStore {
       if (granted > 0) {
         row.leasedMicros += granted;
         row.leasedByInstance.set(q.instanceId, (row.leasedByInstance.get(q.instanceId) ?? 0) + granted);
+        row.leasedCopy = null;
       }
       return granted;
     });
@@ -142,6 +163,7 @@ export class MemoryStore implements BudgetStore {
     const held = row.leasedByInstance.get(instanceId) ?? 0;
     const back = Math.max(0, Math.min(micros, held));
     row.leasedByInstance.set(instanceId, held - back);
+    row.leasedCopy = null;
     row.leasedMicros -= back;
   }
 
@@ -153,10 +175,10 @@ export class MemoryStore implements BudgetStore {
       const row = this.row(ref.campaignId, ref.dayKey);
       snaps[i] = {
         spentMicros: row.spentMicros,
-        hourSpentMicros: row.hourSpentMicros.slice(),
+        hourSpentMicros: (row.hoursCopy ??= Object.freeze(row.hourSpentMicros.slice())),
         leasedMicros: row.leasedMicros,
-        leasedByInstance: recordOf(row.leasedByInstance),
-        spentByInstance: recordOf(row.spentByInstance),
+        leasedByInstance: (row.leasedCopy ??= frozenRecordOf(row.leasedByInstance)),
+        spentByInstance: (row.spentCopy ??= frozenRecordOf(row.spentByInstance)),
         totalSpentMicros: c.totalSpentMicros,
       };
     }

@@ -1,6 +1,8 @@
 import { DEFAULT_BREAKER_CONFIG } from '../core/breaker';
 import { type PacerConfig, pacerConfig } from '../core/config';
 import { ConfigError } from './errors';
+import { REDIS_TOPOLOGY_VARIABLES, type RedisTopology, readRedisTopology } from './store/redisTopology';
+import { WORKERS_VARIABLE, readWorkers } from './workers';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -8,7 +10,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** The server's settings, read once from the environment at start, validated and frozen. */
 export interface ServerConfig {
   /** null: run on the embedded in-process store; nothing survives a restart. */
+  readonly redis: RedisTopology | null;
+  /** REDIS_URL when the topology is a single node, else null. */
   readonly redisUrl: string | null;
+  /** Server processes on this host (node:cluster), each its own instance. */
+  readonly workers: number;
   readonly port: number;
   readonly host: string;
   /** null: every route is open (the server says so at start). */
@@ -30,6 +36,8 @@ export interface ServerConfig {
 /** Every variable the server reads, with what it means: printed with a config error. */
 export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze({
   REDIS_URL: 'redis://host:6379/0 of the shared store; unset runs on the embedded in-memory store',
+  ...REDIS_TOPOLOGY_VARIABLES,
+  WORKERS: WORKERS_VARIABLE,
   PORT: 'TCP port to listen on (default 8080)',
   HOST: 'address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)',
   API_KEY:
@@ -89,10 +97,8 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
     return n;
   };
 
-  const redisUrl = str('REDIS_URL') ?? null;
-  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    problems.push(`REDIS_URL="${redisUrl}" must look like redis://host:6379/0 or rediss://...`);
-  }
+  const redis = readRedisTopology(env, problems);
+  const workers = readWorkers(str('WORKERS'), problems);
   const port = int('PORT', 8080, 0, 65535);
   const host = str('HOST') ?? '127.0.0.1';
   const apiKey = str('API_KEY') ?? null;
@@ -151,7 +157,9 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
 
   if (problems.length > 0 || pacer === undefined) throw new ConfigError(problems);
   return Object.freeze({
-    redisUrl,
+    redis,
+    redisUrl: redis?.kind === 'single' ? redis.url : null,
+    workers,
     port,
     host,
     apiKey,

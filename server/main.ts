@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { buildApp } from './app';
@@ -9,6 +10,7 @@ import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
 import { RedisStore } from './store/redisStore';
+import { superviseWorkers } from './workers';
 
 /**
  * The process: reads the environment once, wires store, journal, clock and timers into the
@@ -33,10 +35,17 @@ function readConfig(): ServerConfig {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const redisUrl = config.redisUrl;
+  if (config.workers > 1 && cluster.isPrimary) {
+    superviseWorkers(config.workers, config.instanceId, {
+      info: (msg) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`),
+      error: (msg) => process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), msg })}\n`),
+    });
+    return;
+  }
+  const redis = config.redis;
   // The system of record first: a database that cannot be reached or migrated exits 78 here.
   const records = await openRecordsOrExit(config);
-  const store = redisUrl === null ? new EmbeddedStore() : new RedisStore({ url: redisUrl });
+  const store = redis === null ? new EmbeddedStore() : new RedisStore({ topology: redis });
   // The journal keeps spend while the store (Redis, or PGlite when embedded) refuses it.
   const journal = await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
   const recordsLog = deferredLogger();
@@ -61,7 +70,7 @@ async function main(): Promise<void> {
         instanceId: config.instanceId,
         config: config.pacer,
         log,
-        storeKind: redisUrl === null ? 'embedded' : 'redis',
+        storeKind: redis === null ? 'embedded' : 'redis',
         bootId: randomUUID(),
         onFatal: (err) => stopForConflict(err),
         onDecision: recorded.onDecision,
@@ -73,7 +82,7 @@ async function main(): Promise<void> {
   });
   await recorded.init();
   app.log.info({ records: records.where, generation: recorded.store.health().generation }, 'records ready');
-  if (redisUrl === null) {
+  if (redis === null) {
     app.log.warn(
       `REDIS_URL is not set: running on the embedded store. Campaigns and spend persist in PGlite under ${config.dataDir}; instances do not share budgets.`,
     );
@@ -113,6 +122,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A worker whose primary is gone (killed) would serve on alone, unmanaged: it stops instead.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
 
   try {
     await app.listen({ port: config.port, host: config.host });

@@ -9,12 +9,14 @@ interface Job {
   readonly scenario: Scenario;
   readonly seed: number;
   readonly mode: PacingMode;
+  readonly checkInvariants?: boolean;
 }
 
 const job = workerData as Job;
 const world = buildWorld(job.scenario, job.seed);
 let shown = -1;
 const run = await runAlgorithm(world, job.mode, {
+  checkInvariants: job.checkInvariants,
   onProgress: (done) => {
     const pct = Math.floor(done * 100);
     if (pct !== shown) {

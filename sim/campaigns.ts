@@ -51,8 +51,9 @@ function fromList(list: readonly CampaignSpec[], plan: StreamPlan, s: Scenario, 
   const traffic = trafficMultipliers(plan);
   const perDay = plan.expectedRequests / days;
   return list.map((c) => {
+    const participation = s.market.candidates === 'all' ? 1 : c.participation;
     const fullPass =
-      (perDay * c.participation * plan.expectedCostPerRequestMicros(c.bidCpmMicros, s.market.pricing)) /
+      (perDay * participation * plan.expectedCostPerRequestMicros(c.bidCpmMicros, s.market.pricing)) /
       c.dailyBudgetMicros;
     return {
       id: c.id,
@@ -60,7 +61,7 @@ function fromList(list: readonly CampaignSpec[], plan: StreamPlan, s: Scenario, 
       pacingMode: c.pacingMode ?? 'EVEN',
       bidCpmMicros: c.bidCpmMicros,
       maxBidCpmMicros: c.maxBidCpmMicros ?? c.bidCpmMicros,
-      participation: Math.min(c.participation, MAX_PARTICIPATION),
+      participation: s.market.candidates === 'all' ? 1 : Math.min(c.participation, MAX_PARTICIPATION),
       constrained: c.constrained ?? true,
       fullPassToBudget: fullPass,
       hourlyMultipliers: c.hourlyMultipliers ?? traffic,
@@ -95,6 +96,8 @@ export function buildCampaigns(s: Scenario, plan: StreamPlan): SimCampaign[] {
     let participation = cost > 0 ? (ratio * budget) / (perDay * cost) : MAX_PARTICIPATION;
     if (participation > MAX_PARTICIPATION) participation = MAX_PARTICIPATION;
     participation = Math.round(participation * 1e6) / 1e6 || 1e-6;
+    // In a marketplace every campaign sees every request: its full pass is the whole stream.
+    if (s.market.candidates === 'all') participation = 1;
     const fullPass = (perDay * participation * cost) / budget;
     out.push({
       id: `${g.idPrefix ?? 'c'}${String(i + 1).padStart(width, '0')}`,

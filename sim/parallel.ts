@@ -28,6 +28,7 @@ export async function runAlgorithmsInWorkers(
   algorithms: readonly PacingMode[],
   threads: number,
   onProgress?: (done: number, algorithm: PacingMode) => void,
+  checkInvariants?: boolean,
   workerUrl: URL = ALGORITHM_WORKER,
 ): Promise<AlgorithmRun[]> {
   const results: AlgorithmRun[] = new Array(algorithms.length);
@@ -39,7 +40,7 @@ export async function runAlgorithmsInWorkers(
     new Promise((resolve, reject) => {
       const mode = algorithms[i]!;
       const worker = new Worker(workerUrl, {
-        workerData: { scenario: world.scenario, seed: world.seed, mode },
+        workerData: { scenario: world.scenario, seed: world.seed, mode, checkInvariants },
       });
       let failed: Error | undefined;
       worker.on('message', (m: { progress?: number; run?: AlgorithmRun }) => {

@@ -14,6 +14,8 @@ export interface RunOptions {
   readonly onProgress?: (done: number, algorithm: PacingMode) => void;
   /** Worker threads to run algorithms in parallel (1: all in this thread). Results do not depend on it. */
   readonly threads?: number;
+  /** Asserts the engine's invariants after every event (default: SIM_CHECK_INVARIANTS=1 in the environment). */
+  readonly checkInvariants?: boolean;
 }
 
 /** Per-algorithm time series for the report, at `stepMinutes` resolution. */
@@ -55,6 +57,8 @@ export interface SimSummary {
     readonly syncIntervalMs: number;
     readonly stream: string;
     readonly pricing: string;
+    /** Present only when every campaign competes in every auction. */
+    readonly candidates?: 'all';
     readonly campaigns: number;
     readonly constrainedCampaigns: number;
     readonly outages: number;
@@ -153,7 +157,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const failures: string[] = [];
   const threads = Math.max(1, Math.min(opts.threads ?? 1, algorithms.length));
   const runsInOrder =
-    threads > 1 ? await runAlgorithmsInWorkers(world, algorithms, threads, opts.onProgress) : null;
+    threads > 1
+      ? await runAlgorithmsInWorkers(world, algorithms, threads, opts.onProgress, opts.checkInvariants)
+      : null;
   for (let a = 0; a < algorithms.length; a++) {
     const mode = algorithms[a]!;
     const onProgress = opts.onProgress;
@@ -161,6 +167,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       runsInOrder?.[a] ??
       (await runAlgorithm(world, mode, {
         onProgress: onProgress ? (done) => onProgress((a + done) / algorithms.length, mode) : undefined,
+        checkInvariants: opts.checkInvariants,
       }));
     const scored = scoreRun(
       run,
@@ -200,6 +207,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       syncIntervalMs: scenario.instances.syncIntervalMs,
       stream: scenario.stream.kind,
       pricing: scenario.market.pricing,
+      ...(scenario.market.candidates === 'all' && { candidates: 'all' as const }),
       campaigns: world.campaigns.length,
       constrainedCampaigns: world.campaigns.filter((c) => c.constrained).length,
       outages: world.outages.length,

@@ -80,7 +80,7 @@ export type Scenario = Frozen<{
   pacer: PacerOverrides;
   stream: SyntheticStreamSpec | RecordedStreamSpec;
   bidding: { kind: 'fixed' | 'linear_ctr'; baseCtr: number };
-  market: { pricing: 'second' | 'first' };
+  market: { pricing: 'second' | 'first'; candidates: 'participation' | 'all' };
   winNotices: Required<Static<typeof WinNoticesSchema>>;
   campaigns: { list?: CampaignSpec[]; generate?: CampaignGeneratorSpec };
   faults: {
@@ -359,7 +359,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     pacer: r.pacer!,
     stream,
     bidding: { kind: r.bidding!.kind!, baseCtr: r.bidding!.baseCtr! },
-    market: { pricing: r.market!.pricing! },
+    market: { pricing: r.market!.pricing!, candidates: r.market!.candidates! },
     winNotices,
     campaigns,
     faults: { outages, restarts, ...(latency && { latency }) },

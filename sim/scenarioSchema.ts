@@ -359,7 +359,16 @@ export const ScenarioSchema = Type.Object(
     ),
     market: Type.Optional(
       Type.Object(
-        { pricing: Type.Optional(StringEnum(['second', 'first'] as const, { default: 'second' })) },
+        {
+          pricing: Type.Optional(StringEnum(['second', 'first'] as const, { default: 'second' })),
+          candidates: Type.Optional(
+            StringEnum(['participation', 'all'] as const, {
+              default: 'participation',
+              description:
+                'Which campaigns bid on a request: each with its participation probability (a targeting match), or all of them on every request (a marketplace where every campaign competes).',
+            }),
+          ),
+        },
         { ...closed, default: {} },
       ),
     ),

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { ChainableCommander } from 'ioredis';
 import {
   type BreakerSnapshot,
   type BudgetStore,
@@ -14,6 +15,8 @@ import {
   StoreUnavailableError,
   makeCampaign,
 } from '../../core/index';
+import { type RedisClient, type RedisConnectionOptions, createRedisClient, isCluster } from './redisClient';
+import type { RedisTopology } from './redisTopology';
 
 /**
  * Key layout. Every key of one campaign carries the hash tag `{c:<campaignId>}`, so Redis Cluster
@@ -28,10 +31,16 @@ import {
  *   <prefix>{c:ID}:ev:<eventId>        dedup marker                           TTL dedupTtl
  *   <prefix>{c:ID}:campaign            campaign JSON                          no TTL
  *   <prefix>{c:ID}:breaker             breaker snapshot JSON                  no TTL
- *   <prefix>campaigns                  index set of campaign ids (GLOBAL key: its own slot)
+ *   <prefix>{idx:<b>}:campaigns        index set of the campaign ids in bucket b (0-63)     no TTL
+ *   <prefix>campaigns                  the index of earlier versions: still read, no longer written
  *
- * The index set is the one key outside any campaign's slot, so registering a campaign is two
- * writes (campaign key first, then index); a reader skips index entries whose campaign key is gone.
+ * The index is split over INDEX_BUCKETS sets, each under its own hash tag, so on a Cluster it
+ * spreads over the nodes instead of making one slot hold every id. Index keys are outside any
+ * campaign's slot, so registering a campaign is two writes (campaign key first, then index); a
+ * reader skips index entries whose campaign key is gone.
+ *
+ * On a Cluster every Lua script touches one slot, and a pipeline carries only commands for slots
+ * served by one node (the store groups them), as ioredis requires.
  */
 
 const APPLY_SPEND_LUA = `
@@ -82,40 +91,32 @@ interface ScriptCommands {
   pacerClaimInstance(...args: (string | number)[]): Promise<number>;
   pacerReleaseInstance(...args: (string | number)[]): Promise<number>;
 }
-type ScriptedRedis = Redis & ScriptCommands;
+type ScriptedRedis = RedisClient & ScriptCommands;
+type Pipe = ChainableCommander & ScriptCommands;
 
-export interface RedisStoreOptions {
-  readonly url: string;
+export interface RedisStoreOptions extends RedisConnectionOptions {
+  /** One node. Or give `topology` (Sentinel, Cluster); one of the two is required. */
+  readonly url?: string;
+  readonly topology?: RedisTopology;
   /** Prepended to every key; tests use a unique one. Must not contain '{' (it would steal the hash tag). */
   readonly keyPrefix?: string;
-  /** A command that gets no answer within this long fails, so the caller can go degraded. */
-  readonly commandTimeoutMs?: number;
-  readonly connectTimeoutMs?: number;
   /** How long an event id is remembered: a win notice retried later than this counts again. */
   readonly dedupTtlSeconds?: number;
   readonly dayTtlSeconds?: number;
-  /** Longest pause between reconnect attempts. */
-  readonly reconnectMaxDelayMs?: number;
 }
 
 export const DEFAULT_DEDUP_TTL_SECONDS = 3 * 86_400;
 export const DEFAULT_DAY_TTL_SECONDS = 8 * 86_400;
-
-function clientOptions(o: RedisStoreOptions): RedisOptions {
-  const maxDelayMs = o.reconnectMaxDelayMs ?? 1000;
-  return {
-    // Fail at once while disconnected instead of queueing: the runtime then journals and goes degraded.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // A command in flight when the link dropped may or may not have run; resending it later would
-    // hand out a lease nobody knows about. Spend is safe either way (dedup), leases are not.
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: o.commandTimeoutMs ?? 500,
-    connectTimeout: o.connectTimeoutMs ?? 1000,
-    retryStrategy: (times) => Math.min(50 * times, maxDelayMs),
-    lazyConnect: false,
-  };
-}
+/** Index sets the campaign ids are spread over (by hash slot of the id). */
+export const INDEX_BUCKETS = 64;
+/**
+ * Commands per pipeline. Each command's timeout runs from when it is queued, so a pipeline must
+ * be small enough for its last reply to come back in time even on a busy machine (one pipeline of
+ * 600,000 reads timed out at its tail, and a server with 100,000 campaigns could not start).
+ */
+const PIPELINE_CHUNK = 1000;
+/** How long a write waits for its replicas (WAIT) before it counts as failed. */
+const WAIT_TIMEOUT_MS = 250;
 
 /** Redis' reply prefixes and ioredis' own messages, mapped to why the store failed. */
 function failureReason(detail: string): StoreFailureReason {
@@ -137,28 +138,6 @@ function unavailable(what: string, cause: unknown): StoreUnavailableError {
     cause,
     reason: failureReason(detail),
   });
-}
-
-/**
- * Commands per pipeline. ioredis times each command out `commandTimeout` after
- * it was sent, so one pipeline of 100,000 campaigns' reads timed out at its tail and a server
- * with that many campaigns could not start; bounded chunks keep every reply within the timeout.
- */
-const PIPELINE_COMMANDS = 1_000;
-
-async function inChunks<T, R>(
-  items: readonly T[],
-  commandsPerItem: number,
-  run: (chunk: readonly T[]) => Promise<R[]>,
-): Promise<R[]> {
-  const size = Math.max(1, Math.floor(PIPELINE_COMMANDS / commandsPerItem));
-  if (items.length <= size) return run(items);
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    const part = await run(items.slice(i, i + size));
-    for (const r of part) out.push(r);
-  }
-  return out;
 }
 
 const CLAIM_INSTANCE_LUA = `
@@ -208,6 +187,12 @@ export class RedisStore implements BudgetStore {
   private readonly prefix: string;
   private readonly dedupTtlSeconds: number;
   private readonly dayTtlSeconds: number;
+  /**
+   * Replicas that must hold a spend or lease write before it counts: a primary that dies before
+   * replicating would otherwise take acknowledged spend, or a lease another instance relies on,
+   * with it when its replica is promoted.
+   */
+  private readonly waitReplicas: number;
   /** Settles once the first connection attempt has succeeded or failed. */
   private readonly firstAttempt: Promise<void>;
   private attempted = false;
@@ -220,9 +205,15 @@ export class RedisStore implements BudgetStore {
     this.prefix = prefix;
     this.dedupTtlSeconds = options.dedupTtlSeconds ?? DEFAULT_DEDUP_TTL_SECONDS;
     this.dayTtlSeconds = options.dayTtlSeconds ?? DEFAULT_DAY_TTL_SECONDS;
-    const redis = new Redis(options.url, clientOptions(options));
+    const topology: RedisTopology | undefined =
+      options.topology ??
+      (options.url === undefined ? undefined : { kind: 'single', url: options.url, waitReplicas: 0 });
+    if (topology === undefined) throw new RangeError('RedisStore needs a url or a topology');
+    this.waitReplicas = topology.waitReplicas;
+    const redis = createRedisClient(topology, options);
     // Connection errors surface through command rejections; without a listener ioredis logs each one.
     redis.on('error', () => {});
+    redis.on('node error', () => {});
     redis.defineCommand('pacerApplySpend', { numberOfKeys: 5, lua: APPLY_SPEND_LUA });
     redis.defineCommand('pacerAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('pacerReturnLease', { numberOfKeys: 2, lua: RETURN_LEASE_LUA });
@@ -282,18 +273,74 @@ export class RedisStore implements BudgetStore {
     };
   }
 
-  private indexKey(): string {
+  private indexKey(campaignId: string): string {
+    return `${this.prefix}{idx:${calculateSlot(campaignId) % INDEX_BUCKETS}}:campaigns`;
+  }
+
+  private legacyIndexKey(): string {
     return `${this.prefix}campaigns`;
   }
 
-  applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
-    return inChunks(records, 1, (chunk) => this.applySpendChunk(chunk));
+  /**
+   * Runs `perItem` commands per item, in pipelines that each stay on one node (one group on a
+   * single node; per node group of the key's slot on a Cluster), at most PIPELINE_CHUNK commands
+   * each, and returns every item's replies in order. With `wait`, each pipeline ends with ROLE and
+   * WAIT and fails unless min(waitReplicas, replicas connected) acknowledged it. Call after connected().
+   */
+  private async grouped<T>(
+    what: string,
+    items: readonly T[],
+    keyOf: (item: T) => string,
+    perItem: number,
+    add: (p: Pipe, item: T) => void,
+    wait = false,
+  ): Promise<unknown[][]> {
+    const redis = this.redis;
+    const groups = new Map<string, number[]>();
+    for (let i = 0; i < items.length; i++) {
+      let group = '';
+      if (isCluster(redis)) {
+        const slot = calculateSlot(keyOf(items[i]!));
+        group = redis.slots[slot]?.join(',') ?? `slot:${slot}`;
+      }
+      const list = groups.get(group);
+      if (list) list.push(i);
+      else groups.set(group, [i]);
+    }
+    const perPipeline = Math.max(1, Math.floor(PIPELINE_CHUNK / perItem));
+    const waitFor = wait ? this.waitReplicas : 0;
+    const out: unknown[][] = new Array(items.length);
+    const runTask = async (chunk: number[]) => {
+      const p = redis.pipeline() as unknown as Pipe;
+      for (const i of chunk) add(p, items[i]!);
+      if (waitFor > 0) p.role().wait(waitFor, WAIT_TIMEOUT_MS);
+      const v = replies(what, await p.exec());
+      if (waitFor > 0) {
+        // A primary whose replicas are all gone (its own replica was just promoted) cannot replicate:
+        // it waits for the replicas it has, so the fleet keeps working until one returns.
+        const role = v[v.length - 2] as [string, number, unknown[]];
+        const needed = Math.min(waitFor, Array.isArray(role?.[2]) ? role[2].length : 0);
+        const acked = Number(v[v.length - 1]);
+        if (acked < needed)
+          throw unavailable(what, new Error(`${acked} of ${needed} replicas acknowledged the write`));
+        v.length -= 2;
+      }
+      chunk.forEach((item, k) => {
+        out[item] = v.slice(k * perItem, (k + 1) * perItem);
+      });
+    };
+    // One pipeline at a time per node (a second one would only queue behind it on the same
+    // connection, eating its timeout); the nodes of a Cluster work in parallel.
+    const perGroup = async (list: number[]) => {
+      for (let i = 0; i < list.length; i += perPipeline) await runTask(list.slice(i, i + perPipeline));
+    };
+    await Promise.all([...groups.values()].map(perGroup));
+    return out;
   }
 
-  private async applySpendChunk(records: readonly SpendRecord[]): Promise<boolean[]> {
+  async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
     if (records.length === 0) return [];
-    const p = this.redis.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
-    for (const r of records) {
+    const add = (p: Pipe, r: SpendRecord) => {
       const k = this.dayKeys(r.campaignId, r.dayKey);
       const hour = Math.min(Math.max(Math.trunc(r.hourIndex), 0), HOUR_BUCKETS - 1);
       p.pacerApplySpend(
@@ -308,36 +355,35 @@ export class RedisStore implements BudgetStore {
         this.dedupTtlSeconds,
         this.dayTtlSeconds,
       );
-    }
-    let res: PipelineResult;
+    };
+    let res: unknown[][];
     try {
       await this.connected();
-      res = await p.exec();
+      res = await this.grouped('applySpend', records, (r) => this.tag(r.campaignId), 1, add, true);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       throw unavailable('applySpend', err);
     }
-    return replies('applySpend', res).map((v) => v === 1);
+    return res.map((v) => v[0] === 1);
   }
 
-  acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
-    return inChunks(requests, 1, (chunk) => this.acquireLeasesChunk(chunk));
-  }
-
-  private async acquireLeasesChunk(requests: readonly LeaseRequest[]): Promise<number[]> {
+  async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
     if (requests.length === 0) return [];
-    const p = this.redis.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
-    for (const q of requests) {
+    const add = (p: Pipe, q: LeaseRequest) => {
       const k = this.dayKeys(q.campaignId, q.dayKey);
       p.pacerAcquireLease(k.lease, k.lpi, q.requestMicros, q.budgetMicros, q.instanceId, this.dayTtlSeconds);
-    }
-    let res: PipelineResult;
+    };
+    let res: unknown[][];
     try {
       await this.connected();
-      res = await p.exec();
+      // A grant the replicas never saw would be forgotten by a promoted replica, which could then
+      // grant the same budget again: it counts only once replicated (else it is left unused).
+      res = await this.grouped('acquireLeases', requests, (q) => this.tag(q.campaignId), 1, add, true);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       throw unavailable('acquireLeases', err);
     }
-    return replies('acquireLeases', res).map((v) => Number(v));
+    return res.map((v) => Number(v[0]));
   }
 
   async returnLease(ref: DayKeyRef, instanceId: string, micros: number): Promise<void> {
@@ -351,40 +397,34 @@ export class RedisStore implements BudgetStore {
     }
   }
 
-  readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
-    return inChunks(refs, 6, (chunk) => this.readDaysChunk(chunk));
-  }
-
-  private async readDaysChunk(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
+  async readDays(refs: readonly DayKeyRef[]): Promise<DaySnapshot[]> {
     if (refs.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const ref of refs) {
+    const add = (p: Pipe, ref: DayKeyRef) => {
       const k = this.dayKeys(ref.campaignId, ref.dayKey);
       p.get(k.day).hgetall(k.hour).get(k.lease).hgetall(k.lpi).hgetall(k.spi).get(k.total);
-    }
-    let res: PipelineResult;
+    };
+    let res: unknown[][];
     try {
       await this.connected();
-      res = await p.exec();
+      res = await this.grouped('readDays', refs, (r) => this.tag(r.campaignId), 6, add);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       throw unavailable('readDays', err);
     }
-    const v = replies('readDays', res);
-    return refs.map((_, i) => {
-      const o = i * 6;
-      const hours = v[o + 1] as Record<string, string>;
+    return res.map((v) => {
+      const hours = v[1] as Record<string, string>;
       const hourSpentMicros = new Array<number>(HOUR_BUCKETS).fill(0);
       for (const [h, micros] of Object.entries(hours)) {
         const idx = Number(h);
         if (Number.isInteger(idx) && idx >= 0 && idx < HOUR_BUCKETS) hourSpentMicros[idx] = toInt(micros);
       }
       return {
-        spentMicros: toInt(v[o] as string | null),
+        spentMicros: toInt(v[0] as string | null),
         hourSpentMicros,
-        leasedMicros: toInt(v[o + 2] as string | null),
-        leasedByInstance: intHash(v[o + 3] as Record<string, string>),
-        spentByInstance: intHash(v[o + 4] as Record<string, string>),
-        totalSpentMicros: toInt(v[o + 5] as string | null),
+        leasedMicros: toInt(v[2] as string | null),
+        leasedByInstance: intHash(v[3] as Record<string, string>),
+        spentByInstance: intHash(v[4] as Record<string, string>),
+        totalSpentMicros: toInt(v[5] as string | null),
       };
     });
   }
@@ -393,7 +433,7 @@ export class RedisStore implements BudgetStore {
     try {
       await this.connected();
       await this.redis.set(`${this.tag(campaign.id)}:campaign`, JSON.stringify(campaign));
-      await this.redis.sadd(this.indexKey(), campaign.id);
+      await this.redis.sadd(this.indexKey(campaign.id), campaign.id);
     } catch (err) {
       throw unavailable('putCampaign', err);
     }
@@ -415,7 +455,8 @@ export class RedisStore implements BudgetStore {
       await this.connected();
       const t = this.tag(id);
       const removed = await this.redis.del(`${t}:campaign`, `${t}:breaker`);
-      await this.redis.srem(this.indexKey(), id);
+      await this.redis.srem(this.indexKey(id), id);
+      await this.redis.srem(this.legacyIndexKey(), id);
       return removed > 0;
     } catch (err) {
       throw unavailable('deleteCampaign', err);
@@ -426,12 +467,26 @@ export class RedisStore implements BudgetStore {
     let raws: (string | null)[];
     try {
       await this.connected();
-      const ids = (await this.redis.smembers(this.indexKey())).sort();
+      const indexKeys = [this.legacyIndexKey()];
+      for (let b = 0; b < INDEX_BUCKETS; b++) indexKeys.push(`${this.prefix}{idx:${b}}:campaigns`);
+      const members = await this.grouped(
+        'listCampaigns',
+        indexKeys,
+        (k) => k,
+        1,
+        (p, k) => p.smembers(k),
+      );
+      const ids = [...new Set(members.flatMap((m) => m[0] as string[]))].sort();
       if (ids.length === 0) return [];
       // One GET per id rather than MGET: the keys live on different cluster slots.
-      const p = this.redis.pipeline();
-      for (const id of ids) p.get(`${this.tag(id)}:campaign`);
-      raws = replies('listCampaigns', await p.exec()) as (string | null)[];
+      const got = await this.grouped(
+        'listCampaigns',
+        ids,
+        (id) => this.tag(id),
+        1,
+        (p, id) => p.get(`${this.tag(id)}:campaign`),
+      );
+      raws = got.map((v) => v[0] as string | null);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw unavailable('listCampaigns', err);

@@ -33,7 +33,8 @@ export async function runSuite(paths: readonly string[], pacer: PacerOverride = 
   const out: SuiteScores = {};
   for (const p of paths) {
     const scenario = withPacer(loadScenario(p), pacer);
-    const result = await runScenario(scenario);
+    // The gate runs in CI: it asserts the engine's invariants after every event as well.
+    const result = await runScenario(scenario, { checkInvariants: true });
     const rows: Partial<Record<PacingMode, ScoreRow>> = {};
     for (const a of result.summary.algorithms) rows[a.algorithm] = scoreRow(a);
     out[scenario.name] = rows;

@@ -60,4 +60,23 @@ describe('PacerInstance leases and event-id memory (found by the simulator)', ()
     expect(spend('b')).toBe(false);
     expect(spend('a')).toBe(true);
   });
+
+  it('with no local memory (recentEventIds 0) leaves duplicates to the store, which counts them once', async () => {
+    const c = makeCampaign({ id: 'c1', dailyBudgetMicros: 1_000_000_000 });
+    const store = new MemoryStore();
+    const inst = new PacerInstance({
+      instanceId: 'i0',
+      store,
+      journal: new MemoryJournal(),
+      config,
+      recentEventIds: 0,
+    });
+    inst.upsertCampaign(c, 0);
+    const spend = () => inst.recordSpend({ campaignId: 'c1', eventId: 'e1', spendMicros: 5 }, 0);
+    expect([spend(), spend()]).toEqual([true, true]);
+    await inst.sync(1000);
+    const day = (await store.readDays([{ campaignId: 'c1', dayKey: '1970-01-01' }]))[0]!;
+    expect(day.spentMicros).toBe(5);
+    expect(inst.storeDuplicates).toBe(1);
+  });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BudgetStore,
@@ -9,32 +9,64 @@ import {
   StoreUnavailableError,
   makeCampaign,
 } from '../../core/index';
-import { RedisStore } from '../../server/store/redisStore';
+import { INDEX_BUCKETS, RedisStore } from '../../server/store/redisStore';
+import { type RedisClusterHandle, startRedisCluster } from '../support/redisCluster';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redisServer';
 
 let server: RedisServerHandle;
+let cluster: RedisClusterHandle;
 let prefixSeq = 0;
 const opened: RedisStore[] = [];
 
-function newRedisStore(prefix = `t${process.pid}-${prefixSeq++}:`): RedisStore {
-  const s = new RedisStore({ url: server.url, keyPrefix: prefix, commandTimeoutMs: 300 });
+/** Where a store connects: the private single node, or the private six-node Cluster. */
+type Topology = 'single' | 'cluster';
+const TOPOLOGIES: Topology[] = ['single', 'cluster'];
+
+function newRedisStore(prefix = `t${process.pid}-${prefixSeq++}:`, on: Topology = 'single'): RedisStore {
+  const where =
+    on === 'single'
+      ? { url: server.url }
+      : {
+          topology: {
+            kind: 'cluster' as const,
+            nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+            waitReplicas: 1,
+          },
+        };
+  // The Cluster's replies wait for a replica (WAIT): a looser timeout on this shared machine.
+  const s = new RedisStore({ ...where, keyPrefix: prefix, commandTimeoutMs: on === 'single' ? 300 : 2000 });
   opened.push(s);
   return s;
 }
 
-async function readyRedisStore(prefix?: string): Promise<RedisStore> {
-  const s = newRedisStore(prefix);
-  expect(await s.waitReady(5000)).toBe(true);
+async function readyRedisStore(prefix?: string, on: Topology = 'single'): Promise<RedisStore> {
+  const s = newRedisStore(prefix, on);
+  expect(await s.waitReady(10_000)).toBe(true);
   return s;
 }
 
+/** A raw client on the same topology, for looking at keys behind the store's back. */
+async function rawClient(on: Topology): Promise<Redis | Cluster> {
+  if (on === 'single') return new Redis(server.url);
+  const c = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+  await new Promise((resolve) => c.once('ready', resolve));
+  return c;
+}
+
+async function keysMatching(raw: Redis | Cluster, pattern: string): Promise<string[]> {
+  if (raw instanceof Redis) return raw.keys(pattern);
+  const perNode = await Promise.all(raw.nodes('master').map((n) => n.keys(pattern)));
+  return perNode.flat();
+}
+
 beforeAll(async () => {
-  server = await startRedisServer();
-});
+  [server, cluster] = await Promise.all([startRedisServer(), startRedisCluster()]);
+}, 60_000);
 
 afterAll(async () => {
   for (const s of opened) await s.close();
   await server?.dispose();
+  await cluster?.dispose();
 });
 
 function rec(eventId: string, spendMicros: number, over: Partial<SpendRecord> = {}): SpendRecord {
@@ -59,7 +91,8 @@ function nonZero(m: Readonly<Record<string, number>>): Record<string, number> {
 /** The same contract holds for the embedded store and for Redis: the simulator trusts one, production the other. */
 const stores: [string, () => Promise<BudgetStore>][] = [
   ['MemoryStore', async () => new MemoryStore()],
-  ['RedisStore', () => readyRedisStore()],
+  ['RedisStore (single node)', () => readyRedisStore()],
+  ['RedisStore (Cluster: 3 primaries, 3 replicas)', () => readyRedisStore(undefined, 'cluster')],
 ];
 
 describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
@@ -158,10 +191,10 @@ describe.each(stores)('BudgetStore contract: %s', (_name, make) => {
   });
 });
 
-describe('RedisStore specifics', () => {
+describe.each(TOPOLOGIES)('RedisStore specifics on a %s', (on) => {
   it('puts every campaign key under the campaign hash tag and sets TTLs', async () => {
     const prefix = `tag${prefixSeq++}:`;
-    const s = await readyRedisStore(prefix);
+    const s = await readyRedisStore(prefix, on);
     await s.applySpend([rec('ev-1', 5)]);
     await s.acquireLeases([{ ...day, instanceId: 'i1', requestMicros: 5, budgetMicros: 10 }]);
     await s.putCampaign(makeCampaign({ id: 'c1', dailyBudgetMicros: 10 }));
@@ -173,11 +206,11 @@ describe('RedisStore specifics', () => {
       trips: 0,
       lastTransitionMs: 0,
     });
-    const raw = new Redis(server.url);
+    const raw = await rawClient(on);
     try {
-      const keys = (await raw.keys(`${prefix}*`)).sort();
+      const keys = (await keysMatching(raw, `${prefix}*`)).sort();
       const outside = keys.filter((k) => !k.startsWith(`${prefix}{c:c1}:`));
-      expect(outside).toEqual([`${prefix}campaigns`]);
+      expect(outside).toEqual([expect.stringMatching(new RegExp(`^${prefix}\\{idx:\\d+\\}:campaigns$`))]);
       expect(keys.length).toBe(10);
       const ttl = async (k: string) => raw.ttl(`${prefix}{c:c1}:${k}`);
       const dedupTtl = await ttl('ev:ev-1');
@@ -193,28 +226,51 @@ describe('RedisStore specifics', () => {
   });
 
   it('answers the first command of a fresh client instead of failing it while connecting', async () => {
-    const s = newRedisStore();
+    const s = newRedisStore(undefined, on);
     expect(await s.applySpend([rec('first', 3)])).toEqual([true]);
   });
 
-  it('rejects at once when nothing listens, as a store failure', async () => {
-    const port = await freePort();
-    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 });
-    opened.push(s);
-    await expect(s.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(s.listCampaigns()).rejects.toBeInstanceOf(StoreUnavailableError);
-  });
-
-  it('rejects a key prefix that would steal the hash tag', () => {
-    expect(() => new RedisStore({ url: server.url, keyPrefix: 'a{b}:' })).toThrow(RangeError);
-  });
+  it('lists 10,000 campaigns spread over the index buckets, and those of the old single index', async () => {
+    const prefix = `many${prefixSeq++}:`;
+    const s = await readyRedisStore(prefix, on);
+    const raw = await rawClient(on);
+    try {
+      // Written straight to Redis in big batches: putCampaign one at a time would take a while.
+      const ids = Array.from({ length: 10_000 }, (_, i) => `m-${String(i).padStart(5, '0')}`);
+      const json = (id: string) => JSON.stringify(makeCampaign({ id, dailyBudgetMicros: 1_000 }));
+      for (let i = 0; i < ids.length; i += 1000) {
+        await Promise.all(
+          ids.slice(i, i + 1000).map((id) => raw.set(`${prefix}{c:${id}}:campaign`, json(id))),
+        );
+      }
+      for (let i = 0; i < 5_000; i += 500) {
+        const batch = ids.slice(i, i + 500);
+        await Promise.all(batch.map((id) => s.putCampaign(makeCampaign({ id, dailyBudgetMicros: 1_000 }))));
+      }
+      // The second half only in the index an earlier version kept: it must still be listed.
+      await raw.sadd(`${prefix}campaigns`, ...ids.slice(5_000));
+      const listed = await s.listCampaigns();
+      expect(listed.length).toBe(10_000);
+      expect(listed.map((c) => c.id)).toEqual(ids);
+      const buckets = await keysMatching(raw, `${prefix}{idx:*`);
+      expect(buckets.length).toBe(INDEX_BUCKETS);
+      expect(await s.deleteCampaign('m-07000')).toBe(true);
+      expect(await s.deleteCampaign('m-00001')).toBe(true);
+      const after = (await s.listCampaigns()).map((c) => c.id);
+      expect(after.length).toBe(9_998);
+      expect(after).not.toContain('m-07000');
+      expect(after).not.toContain('m-00001');
+    } finally {
+      raw.disconnect();
+    }
+  }, 60_000);
 
   it('never grants more than the budget to concurrent acquirers on separate connections', async () => {
     const prefix = `prop${prefixSeq++}:`;
     const clients = [
-      await readyRedisStore(prefix),
-      await readyRedisStore(prefix),
-      await readyRedisStore(prefix),
+      await readyRedisStore(prefix, on),
+      await readyRedisStore(prefix, on),
+      await readyRedisStore(prefix, on),
     ];
     let run = 0;
     await fc.assert(
@@ -256,9 +312,9 @@ describe('RedisStore specifics', () => {
   it('counts concurrent duplicate deliveries from several connections exactly once', async () => {
     const prefix = `dup${prefixSeq++}:`;
     const clients = [
-      await readyRedisStore(prefix),
-      await readyRedisStore(prefix),
-      await readyRedisStore(prefix),
+      await readyRedisStore(prefix, on),
+      await readyRedisStore(prefix, on),
+      await readyRedisStore(prefix, on),
     ];
     const events = Array.from({ length: 500 }, (_, i) => rec(`e${i}`, 1 + (i % 97)));
     const expected = events.reduce((a, e) => a + e.spendMicros, 0);
@@ -277,6 +333,20 @@ describe('RedisStore specifics', () => {
     const [d] = await clients[0]!.readDays([day]);
     expect(d!.spentMicros).toBe(expected);
     expect(d!.totalSpentMicros).toBe(expected);
+  });
+});
+
+describe('RedisStore specifics', () => {
+  it('rejects at once when nothing listens, as a store failure', async () => {
+    const port = await freePort();
+    const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 });
+    opened.push(s);
+    await expect(s.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(s.listCampaigns()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('rejects a key prefix that would steal the hash tag', () => {
+    expect(() => new RedisStore({ url: server.url, keyPrefix: 'a{b}:' })).toThrow(RangeError);
   });
 
   it('fails fast with STORE_UNAVAILABLE while Redis is down and reconnects by itself', async () => {

@@ -18,14 +18,21 @@ vi.mock('../../sim/parallel', async (importOriginal) => {
   return {
     ...real,
     runAlgorithmsInWorkers: (...args: Parameters<typeof real.runAlgorithmsInWorkers>) =>
-      real.runAlgorithmsInWorkers(args[0], args[1], args[2], args[3], INVARIANT_WORKER),
+      real.runAlgorithmsInWorkers(args[0], args[1], args[2], args[3], args[4], INVARIANT_WORKER),
   };
 });
 
 describe('errors thrown in a worker thread', () => {
   it('come back rebuilt from their code: a broken invariant stays a SimInvariantError', async () => {
     const world = buildWorld(smallScenario());
-    const err = await runAlgorithmsInWorkers(world, ['EVEN'], 1, undefined, INVARIANT_WORKER).catch((e) => e);
+    const err = await runAlgorithmsInWorkers(
+      world,
+      ['EVEN'],
+      1,
+      undefined,
+      undefined,
+      INVARIANT_WORKER,
+    ).catch((e) => e);
     expect(errorCode(err)).toBe('SIM_ERR_INVARIANT');
     expect(err).toBeInstanceOf(SimInvariantError);
     expect(err.message).toBe('throttle 1.5 outside [0, 1] for c1');

@@ -79,7 +79,15 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once('exit', () => r()));
 }
 
-export async function startRedisServer(): Promise<RedisServerHandle> {
+export interface RedisServerOptions {
+  /**
+   * More redis-server arguments, after the defaults (a later one wins): the fault harness turns on
+   * `--appendonly yes` so a SIGKILLed server comes back with its data.
+   */
+  readonly extraArgs?: readonly string[];
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'pacer-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -102,6 +110,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
         'no',
         '--loglevel',
         'warning',
+        ...(opts.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -82,14 +82,17 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, attem
 }
 
 export async function startServer(opts: {
-  redisUrl: string;
+  /** null: no REDIS_URL (the embedded store, or a topology given in `env`). */
+  redisUrl: string | null;
   journalDir: string;
   instanceId: string;
   env?: Record<string, string>;
-  /** Node arguments of the server (default: server/main.ts through tsx). */
+  /** What node runs (default: server/main.ts through tsx); the fault harness runs a prebuilt bundle. */
   nodeArgs?: readonly string[];
-  /** Longest wait for /health to answer at each start (PGlite's first start creates a database). */
+  /** Longest wait for /health to answer after a (re)start (default 30 s). */
   startTimeoutMs?: number;
+  /** Called with each process's pid as it is spawned: lets a caller stop a start still in flight. */
+  onSpawn?: (pid: number) => void;
 }): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -98,13 +101,12 @@ export async function startServer(opts: {
 
   const launch = async () => {
     out = '';
-    const args = opts.nodeArgs ?? ['--import', 'tsx', join(ROOT, 'server', 'main.ts')];
-    const c = spawn(process.execPath, [...args], {
+    const c = spawn(process.execPath, opts.nodeArgs ?? ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
-        REDIS_URL: opts.redisUrl,
+        ...(opts.redisUrl === null ? {} : { REDIS_URL: opts.redisUrl }),
         PORT: String(port),
         HOST: '127.0.0.1',
         JOURNAL_DIR: opts.journalDir,
@@ -115,28 +117,39 @@ export async function startServer(opts: {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
+    if (c.pid !== undefined) opts.onSpawn?.(c.pid);
     c.stdout!.on('data', (d) => {
       out += d.toString();
     });
     c.stderr!.on('data', (d) => {
       out += d.toString();
     });
-    // A process that exits while starting fails at once, with its code and output.
-    const died = new Promise<never>((_, reject) => {
-      c.once('exit', (code, signal) => reject(new Error(`server exited with ${code ?? signal}: ${out}`)));
-    });
-    died.catch(() => undefined);
-    await Promise.race([
-      died,
-      waitFor(
-        `${opts.instanceId} to listen on ${port}`,
-        async () => {
-          if (c.exitCode !== null) return false;
-          return (await request('GET', `${url}/health`)).status === 200;
-        },
-        Math.ceil((opts.startTimeoutMs ?? 30_000) / 100),
-      ),
-    ]);
+    // waitFor swallows a probe's exception, so a process that exits at once (a refused config)
+    // is noticed by its exit event instead of after the whole wait.
+    let gone = false;
+    const exitedEarly = new Promise<never>((_, reject) =>
+      c.once('exit', (code, signal) => {
+        gone = true;
+        reject(new Error(`server exited with ${code ?? signal} before listening: ${out}`));
+      }),
+    );
+    exitedEarly.catch(() => undefined);
+    const ready = waitFor(
+      `${opts.instanceId} to listen on ${port}:\n${out}`,
+      async () => {
+        if (gone) return true;
+        return (await request('GET', `${url}/health`)).status === 200;
+      },
+      Math.ceil((opts.startTimeoutMs ?? 60_000) / 100),
+    );
+    try {
+      await Promise.race([ready, exitedEarly]);
+      if (gone) await exitedEarly;
+    } catch (err) {
+      // A server that never came up must not outlive the caller, which has no handle to stop it.
+      c.kill('SIGKILL');
+      throw err;
+    }
   };
 
   const exited = (c: ChildProcess) =>

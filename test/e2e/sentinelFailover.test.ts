@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dayWindowAt } from '../../core/index';
+import { RedisStore } from '../../server/store/redisStore';
+import { FailoverTraffic } from '../support/failoverTraffic';
+import { type RedisSentinelHandle, SENTINEL_NAME, startRedisSentinel } from '../support/redisSentinel';
+import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
+
+/**
+ * Two server instances on a Sentinel-managed primary with one replica. Under load the primary is
+ * killed with SIGKILL; the Sentinels promote the replica and the instances find it through them,
+ * without help. Afterwards the new primary holds exactly the acknowledged spend.
+ */
+const CAMPAIGNS = [
+  ...Array.from({ length: 4 }, (_, i) => ({ id: `sf-big-${i}`, cents: 100_000 })),
+  { id: 'sf-small-0', cents: 100 },
+];
+
+let sentinel: RedisSentinelHandle;
+let servers: ServerProcess[] = [];
+let root: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'pacer-e2e-sentinel-'));
+  sentinel = await startRedisSentinel();
+  servers = await Promise.all(
+    ['a', 'b'].map((x) =>
+      startServer({
+        redisUrl: null,
+        journalDir: join(root, x),
+        instanceId: `sf-${x}`,
+        env: { REDIS_SENTINELS: sentinel.seeds, REDIS_SENTINEL_NAME: SENTINEL_NAME },
+      }),
+    ),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  await sentinel?.dispose();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Health {
+  status: string;
+  pending_replay: number;
+  campaigns: number;
+}
+const health = async (s: ServerProcess) => (await request('GET', `${s.url}/health`)).body as Health;
+
+describe('two instances on a Sentinel-managed Redis', () => {
+  it('follow the promoted replica by themselves and keep exact totals', async () => {
+    for (const c of CAMPAIGNS) {
+      const res = await request('POST', `${servers[0]!.url}/campaigns`, {
+        id: c.id,
+        daily_budget_cents: c.cents,
+        pacing_mode: 'ASAP',
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    for (const s of servers) {
+      await waitFor(
+        `${s.instanceId} to load the campaigns`,
+        async () => (await health(s)).campaigns === CAMPAIGNS.length,
+      );
+    }
+    const dayKey = dayWindowAt('UTC', Date.now()).key;
+    const traffic = new FailoverTraffic(
+      'sf',
+      CAMPAIGNS.map((c) => c.id),
+    );
+    const all = () => servers;
+    const t0 = Date.now();
+    const mark = (what: string) =>
+      console.log(`sentinel failover: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const before = traffic.run(all, 1_500, 16);
+    await waitFor('spend before the failover', async () => traffic.acked.size >= 200, 1200);
+    await sentinel.primary.kill();
+    mark(`primary ${sentinel.primary.port} killed`);
+    await waitFor(
+      'the Sentinels to promote the replica',
+      async () => (await sentinel.currentPrimaryPort()) === sentinel.replica.port,
+      300,
+    );
+    mark('replica promoted');
+    const during = await before;
+    mark('load during the failover done');
+    await waitFor(
+      'both instances healthy with nothing left to replay',
+      async () => {
+        const h = await Promise.all(servers.map(health));
+        return h.every((x) => x.status === 'healthy' && x.pending_replay === 0);
+      },
+      600,
+    );
+    mark('instances healthy again');
+    const after = await traffic.run(all, 500, 16);
+    expect(after.degradedDecisions).toBe(0);
+    expect(during.allowed + after.allowed).toBeGreaterThan(300);
+
+    // Read straight from the promoted replica: it is the primary now.
+    const store = new RedisStore({ url: `redis://127.0.0.1:${sentinel.replica.port}` });
+    try {
+      const expected = traffic.expectedMicros();
+      const snaps = await store.readDays(CAMPAIGNS.map((c) => ({ campaignId: c.id, dayKey })));
+      CAMPAIGNS.forEach((c, i) => {
+        const snap = snaps[i]!;
+        expect(snap.spentMicros, `${c.id} total`).toBe(expected.get(c.id) ?? 0);
+        expect(snap.totalSpentMicros, `${c.id} lifetime`).toBe(expected.get(c.id) ?? 0);
+        expect(snap.spentMicros, `${c.id} within budget`).toBeLessThanOrEqual(c.cents * 10_000);
+        expect(snap.leasedMicros, `${c.id} leases within budget`).toBeLessThanOrEqual(c.cents * 10_000);
+      });
+      expect(snaps[4]!.spentMicros / (100 * 10_000), 'small budget nearly spent').toBeGreaterThan(0.7);
+    } finally {
+      await store.close();
+    }
+    console.log(
+      `sentinel failover: ${traffic.acked.size} notices acknowledged, ${[...traffic.acked.values()].filter((e) => e.journaled).length} journaled; during: ${JSON.stringify(during)}`,
+    );
+  }, 420_000);
+});
