@@ -18,14 +18,16 @@ FROM node:20-bookworm-slim AS run
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    JOURNAL_DIR=/var/lib/pacer/journal
+    JOURNAL_DIR=/var/lib/pacer/journal \
+    DATA_DIR=/var/lib/pacer/data
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# The spend journal must outlive the container while Redis is down: mount a volume here.
-RUN mkdir -p /var/lib/pacer/journal && chown -R node:node /var/lib/pacer
-VOLUME ["/var/lib/pacer/journal"]
+# The spend journal must outlive the container while Redis is down, and without DATABASE_URL the
+# embedded database (PGlite) lives in DATA_DIR: mount volumes on both.
+RUN mkdir -p /var/lib/pacer/journal /var/lib/pacer/data && chown -R node:node /var/lib/pacer
+VOLUME ["/var/lib/pacer/journal", "/var/lib/pacer/data"]
 USER node
 EXPOSE 8080
 # Ready = campaigns loaded and journal replayed; a degraded instance (Redis away) is still ready.

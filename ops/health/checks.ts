@@ -11,6 +11,14 @@ interface HealthJson {
   instance_id: string;
   pending_replay: number;
   campaigns: number;
+  /** The system of record (PostgreSQL, or PGlite without DATABASE_URL), when the server has one. */
+  records?: {
+    postgres_healthy: boolean;
+    history_queued: number;
+    history_spilled: number;
+    last_error: string | null;
+    repairing: boolean;
+  };
 }
 
 export interface HealthOptions {
@@ -64,6 +72,7 @@ export async function healthChecks(client: PacerClient, opts: HealthOptions): Pr
     }),
   );
   results.push(journalCheck(health));
+  results.push(recordsCheck(health));
   results.push(await guarded('redis memory', () => redisMemoryCheck(opts.redisUrl)));
   results.push(await guarded('latency sample', () => latencySample(client, opts)));
   let metricsText: string | null = null;
@@ -87,6 +96,18 @@ function journalCheck(h: HealthJson | null): CheckResult {
   return h.pending_replay === 0
     ? pass('journal backlog', '0 spend records waiting for replay')
     : warn('journal backlog', `${h.pending_replay} spend records journaled, waiting for Redis to replay`);
+}
+
+/** The system of record: reachable, and how much spend history waits for it. */
+function recordsCheck(h: HealthJson | null): CheckResult {
+  const name = 'postgresql';
+  if (h === null) return skip(name, '/health did not answer');
+  const r = h.records;
+  if (r === undefined) return skip(name, 'this server reports no system of record');
+  const queue = `history queued ${r.history_queued}, spilled to disk ${r.history_spilled}`;
+  if (!r.postgres_healthy) return fail(name, `unreachable: ${r.last_error ?? 'no error recorded'}; ${queue}`);
+  if (r.repairing) return warn(name, `repairing Redis from the records; ${queue}`);
+  return r.history_spilled > 0 ? warn(name, `reachable; ${queue}`) : pass(name, `reachable; ${queue}`);
 }
 
 async function latencySample(client: PacerClient, opts: HealthOptions): Promise<CheckResult> {

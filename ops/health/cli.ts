@@ -12,7 +12,7 @@ import { healthChecks } from './checks';
 const USAGE = `Usage: npm run health -- --url http://host:port [--url ...] [--key API_KEY]
   [--redis-url redis://host:6379] [--samples 20] [--max-latency-ms 100] [--max-decision-p99-ms 10]
 A quick health check of running pacer instances: liveness, readiness, store, journal backlog,
-Redis memory (with --redis-url), a latency sample, server-side decision latency, breakers.
+PostgreSQL, Redis memory (with --redis-url), a latency sample, server-side decision latency, breakers.
 Exit code 0 when nothing failed, 1 when a check failed, 2 on bad arguments.`;
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -75,10 +75,9 @@ describe('deploy/compose.yaml', () => {
       const s = services[name]!;
       expect(existsSync(resolve(COMPOSE_DIR, s.build.context, s.build.dockerfile))).toBe(true);
       const env = s.environment as Record<string, string>;
-      // Every variable is one the server reads (DATABASE_URL: see the comment in the file).
-      expect(
-        Object.keys(env).filter((k) => CONFIG_VARIABLES[k] === undefined && k !== 'DATABASE_URL'),
-      ).toEqual([]);
+      // Every variable is one the server reads.
+      expect(Object.keys(env).filter((k) => CONFIG_VARIABLES[k] === undefined)).toEqual([]);
+      expect(env.DATABASE_URL).toMatch(/^postgres:\/\/\w+:\w+@postgres:5432\//);
       expect(env.REDIS_URL).toMatch(/^redis:\/\/redis:/);
       expect(env.HOST).toBe('0.0.0.0');
       ids.add(env.INSTANCE_ID!);

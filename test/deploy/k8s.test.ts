@@ -128,12 +128,15 @@ describe('deploy/k8s', () => {
     ).not.toThrow();
   });
 
-  it('ships a Secret whose placeholder key the server refuses, so a forgotten key stops the start', () => {
+  it('ships a Secret whose placeholders the server refuses, so a forgotten value stops the start', () => {
     const secret = one('Secret');
-    expect(Object.keys(secret.stringData)).toEqual(['API_KEY']);
-    expect(() => loadConfig({ API_KEY: secret.stringData.API_KEY }, { instanceId: 'pacer-0' })).toThrow(
-      ConfigError,
-    );
+    expect(Object.keys(secret.stringData)).toEqual(['API_KEY', 'DATABASE_URL']);
+    const good = { API_KEY: 'a-key-of-24-characters!!', DATABASE_URL: 'postgres://p:p@db:5432/pacer' };
+    expect(() => loadConfig(good, { instanceId: 'pacer-0' })).not.toThrow();
+    for (const name of ['API_KEY', 'DATABASE_URL'] as const) {
+      const env = { ...good, [name]: secret.stringData[name] };
+      expect(() => loadConfig(env, { instanceId: 'pacer-0' }), name).toThrow(ConfigError);
+    }
   });
 
   it('Service, PodDisruptionBudget and HorizontalPodAutoscaler point at the Deployment', () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RULES_FILE, dashboardQueries, loadRules, seriesNames } from '../support/deployFiles';
+import { type TestDatabase, createTestDatabase } from '../support/postgresDatabase';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheusServer';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
@@ -17,6 +18,7 @@ import { type ServerProcess, request, startServer, waitFor } from '../support/se
 const CAMPAIGN = 'prom-e2e';
 
 let redis: RedisServerHandle;
+let db: TestDatabase;
 let server: ServerProcess;
 let prom: PrometheusHandle;
 let root: string;
@@ -33,7 +35,14 @@ async function series(expr: string) {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pacer-e2e-prom-'));
   redis = await startRedisServer();
-  server = await startServer({ redisUrl: redis.url, journalDir: join(root, 'j'), instanceId: 'prom-a' });
+  db = await createTestDatabase('prom_e2e');
+  server = await startServer({
+    redisUrl: redis.url,
+    journalDir: join(root, 'j'),
+    instanceId: 'prom-a',
+    env: { DATABASE_URL: db.url },
+    startTimeoutMs: 90_000,
+  });
   prom = await startPrometheus({ targets: [`127.0.0.1:${server.port}`], ruleFiles: [RULES_FILE] });
   const created = await request('POST', `${server.url}/campaigns`, {
     id: CAMPAIGN,
@@ -72,12 +81,13 @@ beforeAll(async () => {
     300,
     200,
   );
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await prom?.dispose();
   await server?.stop();
   await redis?.dispose();
+  await db?.drop();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

@@ -11,6 +11,7 @@ import { intervalTimers, monotonicClock } from '../../server/runtime/time';
 import type { PacerRuntime } from '../../server/runtime/types';
 import { EmbeddedStore } from '../../server/store/embeddedStore';
 import { runOpsCli, verdicts } from '../support/opsCli';
+import { type TestDatabase, createTestDatabase } from '../support/postgresDatabase';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, startServer } from '../support/serverProcess';
 
@@ -23,6 +24,7 @@ import { type ServerProcess, startServer } from '../support/serverProcess';
 const LOOSE = ['--max-p99-ms', '5000', '--decisions', '30', '--concurrent-spends', '200'];
 
 let redis: RedisServerHandle;
+let db: TestDatabase;
 let server: ServerProcess;
 let broken: FastifyInstance;
 let brokenUrl: string;
@@ -48,11 +50,13 @@ function doubleCounting(runtime: PacerRuntime): PacerRuntime {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pacer-validate-'));
   redis = await startRedisServer();
+  db = await createTestDatabase('validate_ops');
   server = await startServer({
     redisUrl: redis.url,
     journalDir: join(root, 'j'),
     instanceId: 'validate-a',
-    env: { BREAKER_COOLDOWN_MS: '1000' },
+    env: { BREAKER_COOLDOWN_MS: '1000', DATABASE_URL: db.url },
+    startTimeoutMs: 90_000,
   });
   const config = loadConfig({ LOG_LEVEL: 'silent', BREAKER_COOLDOWN_MS: '1000' }, { instanceId: 'broken' });
   broken = await buildApp(config, {
@@ -72,12 +76,13 @@ beforeAll(async () => {
     defaultMetrics: false,
   });
   brokenUrl = await broken.listen({ host: '127.0.0.1', port: 0 });
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await broken?.close();
   await server?.stop();
   await redis?.dispose();
+  await db?.drop();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -135,6 +140,7 @@ describe('npm run health', () => {
       readiness: 'PASS',
       store: 'PASS',
       'journal backlog': 'PASS',
+      postgresql: 'PASS',
       'redis memory': 'PASS',
       'latency sample': 'PASS',
       metrics: 'PASS',
