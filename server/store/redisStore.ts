@@ -110,8 +110,8 @@ export const INDEX_BUCKETS = 64;
  * be small enough for its last reply to come back in time even on a busy machine.
  */
 const PIPELINE_CHUNK = 1000;
-/** How long a write waits for its replicas (WAIT) before it counts as failed. */
-const WAIT_TIMEOUT_MS = 250;
+/** WAIT gives up this long before the command timeout would cut it off. */
+const WAIT_MARGIN_MS = 100;
 
 function unavailable(what: string, cause: unknown): StoreUnavailableError {
   const detail = cause instanceof Error ? cause.message : String(cause);
@@ -156,6 +156,8 @@ export class RedisStore implements BudgetStore {
    * with it when its replica is promoted.
    */
   private readonly waitReplicas: number;
+  /** How long a write waits for its replicas before it counts as failed (and is retried). */
+  private readonly waitTimeoutMs: number;
   /** Settles once the first connection attempt has succeeded or failed. */
   private readonly firstAttempt: Promise<void>;
   private attempted = false;
@@ -173,6 +175,7 @@ export class RedisStore implements BudgetStore {
       (options.url === undefined ? undefined : { kind: 'single', url: options.url, waitReplicas: 0 });
     if (topology === undefined) throw new RangeError('RedisStore needs a url or a topology');
     this.waitReplicas = topology.waitReplicas;
+    this.waitTimeoutMs = Math.max(50, (options.commandTimeoutMs ?? 500) - WAIT_MARGIN_MS);
     const redis = createRedisClient(topology, options);
     // Connection errors surface through command rejections; without a listener ioredis logs each one.
     redis.on('error', () => {});
@@ -274,7 +277,7 @@ export class RedisStore implements BudgetStore {
     const runTask = async (chunk: number[]) => {
       const p = redis.pipeline() as unknown as Pipe;
       for (const i of chunk) add(p, items[i]!);
-      if (waitFor > 0) p.role().wait(waitFor, WAIT_TIMEOUT_MS);
+      if (waitFor > 0) p.role().wait(waitFor, this.waitTimeoutMs);
       const v = replies(what, await p.exec());
       if (waitFor > 0) {
         // A primary whose replicas are all gone (its own replica was just promoted) cannot replicate:
