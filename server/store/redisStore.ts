@@ -115,8 +115,8 @@ export const INDEX_BUCKETS = 64;
  * 600,000 reads timed out at its tail, and a server with 100,000 campaigns could not start).
  */
 const PIPELINE_CHUNK = 1000;
-/** How long a write waits for its replicas (WAIT) before it counts as failed. */
-const WAIT_TIMEOUT_MS = 250;
+/** WAIT gives up this long before the command timeout would cut it off. */
+const WAIT_MARGIN_MS = 100;
 
 /** Redis' reply prefixes and ioredis' own messages, mapped to why the store failed. */
 function failureReason(detail: string): StoreFailureReason {
@@ -193,6 +193,8 @@ export class RedisStore implements BudgetStore {
    * with it when its replica is promoted.
    */
   private readonly waitReplicas: number;
+  /** How long a write waits for its replicas before it counts as failed (and is retried). */
+  private readonly waitTimeoutMs: number;
   /** Settles once the first connection attempt has succeeded or failed. */
   private readonly firstAttempt: Promise<void>;
   private attempted = false;
@@ -210,6 +212,7 @@ export class RedisStore implements BudgetStore {
       (options.url === undefined ? undefined : { kind: 'single', url: options.url, waitReplicas: 0 });
     if (topology === undefined) throw new RangeError('RedisStore needs a url or a topology');
     this.waitReplicas = topology.waitReplicas;
+    this.waitTimeoutMs = Math.max(50, (options.commandTimeoutMs ?? 500) - WAIT_MARGIN_MS);
     const redis = createRedisClient(topology, options);
     // Connection errors surface through command rejections; without a listener ioredis logs each one.
     redis.on('error', () => {});
@@ -313,7 +316,7 @@ export class RedisStore implements BudgetStore {
     const runTask = async (chunk: number[]) => {
       const p = redis.pipeline() as unknown as Pipe;
       for (const i of chunk) add(p, items[i]!);
-      if (waitFor > 0) p.role().wait(waitFor, WAIT_TIMEOUT_MS);
+      if (waitFor > 0) p.role().wait(waitFor, this.waitTimeoutMs);
       const v = replies(what, await p.exec());
       if (waitFor > 0) {
         // A primary whose replicas are all gone (its own replica was just promoted) cannot replicate:
