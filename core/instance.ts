@@ -264,6 +264,11 @@ export class PacerInstance {
     unpin(s.ledger, micros);
   }
 
+  /** Marks a campaign for the next sync round (peers' spend, lease), as a decision would. */
+  markActive(s: PacingState): void {
+    this.touch(s);
+  }
+
   private touch(s: PacingState): void {
     if (s.touched) return;
     s.touched = true;

@@ -126,7 +126,9 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
     },
     async (request) => {
       const body = request.body;
-      if (runtime.getCampaign(body.campaign_id) === null) throw missingCampaign(runtime, body.campaign_id);
+      // A notice for a campaign created on another instance a moment ago must not be refused.
+      if (runtime.getCampaign(body.campaign_id) === null && !(await runtime.adoptCampaign(body.campaign_id)))
+        throw missingCampaign(runtime, body.campaign_id);
       const spendMicros = centsField('spend_cents', body.spend_cents);
       const outcome = await runtime.trackSpend({
         campaignId: body.campaign_id,
@@ -156,7 +158,7 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
       },
     },
     async (request) => {
-      const status = runtime.status(request.params.id);
+      const status = await runtime.freshStatus(request.params.id);
       if (status === null) throw missingCampaign(runtime, request.params.id);
       return budgetStatusToJson(status);
     },

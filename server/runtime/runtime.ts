@@ -289,6 +289,35 @@ class ServerRuntime implements Runtime {
     return budgetStatus(s, this.deps.clock.nowMs(), this.instance.degraded);
   }
 
+  /**
+   * The status with the fleet's spend as of one sync round ago at most. A campaign that took no
+   * traffic here is left out of sync rounds, so its view of the other instances' spend went stale
+   * (80 s seen); it is marked and synced once before answering.
+   */
+  async freshStatus(campaignId: string): Promise<BudgetStatus | null> {
+    const s = this.instance.states.get(campaignId);
+    if (s === undefined) return null;
+    if (!s.touched && !this.instance.degraded && this.isReady()) {
+      this.instance.markActive(s);
+      await this.schedule('sync');
+    }
+    return this.status(campaignId);
+  }
+
+  /**
+   * A campaign another instance created since this one last refreshed (every 5 s): looked up in
+   * the store so its win notices are booked, not refused as unknown. True when it exists.
+   */
+  async adoptCampaign(campaignId: string): Promise<boolean> {
+    if (this.instance.states.has(campaignId)) return true;
+    if (!this.isReady() || this.instance.degraded) return false;
+    const c = await this.deps.store.getCampaign(campaignId);
+    if (c === null || this.instance.states.has(campaignId)) return this.instance.states.has(campaignId);
+    this.instance.upsertCampaign(c, this.deps.clock.nowMs());
+    this.emit({ type: 'campaign', campaignId: c.id, deleted: false });
+    return true;
+  }
+
   /** The last `days` days of the campaign, oldest first, today last, as the store has them. */
   async performance(campaignId: string, days: number): Promise<DailyPerformance[]> {
     const s = this.instance.states.get(campaignId);

@@ -98,6 +98,10 @@ export interface PacerRuntime {
   /** Rejects with UnknownCampaignError (server/errors) for an unknown campaign. */
   trackSpend(input: SpendInput): Promise<SpendOutcome>;
   status(campaignId: string): BudgetStatus | null;
+  /** `status` after one sync round when the campaign was idle here (its peers' spend may be stale). */
+  freshStatus(campaignId: string): Promise<BudgetStatus | null>;
+  /** Loads a campaign another instance created and this one has not refreshed yet; false if none. */
+  adoptCampaign(campaignId: string): Promise<boolean>;
   performance(campaignId: string, days: number): Promise<DailyPerformance[]>;
   health(): HealthReport;
   /** True once campaigns are loaded: before that an unknown id may exist and is answered 503, not 404. */
