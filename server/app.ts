@@ -68,7 +68,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,
     // Campaign ids run to 128 characters; find-my-way's default of 100 answered 414 to the longest.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // start() may wait for a killed predecessor's instance claim to lapse (5 s) and for the first
     // load (5 s) before it lets the server listen; Fastify's default 10 s would cut that short.
     pluginTimeout: 30_000,

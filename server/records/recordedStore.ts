@@ -1,4 +1,5 @@
 import type { BreakerSnapshot } from '../../core/breaker';
+import type { InstanceClaim } from '../../core/store';
 import type { Campaign } from '../../core/campaign';
 import { DAY_MS } from '../../core/dayWindow';
 import type { PacerInstance } from '../../core/instance';
@@ -100,8 +101,17 @@ export class RecordedStore implements BudgetStore {
   private recordsError: { message: string; atMs: number } | null = null;
   private readonly o: RecordedStoreOptions;
 
+  /** The hot store's instance-id claim, passed through (the runtime only claims where it exists). */
+  readonly claimInstance?: (claim: InstanceClaim) => Promise<boolean>;
+  readonly releaseInstance?: (claim: InstanceClaim) => Promise<void>;
+
   constructor(opts: RecordedStoreOptions) {
     this.o = opts;
+    // Without these a wrapped Redis never claimed the id, and a second process with the same
+    // INSTANCE_ID ran healthy beside the first (found by npm run chaos, seed 2).
+    const inner = opts.inner;
+    if (inner.claimInstance !== undefined) this.claimInstance = (c) => inner.claimInstance!(c);
+    if (inner.releaseInstance !== undefined) this.releaseInstance = (c) => inner.releaseInstance!(c);
   }
 
   /** The instance whose leases a repair re-asserts (set once the runtime exists). */
