@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestDatabase } from '../test/support/postgresDatabase';
 import { type RedisServerHandle, startRedisServer } from '../test/support/redisServer';
 import { type ServerProcess, startServer } from '../test/support/serverProcess';
 import { onCleanup } from './cleanup';
@@ -50,14 +51,21 @@ export class Cluster {
     readonly dir: string,
     readonly redis: RedisServerHandle,
     private readonly nowMs: () => number,
+    private readonly databaseUrl: string,
   ) {}
 
   static async start(o: ClusterOptions, nowMs: () => number): Promise<Cluster> {
     const dir = mkdtempSync(join(tmpdir(), `pacer-chaos-${o.seed}-`));
     onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-    const redis = await startRedisServer({ extraArgs: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+    // appendfsync always: the pacer acknowledges spend once Redis applied it, so a Redis that may
+    // forget its last second on SIGKILL (everysec) loses acknowledged spend by design, not by bug.
+    const redis = await startRedisServer({ extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] });
     onCleanup(() => redis.dispose());
-    const cluster = new Cluster(o, dir, redis, nowMs);
+    // A fleet shares one system of record: a database of this run's own on the machine's
+    // PostgreSQL (per-instance PGlite would split the registry and could not repair an empty Redis).
+    const db = await createTestDatabase(`chaos${o.seed}`);
+    onCleanup(() => db.drop());
+    const cluster = new Cluster(o, dir, redis, nowMs, db.url);
     onCleanup(() => cluster.unmountAll());
     onCleanup(() => cluster.killAll());
     await Promise.all(
@@ -69,6 +77,7 @@ export class Cluster {
   private env(clockFile: string | null): Record<string, string> {
     return {
       API_KEY: this.options.apiKey,
+      DATABASE_URL: this.databaseUrl,
       RESERVATION_TTL_MS: String(this.options.reservationTtlMs),
       LOG_LEVEL: 'warn',
       SHUTDOWN_GRACE_MS: '2000',
