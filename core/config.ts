@@ -1,4 +1,4 @@
-import { type BreakerConfig, DEFAULT_BREAKER_CONFIG } from './breaker';
+import { BREAKER_MODES, type BreakerConfig, DEFAULT_BREAKER_CONFIG } from './breaker';
 
 /** Tuning of the pacing core. One frozen object per process or simulation run. */
 export interface PacerConfig {
@@ -46,6 +46,8 @@ export function pacerConfig(overrides: Partial<PacerConfig> = {}): PacerConfig {
   if (!(c.rateHalfLifeMs > 0)) bad('rateHalfLifeMs must be > 0');
   if (!(c.reservationTtlMs >= 1000)) bad('reservationTtlMs must be >= 1000');
   if (!(c.degradedThrottle >= 0 && c.degradedThrottle <= 1)) bad('degradedThrottle must be in [0, 1]');
+  if (!BREAKER_MODES.includes(c.breaker.mode)) bad(`breaker.mode must be one of ${BREAKER_MODES.join(', ')}`);
+  if (!(c.breaker.floodShare > 0)) bad('breaker.floodShare must be > 0');
   if (!(c.breaker.tripRatio > 0 && c.breaker.tripRatio <= 1)) bad('breaker.tripRatio must be in (0, 1]');
   if (!(c.breaker.cooldownMs >= 0)) bad('breaker.cooldownMs must be >= 0');
   if (!(Number.isInteger(c.breaker.probeCount) && c.breaker.probeCount >= 1))

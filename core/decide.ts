@@ -3,6 +3,9 @@ import type { Decision, DecisionReason } from './decision';
 import { bookSpend, dayCommittedMicros, expireReservations, release, reserve, rollDay } from './ledger';
 import { impressionCostMicros } from './money';
 import type { PacingState } from './pacingState';
+import { computeKnots, createValueQuantiles, observeValue, valueQuantile } from './valueQuantiles';
+
+const ASAP_REFRESH_VALUES = 4096;
 
 /** A source of uniform draws in [0, 1): seeded in the simulator, per-request in the server. */
 export type Rand = () => number;
@@ -31,8 +34,29 @@ export function advance(s: PacingState, nowMs: number): void {
 }
 
 /**
+ * Whether a throttled campaign skips this request. With a value signal (`value` >= 0) and enough
+ * recent values, it skips the requests below the `throttle` quantile of recent values (ties by
+ * coin); without one, a coin with probability `throttle`.
+ */
+function skips(s: PacingState, throttle: number, value: number, rand: Rand): boolean {
+  if (throttle <= 0) return false;
+  if (throttle >= 1) return true;
+  if (value >= 0 && s.values !== null) {
+    const threshold = valueQuantile(s.values, throttle);
+    if (threshold >= 0) {
+      if (value > threshold) return false;
+      if (value < threshold) return true;
+    }
+  }
+  return rand() < throttle;
+}
+
+/**
  * Whether the campaign may bid on one request, and at what maximum CPM. Pure but for the state it
- * updates (controller, breaker, reservation) and one draw from `rand` when throttling is partial.
+ * updates (controller, breaker, reservation, recent values) and at most one draw from `rand` when
+ * throttling is partial. `value` is the request's value signal (predicted CTR or a value score,
+ * >= 0), or -1 when it carries none: with one, a partial throttle passes the request when its value
+ * is above the throttle's quantile of recent values instead of by coin.
  * Never allows a bid whose impression cost, added to spend and reservations, would pass the daily,
  * total or leased budget.
  */
@@ -43,6 +67,7 @@ export function decide(
   rand: Rand,
   degraded: boolean,
   out: Decision,
+  value = -1,
 ): Decision {
   const c = s.campaign;
   if (c.status !== 'ACTIVE') return deny(out, c.status === 'PAUSED' ? 'paused' : 'ended', 1, degraded);
@@ -69,9 +94,7 @@ export function decide(
   const committed = dayCommittedMicros(ledger);
 
   if (committed + cost > limit) {
-    // Near the end of the budget a bid that no longer fits opens the breaker; far from it only
-    // this bid is too big, and tripping would throttle the campaign for the rest of the day.
-    if (committed >= s.config.breaker.tripRatio * limit) s.breaker.trip(nowMs);
+    if (s.breaker.tripsWhenFull(committed, limit)) s.breaker.trip(nowMs);
     return deny(
       out,
       limit < c.dailyBudgetMicros ? 'total_budget_exhausted' : 'budget_exhausted',
@@ -89,15 +112,24 @@ export function decide(
   if (c.pacingMode === 'ASAP') {
     throttle = asapThrottle(s, committed, limit);
   } else {
-    if (nowMs - s.lastTickMs >= s.config.tickMs) tick(s, nowMs);
+    if (nowMs - s.lastTickMs >= s.config.tickMs) {
+      tick(s, nowMs);
+      if (s.values !== null) computeKnots(s.values);
+    }
     throttle = 1 - s.passRate;
   }
+  if (value >= 0 && value < Number.POSITIVE_INFINITY) {
+    if (s.values === null) s.values = createValueQuantiles();
+    observeValue(s.values, value);
+    // ASAP never re-plans: its quantiles refresh by count instead.
+    if (c.pacingMode === 'ASAP' && s.values.seen % ASAP_REFRESH_VALUES === 0) computeKnots(s.values);
+  } else value = -1;
   const floor = s.breaker.minThrottle();
   if (throttle < floor) throttle = floor;
   if (degraded && throttle < s.config.degradedThrottle) throttle = s.config.degradedThrottle;
 
   // Probes are the breaker's own test bids: they go through whatever the throttle says.
-  if (admission === 'pass' && throttle > 0 && (throttle >= 1 || rand() < throttle)) {
+  if (admission === 'pass' && skips(s, throttle, value, rand)) {
     return deny(out, 'throttled', throttle, degraded);
   }
 
@@ -126,7 +158,11 @@ export function recordSpend(
   if (!Number.isSafeInteger(spendMicros) || spendMicros < 0)
     throw new RangeError(`spend ${spendMicros} is not whole micros >= 0`);
   advance(s, nowMs);
-  if (reservedMicros > 0) release(s.ledger, reservedMicros, reservedAtMs);
+  if (reservedMicros > 0) {
+    const freed = release(s.ledger, reservedMicros, reservedAtMs);
+    // The bid had reserved its exposure, but the reservation expired before this notice came.
+    if (freed === 0) s.breaker.observeUnreserved(spendMicros, budgetLimitMicros(s), nowMs);
+  }
   bookSpend(s.ledger, spendMicros, nowMs);
 }
 
