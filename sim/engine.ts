@@ -225,6 +225,9 @@ export async function runAlgorithm(
   const bidCpm = Float64Array.from(world.campaigns, (c) => c.bidCpmMicros);
   const ids = campaigns.map((c) => c.id);
   const linearCtr = sc.bidding.kind === 'linear_ctr';
+  // The request's pctr as decide()'s value signal: a throttled campaign passes its best requests.
+  const valueAware = sc.bidding.valueSignal === 'pctr';
+  const fillFirst = linearCtr || valueAware;
   const baseCtr = sc.bidding.baseCtr;
   const firstPrice = sc.market.pricing === 'first';
 
@@ -536,7 +539,8 @@ export async function runAlgorithm(
     const pacerStates = states[inst]!;
     const degraded = pacer.degraded;
     const k = candidateCount.sample(candRand());
-    if (linearCtr && k > 0) source.fill();
+    if (fillFirst && k > 0) source.fill();
+    const value = valueAware ? req.pctr : -1;
     let nAllowed = 0;
     let best = -1;
     let bestBid = 0;
@@ -551,7 +555,7 @@ export async function runAlgorithm(
         if (bid < 1) bid = 1;
       }
       // Through the instance, as the server decides: it notes which campaigns its next sync visits.
-      const d = pacer.decideState(pacerStates[c]!, bid, t, throttleRand, out);
+      const d = pacer.decideState(pacerStates[c]!, bid, t, throttleRand, out, value);
       decisions++;
       const cdk = c * days + day;
       candidates[cdk] = candidates[cdk]! + 1;
@@ -580,7 +584,7 @@ export async function runAlgorithm(
       nAllowed++;
     }
     if (nAllowed === 0) return;
-    if (!linearCtr) source.fill();
+    if (!fillFirst) source.fill();
     const price = req.marketPriceCpmMicros;
     const won = bestBid >= price;
     for (let j = 0; j < nAllowed; j++) {

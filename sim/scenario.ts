@@ -22,7 +22,12 @@ export interface Scenario {
   };
   readonly pacer: PacerOverrides;
   readonly stream: SyntheticStreamSpec | RecordedStreamSpec;
-  readonly bidding: { readonly kind: 'fixed' | 'linear_ctr'; readonly baseCtr: number };
+  readonly bidding: {
+    readonly kind: 'fixed' | 'linear_ctr';
+    readonly baseCtr: number;
+    /** pctr: each request's predicted CTR reaches decide() as its value signal; none: coin flips. */
+    readonly valueSignal: 'pctr' | 'none';
+  };
   readonly market: { readonly pricing: 'second' | 'first' };
   readonly winNotices: {
     readonly medianDelayMs: number;
@@ -52,6 +57,8 @@ export interface PacerOverrides {
   readonly dualStepSize?: number;
   readonly dualLambdaMax?: number;
   readonly breaker?: {
+    readonly mode?: 'precision' | 'classic';
+    readonly floodShare?: number;
     readonly tripRatio?: number;
     readonly cooldownMs?: number;
     readonly probeCount?: number;
@@ -84,6 +91,8 @@ export interface RecordedStreamSpec {
   readonly delimiter: string;
   readonly header: boolean;
   readonly priceMicrosPerUnit: number;
+  /** log: rows of an hour in log order; shuffled: a seeded permutation of them per run seed. */
+  readonly order: 'log' | 'shuffled';
   readonly columns: {
     readonly marketPrice: number | string;
     readonly click?: number | string;
@@ -326,9 +335,13 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
         if (typeof v === 'string')
           problems.push(`/stream/columns/${k}: a column name needs header: true; use an index`);
     }
+    const order = s.order ?? 'log';
+    if (order === 'shuffled' && columns !== undefined && columns.hour === undefined)
+      problems.push('/stream/order: "shuffled" permutes rows within an hour and needs an hour column');
     stream = {
       kind: 'recorded',
       path: s.path,
+      order,
       delimiter: s.delimiter ?? (ipinyou ? '\t' : ','),
       header,
       priceMicrosPerUnit: s.priceMicrosPerUnit ?? (ipinyou ? 10_000 : 1),
@@ -408,7 +421,11 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     },
     pacer: r.pacer ?? {},
     stream,
-    bidding: { kind: r.bidding?.kind ?? 'fixed', baseCtr: r.bidding?.baseCtr ?? 0.001 },
+    bidding: {
+      kind: r.bidding?.kind ?? 'fixed',
+      baseCtr: r.bidding?.baseCtr ?? 0.001,
+      valueSignal: r.bidding?.valueSignal ?? 'pctr',
+    },
     market: { pricing: r.market?.pricing ?? 'second' },
     winNotices,
     campaigns,
