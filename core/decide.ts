@@ -90,7 +90,7 @@ export function decide(
   let bid = maxBid;
   if (c.pacingMode === 'DUAL_GRADIENT' && s.lambda > 0) bid = Math.floor(maxBid / (1 + s.lambda));
   if (bid < 1) bid = 1;
-  const cost = impressionCostMicros(bid);
+  let cost = impressionCostMicros(bid);
   const committed = dayCommittedMicros(ledger);
 
   if (committed + cost > limit) {
@@ -133,6 +133,19 @@ export function decide(
     return deny(out, 'throttled', throttle, degraded);
   }
 
+  const shade = s.config.valueShadeShare;
+  if (value >= 0 && shade > 0 && s.values !== null && admission === 'pass') {
+    // Below the value of the top `shade` share of passed requests, bid in proportion to value: a
+    // middling request then wins only a cheap auction (linear bidding's logic), and the controller,
+    // seeing less spend per request passed, passes more. The shaded bid costs less than the one
+    // the budget check passed, so the guarantee holds.
+    const ref = valueQuantile(s.values, 1 - (1 - throttle) * shade);
+    if (ref > 0 && value < ref) {
+      bid = Math.floor((bid * value) / ref);
+      if (bid < 1) bid = 1;
+      cost = impressionCostMicros(bid);
+    }
+  }
   reserve(ledger, cost, nowMs);
   out.allow = true;
   out.maxBidCpmMicros = bid;

@@ -11,6 +11,8 @@
  */
 export const RING_SIZE = 512;
 export const QUANTILE_STEPS = 64;
+/** Weight of a fresh estimate in the knots once the ring is full (an EMA over re-computations). */
+export const KNOT_SMOOTHING = 0.2;
 /** Below this many values the quantiles say too little: decide by coin. */
 export const MIN_VALUES = 16;
 
@@ -50,11 +52,16 @@ export function computeKnots(q: ValueQuantiles): void {
   for (let i = 0; i < RING_SIZE; i++) scratch[i] = i < n ? q.ring[i]! : Number.POSITIVE_INFINITY;
   scratch.sort();
   const knots = q.knots;
+  // Once the ring is full, each re-computation moves the knots a step towards the new quantiles:
+  // the upper tail of 512 values holds few of them, and re-estimating it afresh every tick would
+  // move the threshold (hence the spend of the next tick) by noise alone.
+  const w = q.knotsFrom >= RING_SIZE ? KNOT_SMOOTHING : 1;
   for (let k = 0; k <= QUANTILE_STEPS; k++) {
     const x = (k / QUANTILE_STEPS) * (n - 1);
     const i = Math.floor(x);
     const a = scratch[i]!;
-    knots[k] = i + 1 < n ? a + (scratch[i + 1]! - a) * (x - i) : a;
+    const v = i + 1 < n ? a + (scratch[i + 1]! - a) * (x - i) : a;
+    knots[k] = knots[k]! + w * (v - knots[k]!);
   }
   q.knotsFrom = n;
 }

@@ -196,6 +196,7 @@ describe('decide: value-aware pacing', () => {
     let worst = 0;
     let valueSum = 0;
     let admitted = 0;
+    let shaded = 0;
     for (let t = 0; t < DAY_MS; t += 100) {
       const v = values();
       const d = decide(s, BID, t, rand, false, out, withValue ? v : -1);
@@ -203,6 +204,7 @@ describe('decide: value-aware pacing', () => {
         recordSpend(s, 1_000, t, d.reservedMicros, t);
         valueSum += v;
         admitted++;
+        if (d.maxBidCpmMicros < BID) shaded++;
       }
       if (t % 600_000 === 0 && t > 0)
         worst = Math.max(
@@ -210,7 +212,7 @@ describe('decide: value-aware pacing', () => {
           Math.abs(s.ledger.ownDaySpentMicros / 1e8 - targetShare(EVEN_CURVE, t / DAY_MS)),
         );
     }
-    return { worst, spent: s.ledger.ownDaySpentMicros, meanValue: valueSum / admitted };
+    return { worst, spent: s.ledger.ownDaySpentMicros, meanValue: valueSum / admitted, shaded, admitted };
   }
 
   it('passes the best requests instead of a coin share, and paces as well', () => {
@@ -222,6 +224,9 @@ describe('decide: value-aware pacing', () => {
     expect(valued.worst).toBeLessThan(0.02);
     expect(valued.spent / 1e8).toBeGreaterThan(0.97);
     expect(valued.spent).toBeLessThanOrEqual(100_000_000);
+    // Shading: passed requests below the top quarter's value bid less; a coin never shades.
+    expect(valued.shaded / valued.admitted).toBeGreaterThan(0.5);
+    expect(coin.shaded).toBe(0);
   });
 
   it('ASAP with a value signal skips the worst requests at its throttle tiers', () => {
