@@ -138,7 +138,7 @@ function fromRecording(path: string, shown: string, scenario: Scenario): History
     totals,
     source: `recording ${shown} (read with ${how})`,
     seed: null,
-    bases: ['requests', 'cost', 'pctr', 'clicks'],
+    bases: ['requests', 'cost', 'pctr', 'clicks', 'value'],
     inSample: own,
   };
 }

@@ -27,7 +27,7 @@ export interface MultipliersFile {
   readonly gains: TunedGains | null;
 }
 
-export const FIT_BASES = ['requests', 'cost', 'pctr', 'clicks'] as const;
+export const FIT_BASES = ['requests', 'cost', 'pctr', 'clicks', 'value'] as const;
 export type FitBasis = (typeof FIT_BASES)[number];
 
 export class MultipliersFileError extends Error {

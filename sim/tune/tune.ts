@@ -4,6 +4,7 @@ import type { AlgorithmSummary } from '../scores';
 import type { World } from '../world';
 import { type HourlyTotals, collectTotals, fitMultipliers, hourOfDay } from './fit';
 import type { FitBasis, MultipliersFile, TunedGains } from './multipliersFile';
+import type { SeedStats } from './recordedBacktest';
 import { runMode, withOverrides } from './runWorld';
 
 /** Gains tried by the search, defaults first so a tie keeps them. */
@@ -103,6 +104,8 @@ export interface EvalRow {
   readonly algorithm: PacingMode;
   readonly gains: TunedGains;
   readonly summary: AlgorithmSummary;
+  /** Present when the row ran over several seeds of the within-hour order (recorded backtest). */
+  readonly spread?: SeedStats;
 }
 
 /**
