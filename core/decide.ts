@@ -134,12 +134,14 @@ export function decide(
   }
 
   const shade = s.config.valueShadeShare;
-  if (value >= 0 && shade > 0 && s.values !== null && admission === 'pass') {
-    // Below the value of the top `shade` share of passed requests, bid in proportion to value: a
-    // middling request then wins only a cheap auction (linear bidding's logic), and the controller,
-    // seeing less spend per request passed, passes more. The shaded bid costs less than the one
-    // the budget check passed, so the guarantee holds.
-    const ref = valueQuantile(s.values, 1 - (1 - throttle) * shade);
+  if (value >= 0 && shade > 0 && throttle > 0 && admission === 'pass' && c.pacingMode !== 'DUAL_GRADIENT') {
+    // Bid in proportion to value below a reference value: a middling request then wins only a
+    // cheap auction (linear bidding's logic), and the controller, seeing less spend per request
+    // passed, passes more. The reference sits inside the passed share, at its top `shade` when
+    // the throttle is heavy, and falls to the threshold as the throttle eases: a campaign that
+    // needs every request does not shade. DUAL_GRADIENT shades by its own multiplier. The shaded
+    // bid costs less than the one the budget check passed, so the guarantee holds.
+    const ref = valueQuantile(s.values!, throttle + (1 - throttle) * (1 - shade) * throttle);
     if (ref > 0 && value < ref) {
       bid = Math.floor((bid * value) / ref);
       if (bid < 1) bid = 1;

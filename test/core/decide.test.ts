@@ -229,6 +229,16 @@ describe('decide: value-aware pacing', () => {
     expect(coin.shaded).toBe(0);
   });
 
+  it('does not shade when the throttle is off: a campaign that needs every request bids in full', () => {
+    const s = state({ dailyBudgetMicros: 100_000_000, pacingMode: 'ASAP' });
+    const values = lcg(3);
+    for (let i = 0; i < 2_000; i++) {
+      const d = decide(s, BID, i, never, false, newDecision(), values());
+      expect([d.allow, d.throttleRate, d.maxBidCpmMicros]).toEqual([true, 0, BID]);
+      releaseBid(s, d.reservedMicros, i, i);
+    }
+  });
+
   it('ASAP with a value signal skips the worst requests at its throttle tiers', () => {
     const valued = day(true, 'ASAP');
     const coin = day(false, 'ASAP');
@@ -241,15 +251,20 @@ describe('decide: value-aware pacing', () => {
     const b = state();
     const ra = lcg(9);
     const rb = lcg(9);
-    for (let t = 0; t < 3_600_000; t += 50) {
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    for (let t = 0; t < 3_600_000; t += 200) {
       const da = decide(a, BID, t, ra, false, newDecision());
       const db = decide(b, BID, t, rb, false, newDecision(), -1);
-      expect(db).toEqual(da);
+      seenA.push(`${da.allow}/${da.reason}/${da.throttleRate}/${da.maxBidCpmMicros}`);
+      seenB.push(`${db.allow}/${db.reason}/${db.throttleRate}/${db.maxBidCpmMicros}`);
       if (da.allow) {
         recordSpend(a, 900, t, da.reservedMicros, t);
         recordSpend(b, 900, t, db.reservedMicros, t);
       }
     }
+    expect(seenB).toEqual(seenA);
+    expect(seenA.some((x) => x.includes('throttled'))).toBe(true);
     expect(b.values).toBeNull();
   });
 });
