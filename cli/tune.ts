@@ -3,11 +3,10 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PacingMode } from '../core/index';
 import { tuneReportMarkdown } from '../reports/tuneReport';
-import { buildCampaigns } from '../sim/campaigns';
 import { UsageError, isBadInput } from '../sim/errorCodes';
 import { prepareOutDir } from '../sim/outDir';
 import { type Scenario, loadScenario } from '../sim/scenario';
-import { type HourlyTotals, collectTotals, hourOfDay } from '../sim/tune/fit';
+import type { HourlyTotals } from '../sim/tune/fit';
 import { type History, loadHistory } from '../sim/tune/history';
 import {
   FIT_BASES,
@@ -15,7 +14,7 @@ import {
   type MultipliersFile,
   formatMultipliersFile,
 } from '../sim/tune/multipliersFile';
-import { stretchedWindow } from '../sim/tune/stretchedWindow';
+import { checkBacktestWindows, recordedBacktest } from '../sim/tune/recordedBacktest';
 import {
   type EvalRow,
   type GainTrial,
@@ -25,7 +24,7 @@ import {
   searchGains,
   tuneOn,
 } from '../sim/tune/tune';
-import { type World, buildWorld } from '../sim/world';
+import { buildWorld } from '../sim/world';
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 2;
@@ -51,11 +50,14 @@ not at all for a recorded scenario (its one recording is the judged day).
 
 Options:
   --from PATH           recorded stream file or past sim run directory to fit on
-  --basis B             requests (default), cost, pctr or clicks
+  --basis B             value (default: traffic x expected clicks per unit cost), requests, cost,
+                        pctr or clicks; a past run's traffic.json holds requests only
   --train-hours A-B     recorded only: hours fitted on (inclusive), default 0-9
   --judge-hours C-D     recorded only: hours judged on (inclusive), default 10-14
   --search-scale S      synthetic only: run the gain search on traffic and campaigns x S (default 1)
   --no-search           keep the default gains
+  --seeds N             recorded only: run every judged row N times, rows of each hour shuffled
+                        by seeds seed..seed+N-1 (default 1: the log order)
   --out DIR             default out/tune/<scenario name>
   -h, --help
 
@@ -80,22 +82,14 @@ interface Io {
   readonly stderr: (s: string) => void;
 }
 
-/** A window of a recorded world as its own stretched day, each campaign's budget scaled to the window. */
-function windowWorld(base: World, scenario: Scenario, from: number, to: number, costShare: number): World {
-  const stream = stretchedWindow(base.stream, from, to + 1);
-  const scaled: Scenario = {
-    ...scenario,
-    campaigns: {
-      list: scenario.campaigns.list!.map((c) => ({
-        ...c,
-        dailyBudgetMicros: Math.max(1, Math.round(c.dailyBudgetMicros * costShare)),
-      })),
-    },
-  };
-  return Object.freeze({ ...base, stream, campaigns: Object.freeze(buildCampaigns(scaled, stream.plan)) });
-}
-
-const BASIS_TOTALS = { requests: 'requests', cost: 'costMicros', pctr: 'pctr', clicks: 'clicks' } as const;
+const BASIS_TOTALS = {
+  requests: 'requests',
+  cost: 'costMicros',
+  pctr: 'pctr',
+  clicks: 'clicks',
+  // The value weights need traffic (they fall back to it without cost or expected clicks).
+  value: 'requests',
+} as const;
 
 /**
  * The fit needs some of the basis in the hours it reads; say so here, at the edge, rather than
@@ -109,24 +103,14 @@ function requireFittable(t: HourlyTotals, hours: readonly number[], basis: FitBa
     );
 }
 
-function hoursOf(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}
-
-function costShareOf(base: World, from: number, to: number): number {
-  const t = collectTotals(base.stream.open(base.seed), hourOfDay(base.startMs));
-  const all = t.costMicros.reduce((a, b) => a + b, 0);
-  requireFittable(t, hoursOf(from, to), 'cost', `recorded hours ${from}-${to}`);
-  return t.costMicros.slice(from, to + 1).reduce((a, b) => a + b, 0) / all;
-}
-
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let scenario: Scenario;
-  let basis: FitBasis = 'requests';
+  let basis: FitBasis | null = null;
   let train: [number, number] = [0, 9];
   let judge: [number, number] = [10, 14];
   let scale = 1;
   let search = true;
+  let seeds = 1;
   let outDir: string;
   let history: History | null = null;
   try {
@@ -138,6 +122,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         'judge-hours': { type: 'string' },
         'search-scale': { type: 'string' },
         'no-search': { type: 'boolean' },
+        seeds: { type: 'string' },
         out: { type: 'string' },
         from: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -163,15 +148,25 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       if (!(scale > 0 && scale <= 1)) throw new UsageError('--search-scale: expected a number in (0, 1]');
     }
     search = !values['no-search'];
+    if (values.seeds !== undefined) {
+      seeds = Number(values.seeds);
+      if (!(Number.isInteger(seeds) && seeds >= 1 && seeds <= 50))
+        throw new UsageError('--seeds: expected a whole number from 1 to 50');
+    }
     scenario = loadScenario(positionals[0]!);
     outDir = values.out ?? join('out', 'tune', scenario.name);
     if (values.from !== undefined) {
       history = loadHistory(values.from, scenario);
+      basis ??= history.bases.includes('value') ? 'value' : 'requests';
       if (!history.bases.includes(basis))
         throw new UsageError(
           `--basis ${basis}: ${history.source} holds ${history.bases.join(', ')} per hour only`,
         );
     }
+    basis ??= 'value';
+    // A recorded backtest whose windows cannot be fitted or judged exits 2 having written nothing.
+    if (history === null && scenario.stream.kind === 'recorded')
+      checkBacktestWindows(scenario, { basis, train, judge });
     prepareOutDir(outDir);
   } catch (err) {
     if (isBadInput(err)) {
@@ -182,6 +177,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   try {
     const algorithms = scenario.algorithms;
+    const extraFiles: [string, string][] = [];
     const sections: { heading: string; rows: EvalRow[] }[] = [];
     const notes: string[] = [];
     let file: MultipliersFile;
@@ -236,78 +232,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         rows: await evaluate(buildWorld(scenario), algorithms, file),
       });
     } else {
-      if (!scenario.campaigns.list) throw new UsageError('a recorded scenario needs campaigns.list');
-      const base = buildWorld(scenario);
-      const windowOf = (fromHour: number, toHour: number) =>
-        windowWorld(base, scenario, fromHour, toHour, costShareOf(base, fromHour, toHour));
-      const trainWorld = windowOf(train[0], train[1]);
-      const judgeWorld = windowOf(judge[0], judge[1]);
-      const fullWorld = windowOf(train[0], judge[1]);
-      const n = scenario.campaigns.list.length;
-      const trained = await tuneOn(trainWorld, {
-        basis,
-        source: `${scenario.name}, recorded hours ${train[0]}-${train[1]}`,
-        search: false,
-      });
-      // The gain search runs each campaign (budget) alone and picks the lowest mean RMSE.
-      trials = [];
-      let gains: MultipliersFile['gains'] = null;
-      if (search) {
-        const per: GainTrial[][] = [];
-        for (let c = 0; c < n; c++) {
-          const w = Object.freeze({ ...trainWorld, campaigns: Object.freeze([trainWorld.campaigns[c]!]) });
-          per.push((await searchGains(w, trained.file.hourlyMultipliers)).trials);
-        }
-        trials = per[0]!.map((t, i) => ({
-          gains: t.gains,
-          rmseNormalisedMean:
-            Math.round((per.reduce((a, p) => a + p[i]!.rmseNormalisedMean, 0) / n) * 1e6) / 1e6,
-          accuracyMeanConstrained:
-            Math.round((per.reduce((a, p) => a + p[i]!.accuracyMeanConstrained, 0) / n) * 1e6) / 1e6,
-          overspentCampaignDays: per.reduce((a, p) => a + p[i]!.overspentCampaignDays, 0),
-        }));
-        let best: GainTrial | null = null;
-        for (const t of trials)
-          if (
-            t.overspentCampaignDays === 0 &&
-            (best === null || t.rmseNormalisedMean < best.rmseNormalisedMean)
-          )
-            best = t;
-        gains = best?.gains ?? null;
-      }
-      file = { ...trained.file, gains };
-      // The judged hours were never read: their curve is the flat prior (no history for those hours).
-      const forecast: MultipliersFile = {
-        ...file,
-        hourlyMultipliers: new Array<number>(24).fill(1),
-        source: `flat prior for recorded hours ${judge[0]}-${judge[1]} (unseen), gains from hours ${train[0]}-${train[1]}`,
-      };
-      writeFileSync(join(outDir, 'judged-window.multipliers.json'), formatMultipliersFile(forecast));
-      const inSample = await tuneOn(fullWorld, {
-        basis,
-        source: `${scenario.name}, all recorded hours (in-sample)`,
-        search: false,
-      });
-      const fullFile = { ...inSample.file, gains };
-      notes.push(
-        `Each window of the recording is stretched over one simulated day (${24 / (train[1] - train[0] + 1)}x / ${24 / (judge[1] - judge[0] + 1)}x slower); every campaign runs alone, its budget scaled to the window's share of the recording's cost.`,
-        `Fit and gain search read recorded hours ${train[0]}-${train[1]} only. The judged window (hours ${judge[0]}-${judge[1]}) has no history of its own, so tuned ADAPTIVE paces it with a flat curve and the tuned gains.`,
-        `In-sample section: multipliers fitted on all hours ${train[0]}-${judge[1]} and judged on the same hours: it peeks, and shows what a traffic-shaped curve is worth when the shape is known.`,
-      );
-      for (const [label, world, f] of [
-        [`Judged (out of sample): recorded hours ${judge[0]}-${judge[1]}`, judgeWorld, forecast],
-        [`In-sample: recorded hours ${train[0]}-${judge[1]} as one day`, fullWorld, fullFile],
-      ] as const) {
-        for (let c = 0; c < n; c++) {
-          const w = Object.freeze({ ...world, campaigns: Object.freeze([world.campaigns[c]!]) });
-          const camp = w.campaigns[0]!;
-          sections.push({
-            heading: `${label}, campaign ${camp.id} (budget ${(camp.dailyBudgetMicros / 1e6).toFixed(2)} units)`,
-            rows: await evaluate(w, algorithms as PacingMode[], f),
-          });
-        }
-      }
+      const bt = await recordedBacktest(scenario, { basis, train, judge, search, seeds });
+      file = bt.file;
+      trials = bt.trials;
+      notes.push(...bt.notes);
+      sections.push(...bt.sections);
+      extraFiles.push(['judged-window.multipliers.json', formatMultipliersFile(bt.forecast)]);
     }
+    for (const [name, text] of extraFiles) writeFileSync(join(outDir, name), text);
     const mPath = join(outDir, 'multipliers.json');
     writeFileSync(mPath, formatMultipliersFile(file));
     const report = { title: `Tune: ${scenario.name}`, notes, file, trials, sections };

@@ -3,6 +3,9 @@ import type { Decision, DecisionReason } from './decision';
 import { bookSpend, dayCommittedMicros, expireReservations, release, reserve, rollDay } from './ledger';
 import { impressionCostMicros } from './money';
 import type { PacingState } from './pacingState';
+import { computeKnots, createValueQuantiles, observeValue, valueQuantile } from './valueQuantiles';
+
+const ASAP_REFRESH_VALUES = 4096;
 
 /** A source of uniform draws in [0, 1): seeded in the simulator, per-request in the server. */
 export type Rand = () => number;
@@ -37,8 +40,29 @@ export function advance(s: PacingState, nowMs: number): void {
 }
 
 /**
+ * Whether a throttled campaign skips this request. With a value signal (`value` >= 0) and enough
+ * recent values, it skips the requests below the `throttle` quantile of recent values (ties by
+ * coin); without one, a coin with probability `throttle`.
+ */
+function skips(s: PacingState, throttle: number, value: number, rand: Rand): boolean {
+  if (throttle <= 0) return false;
+  if (throttle >= 1) return true;
+  if (value >= 0 && s.values !== null) {
+    const threshold = valueQuantile(s.values, throttle);
+    if (threshold >= 0) {
+      if (value > threshold) return false;
+      if (value < threshold) return true;
+    }
+  }
+  return rand() < throttle;
+}
+
+/**
  * Whether the campaign may bid on one request, and at what maximum CPM. Pure but for the state it
- * updates (controller, breaker, reservation) and one draw from `rand` when throttling is partial.
+ * updates (controller, breaker, reservation, recent values) and at most one draw from `rand` when
+ * throttling is partial. `value` is the request's value signal (predicted CTR or a value score,
+ * >= 0), or -1 when it carries none: with one, a partial throttle passes the request when its value
+ * is above the throttle's quantile of recent values instead of by coin.
  * Never allows a bid whose impression cost, added to spend and reservations, would pass the daily,
  * total or leased budget.
  */
@@ -49,6 +73,7 @@ export function decide(
   rand: Rand,
   degraded: boolean,
   out: Decision,
+  value = -1,
 ): Decision {
   const c = s.campaign;
   if (c.status !== 'ACTIVE') return deny(out, c.status === 'PAUSED' ? 'paused' : 'ended', 1, degraded);
@@ -71,13 +96,11 @@ export function decide(
   let bid = maxBid;
   if (c.pacingMode === 'DUAL_GRADIENT' && s.lambda > 0) bid = Math.floor(maxBid / (1 + s.lambda));
   if (bid < 1) bid = 1;
-  const cost = impressionCostMicros(bid);
+  let cost = impressionCostMicros(bid);
   const committed = dayCommittedMicros(ledger);
 
   if (committed + cost > limit) {
-    // Near the end of the budget a bid that no longer fits opens the breaker; far from it only
-    // this bid is too big, and tripping would throttle the campaign for the rest of the day.
-    if (committed >= s.config.breaker.tripRatio * limit) s.breaker.trip(nowMs);
+    if (s.breaker.tripsWhenFull(committed, limit)) s.breaker.trip(nowMs);
     return deny(
       out,
       limit < c.dailyBudgetMicros ? 'total_budget_exhausted' : 'budget_exhausted',
@@ -95,18 +118,42 @@ export function decide(
   if (c.pacingMode === 'ASAP') {
     throttle = asapThrottle(s, committed, limit);
   } else {
-    if (nowMs - s.lastTickMs >= s.config.tickMs) tick(s, nowMs);
+    if (nowMs - s.lastTickMs >= s.config.tickMs) {
+      tick(s, nowMs);
+      if (s.values !== null) computeKnots(s.values);
+    }
     throttle = 1 - s.passRate;
   }
+  if (value >= 0 && value < Number.POSITIVE_INFINITY) {
+    if (s.values === null) s.values = createValueQuantiles();
+    observeValue(s.values, value);
+    // ASAP never re-plans: its quantiles refresh by count instead.
+    if (c.pacingMode === 'ASAP' && s.values.seen % ASAP_REFRESH_VALUES === 0) computeKnots(s.values);
+  } else value = -1;
   const floor = s.breaker.minThrottle();
   if (throttle < floor) throttle = floor;
   if (degraded && throttle < s.config.degradedThrottle) throttle = s.config.degradedThrottle;
 
   // Probes are the breaker's own test bids: they go through whatever the throttle says.
-  if (admission === 'pass' && throttle > 0 && (throttle >= 1 || rand() < throttle)) {
+  if (admission === 'pass' && skips(s, throttle, value, rand)) {
     return deny(out, 'throttled', throttle, degraded);
   }
 
+  const shade = s.config.valueShadeShare;
+  if (value >= 0 && shade > 0 && throttle > 0 && admission === 'pass' && c.pacingMode !== 'DUAL_GRADIENT') {
+    // Bid in proportion to value below a reference value: a middling request then wins only a
+    // cheap auction (linear bidding's logic), and the controller, seeing less spend per request
+    // passed, passes more. The reference sits inside the passed share, at its top `shade` when
+    // the throttle is heavy, and falls to the threshold as the throttle eases: a campaign that
+    // needs every request does not shade. DUAL_GRADIENT shades by its own multiplier. The shaded
+    // bid costs less than the one the budget check passed, so the guarantee holds.
+    const ref = valueQuantile(s.values!, throttle + (1 - throttle) * (1 - shade) * throttle);
+    if (ref > 0 && value < ref) {
+      bid = Math.floor((bid * value) / ref);
+      if (bid < 1) bid = 1;
+      cost = impressionCostMicros(bid);
+    }
+  }
   reserve(ledger, cost, nowMs);
   out.allow = true;
   out.maxBidCpmMicros = bid;
@@ -132,7 +179,11 @@ export function recordSpend(
   if (!Number.isSafeInteger(spendMicros) || spendMicros < 0)
     throw new RangeError(`spend ${spendMicros} is not whole micros >= 0`);
   advance(s, nowMs);
-  if (reservedMicros > 0) release(s.ledger, reservedMicros, reservedAtMs);
+  if (reservedMicros > 0) {
+    const freed = release(s.ledger, reservedMicros, reservedAtMs);
+    // The bid had reserved its exposure, but the reservation expired before this notice came.
+    if (freed === 0) s.breaker.observeUnreserved(spendMicros, budgetLimitMicros(s), nowMs);
+  }
   bookSpend(s.ledger, spendMicros, nowMs);
 }
 

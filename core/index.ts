@@ -14,3 +14,4 @@ export * from './store';
 export * from './targetCurve';
 export * from './instance';
 export * from './journal';
+export * from './valueQuantiles';

@@ -163,21 +163,29 @@ export class PacerInstance {
     nowMs: number,
     rand: Rand,
     out: Decision,
+    value = -1,
   ): Decision | null {
     const s = this.states.get(campaignId);
     if (s === undefined) return null;
-    return this.decideState(s, bidCpmMicros, nowMs, rand, out);
+    return this.decideState(s, bidCpmMicros, nowMs, rand, out, value);
   }
 
   /**
    * `decide` for a caller that holds the campaign's state (as returned by `upsertCampaign` and
    * still current): the same decision without looking the campaign up by id.
    */
-  decideState(s: PacingState, bidCpmMicros: number, nowMs: number, rand: Rand, out: Decision): Decision {
+  decideState(
+    s: PacingState,
+    bidCpmMicros: number,
+    nowMs: number,
+    rand: Rand,
+    out: Decision,
+    value = -1,
+  ): Decision {
     if (!s.touched) this.touch(s);
     // A win of this bid could be neither stored nor journaled: its notice would be refused.
     if (this.degraded && this.journalFailing) return deny(out, 'journal_unavailable', 1, true);
-    return decide(s, bidCpmMicros, nowMs, rand, this.degraded, out);
+    return decide(s, bidCpmMicros, nowMs, rand, this.degraded, out, value);
   }
 
   releaseBid(campaignId: string, reservedMicros: number, reservedAtMs: number, nowMs: number): void {

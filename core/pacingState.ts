@@ -3,6 +3,7 @@ import type { Campaign } from './campaign';
 import type { PacerConfig } from './config';
 import { type Ledger, createLedger } from './ledger';
 import { type TargetCurve, curveFor } from './targetCurve';
+import type { ValueQuantiles } from './valueQuantiles';
 
 /**
  * Everything one instance holds for one campaign: the campaign, its ledger, its breaker and its
@@ -36,6 +37,8 @@ export interface PacingState {
    * visits only active campaigns instead of every campaign loaded.
    */
   touched: boolean;
+  /** Recent values of requests that carried a value signal; null until the first one. */
+  values: ValueQuantiles | null;
 }
 
 export interface PacingStateOptions {
@@ -69,6 +72,7 @@ export function createPacingState(
     ownAllowanceMicros: leased ? 0 : Number.POSITIVE_INFINITY,
     leased,
     touched: false,
+    values: null,
   };
 }
 

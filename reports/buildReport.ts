@@ -35,23 +35,23 @@ const orDash = (x: number | null, f: (v: number) => string = String) => (x === n
 const hhmm = (minute: number) =>
   `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
 
+/** The headline scores first (utilisation, pacing error, clicks, overspend); accuracy last, with its floor. */
 const COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
   ['algorithm', (a) => (a.algorithm === 'ASAP' ? 'ASAP<sup>*</sup>' : a.algorithm)],
-  ['pacing accuracy (constrained, mean)', (a) => pct(a.accuracyMeanConstrained)],
-  ['accuracy min', (a) => pct(a.accuracyMinConstrained)],
   ['utilisation (constrained, mean)', (a) => pct(a.utilisationMeanConstrained)],
   ['utilisation min', (a) => pct(a.utilisationMinConstrained)],
   ['utilisation (unconstrained)', (a) => orDash(a.utilisationMeanUnconstrained, pct)],
+  ['pacing error: RMSE / (B/K)', (a) => a.rmseNormalisedMean.toFixed(2)],
+  ['max |S/B-P|', (a) => pct(a.maxDeviationMean)],
+  ['clicks', (a) => String(a.clicks)],
+  ['clicks per unit spend', (a) => orDash(a.clicksPerUnitSpend, (x) => x.toFixed(3))],
   ['campaign-days overspent / beyond bound', (a) => `${a.overspentCampaignDays} / ${a.overspentBeyondBound}`],
   ['max overspend', (a) => pct(a.maxOverspendShare)],
-  ['RMSE / (B/K)', (a) => a.rmseNormalisedMean.toFixed(2)],
-  ['max |S/B-P|', (a) => pct(a.maxDeviationMean)],
   ['overshoot (15 min)', (a) => pct(a.overshootMean)],
   ['settled by', (a) => orDash(a.settlingMinuteMedian, (m) => hhmm(Math.round(m)))],
   ['throttle volatility', (a) => a.throttleVolatilityMean.toFixed(3)],
   ['95% spent at (median)', (a) => orDash(a.exhaustionMinuteMedian, (m) => hhmm(Math.round(m)))],
   ['wins', (a) => String(a.wins)],
-  ['clicks', (a) => String(a.clicks)],
   ['win rate', (a) => pct(a.winRate)],
   ['eCPM', (a) => orDash(a.ecpmMicros, units)],
   ['eCPC', (a) => orDash(a.ecpcMicros, units)],
@@ -60,7 +60,85 @@ const COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
   ['outage spend', (a) => units(a.outageSpendMicros)],
   ['spend lost', (a) => units(a.spendLostMicros)],
   ['outages reconciled', (a) => `${a.outagesReconciled} / ${a.outages}`],
+  ['pacing accuracy (floor 50%, see glossary)', (a) => pct(a.accuracyMeanConstrained)],
+  ['accuracy min', (a) => pct(a.accuracyMinConstrained)],
 ];
+
+/** Every score of the report, in words: what it measures and which way is better. */
+const GLOSSARY: readonly [string, string][] = [
+  [
+    'utilisation',
+    'S/B: spend of the campaign-day over its budget. Means and minimum over the budget-constrained campaign-days (those whose full-pass spend exceeds the budget), where pacing can spend it all; higher is better, 100% at most without overspend.',
+  ],
+  [
+    'pacing error: RMSE / (B/K)',
+    'Root mean square over the K = 1,440 minutes of (spend in the minute - spend the target curve plans for it), divided by the planned spend of an average minute B/K. 0 is perfect; it grows with lumpy spend (few, expensive wins per minute) as well as with drift from the curve.',
+  ],
+  [
+    'max |S/B-P|',
+    'Largest gap over the day between the share of budget spent and the target curve P(t); lower is better.',
+  ],
+  [
+    'clicks, clicks per unit spend',
+    'Clicks bought (recorded clicks on a recorded stream, drawn from pctr on a synthetic one), and clicks per currency unit (1,000,000 micros) spent: what value pacing is for.',
+  ],
+  [
+    'campaign-days overspent / beyond bound',
+    'Campaign-days whose spend passed the budget at all, and those past the stated bound (one impression at the maximum bid per instance, plus E, the spend of notices whose reservation was lost in a crash). Must be 0 beyond the bound.',
+  ],
+  ['max overspend', 'Largest overspend as a share of its budget.'],
+  ['overshoot (15 min)', 'Largest 15-minute actual / planned spend rate minus 1.'],
+  ['settled by', 'Median first minute from which |S/B - P| stays within 2% for the rest of the day.'],
+  ['throttle volatility', 'Standard deviation of the minute-to-minute change of the throttle rate.'],
+  ['95% spent at', 'Median time at which 95% of the budget was spent (exhaustion).'],
+  [
+    'wins, win rate, eCPM, eCPC',
+    'Impressions bought, wins per bid, cost per thousand impressions and per click, in currency units.',
+  ],
+  [
+    'breaker trips',
+    'Times a breaker opened. The precision breaker (default) opens only on overspend risk; the classic one at its trip ratio (95%).',
+  ],
+  [
+    'outage decisions / spend, spend lost, outages reconciled',
+    'Decisions and spend made while the store was down; spend the store does not hold at the end (must be 0); outages after which the store held all spend made.',
+  ],
+  [
+    'pacing accuracy',
+    '1 - mean over minutes of |S(t)/B - P(t)|. Kept for comparison with the reference design, but read it with its floor: a campaign that spends nothing scores about 50% on a linear curve, and one that leaves a quarter of its budget unspent can still score 96%.',
+  ],
+];
+
+function glossary(): string {
+  return `<dl class="glossary">${GLOSSARY.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
+}
+
+/**
+ * One row per campaign-day, worst first: sorted by the lowest utilisation any algorithm reached on
+ * it (constrained campaign-days first), with each algorithm's utilisation, pacing error and clicks.
+ */
+function campaignTable(result: RunReport): string {
+  const algos = result.summary.algorithms.map((a) => a.algorithm);
+  const byAlgo = algos.map((a) => result.campaignDays[a] ?? []);
+  const first = byAlgo[0] ?? [];
+  const rows = first.map((r, i) => ({
+    r,
+    cells: byAlgo.map((days) => days[i]!),
+    worst: Math.min(...byAlgo.map((days) => days[i]!.utilisation)),
+  }));
+  rows.sort((x, y) => Number(y.r.constrained) - Number(x.r.constrained) || x.worst - y.worst);
+  const head = `<tr><th>campaign-day</th><th>budget</th>${algos.map((a) => `<th>${a}: utilisation / RMSE / clicks</th>`).join('')}</tr>`;
+  const body = rows.map(
+    ({ r, cells }) =>
+      `<tr><th>${esc(r.campaignId)} d${r.day}${r.constrained ? '' : ' (unconstrained)'}</th><td>${units(r.budgetMicros)}</td>${cells
+        .map(
+          (c) =>
+            `<td${c.overspentBeyondBound ? ' class="fail"' : ''}>${pct(c.utilisation)} / ${c.rmseNormalised.toFixed(2)} / ${c.clicks}</td>`,
+        )
+        .join('')}</tr>`,
+  );
+  return `<table class="campaigns">${head}${body.join('')}</table>`;
+}
 
 /** Rows added when the scenario restarts instances. */
 const RESTART_COLUMNS: readonly [string, (a: AlgorithmSummary) => string][] = [
@@ -96,7 +174,7 @@ const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-wid
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}
 th:first-child{text-align:left}.fail{color:#b00020}.ok{color:#1b7a1b}figure{margin:16px 0}
-code{background:#f4f4f4;padding:1px 4px}`;
+code{background:#f4f4f4;padding:1px 4px}dt{font-weight:600;margin-top:6px}dd{margin:0 0 0 16px}`;
 
 /** Says what each crash did with the instance's traffic: moved to the others, or lost. */
 function restartSentence(result: RunReport): string {
@@ -150,9 +228,14 @@ ${status}
 ${scoreTable(result)}
 <p><sup>*</sup> ASAP has no target curve; its accuracy is measured against EVEN's. Accuracy, RMSE, deviation,
 overshoot and utilisation are over budget-constrained campaign-days; the overspend bound is one
-impression at the campaign's maximum bid per instance${sc.restarts ? ', plus the spend of notices whose reservation was lost in a crash (E)' : ''}.</p>
+impression at the campaign's maximum bid per instance${sc.restarts ? ', plus the spend of notices whose reservation was lost in a crash (E)' : ''}.
+Breaker: ${esc(result.world.config.breaker.mode)}; ${result.world.scenario.bidding.valueSignal === 'pctr' ? "throttling is value-aware (each request's pctr is its value signal)" : 'throttling draws a coin (no value signal)'}.</p>
+<h2>Glossary</h2>
+${glossary()}
 <h2>Charts</h2>
 ${figures.join('\n')}
+<h2>Campaign-days, worst first</h2>
+${campaignTable(result)}
 </body></html>
 `;
 }

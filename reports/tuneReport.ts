@@ -16,13 +16,20 @@ export interface TuneReportInput {
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
+/** Utilisation first, then pacing error, clicks and overspend; accuracy last (its floor is 50%). */
 export function evalTable(rows: readonly EvalRow[]): string {
-  const head =
-    '| run | tick / catch-up | pacing error (RMSE, B/K) | max deviation | accuracy | utilisation | overspent days | max overspend | clicks | spend (units) | clicks per unit spend |';
-  const sep = '|---|---|---|---|---|---|---|---|---|---|---|';
+  const spread = rows.some((r) => r.spread !== undefined);
+  const head = `| run | tick / catch-up | utilisation | pacing error (RMSE, B/K) | max deviation | clicks${spread ? ' (first seed)' : ''} | clicks per unit spend | overspent days | max overspend | accuracy |${spread ? ' clicks over seeds: mean [min-max] | RMSE over seeds | overspent days over seeds |' : ''}`;
+  const sep = `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|${spread ? '---:|---:|---:|' : ''}`;
   const lines = rows.map((r) => {
     const s = r.summary;
-    return `| ${r.label} | ${r.gains.tickMs / 1000} s / ${r.gains.catchUpTicks} | ${s.rmseNormalisedMean.toFixed(4)} | ${s.maxDeviationMean.toFixed(4)} | ${pct(s.accuracyMeanConstrained)} | ${pct(s.utilisationMeanConstrained)} | ${s.overspentCampaignDays} | ${pct(s.maxOverspendShare)} | ${s.clicks} | ${(s.spendMicros / 1e6).toFixed(2)} | ${clicksPerUnit(s.clicks, s.spendMicros)?.toFixed(4) ?? '-'} |`;
+    const p = r.spread;
+    const extra = p
+      ? ` ${p.clicksMean.toFixed(1)} [${p.clicksMin}-${p.clicksMax}] | ${p.rmseMean.toFixed(4)} | ${p.overspentCampaignDays} |`
+      : spread
+        ? ' - | - | - |'
+        : '';
+    return `| ${r.label} | ${r.gains.tickMs / 1000} s / ${r.gains.catchUpTicks} | ${pct(s.utilisationMeanConstrained)} | ${s.rmseNormalisedMean.toFixed(4)} | ${s.maxDeviationMean.toFixed(4)} | ${s.clicks} | ${clicksPerUnit(s.clicks, s.spendMicros)?.toFixed(4) ?? '-'} | ${s.overspentCampaignDays} | ${pct(s.maxOverspendShare)} | ${pct(s.accuracyMeanConstrained)} |${extra}`;
   });
   return [head, sep, ...lines].join('\n');
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_BREAKER_CONFIG } from '../core/breaker';
+import { BREAKER_MODES, type BreakerMode, DEFAULT_BREAKER_CONFIG } from '../core/breaker';
 import { type PacerConfig, pacerConfig } from '../core/config';
 import { ConfigError } from './errors';
 import { REDIS_TOPOLOGY_VARIABLES, type RedisTopology, readRedisTopology } from './store/redisTopology';
@@ -48,6 +48,7 @@ export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze(
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
   BODY_LIMIT_BYTES: 'largest request body accepted (default 65536)',
   SHUTDOWN_GRACE_MS: 'longest wait for in-flight requests at shutdown (default 10000)',
+  BREAKER_MODE: `${BREAKER_MODES.join(' or ')}: keep bidding while reservations fit, or trip at the ratio (default ${DEFAULT_BREAKER_CONFIG.mode})`,
   BREAKER_TRIP_RATIO: `share of the daily budget that opens the breaker (default ${DEFAULT_BREAKER_CONFIG.tripRatio})`,
   BREAKER_COOLDOWN_MS: `time OPEN before probing (default ${DEFAULT_BREAKER_CONFIG.cooldownMs})`,
   BREAKER_PROBE_COUNT: `probe bids let through HALF_OPEN (default ${DEFAULT_BREAKER_CONFIG.probeCount})`,
@@ -131,7 +132,14 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
   const shutdownGraceMs = int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000);
 
   let pacer: PacerConfig | undefined;
+  const breakerMode = (str('BREAKER_MODE') ?? DEFAULT_BREAKER_CONFIG.mode).toLowerCase();
+  if (!(BREAKER_MODES as readonly string[]).includes(breakerMode))
+    problems.push(`BREAKER_MODE="${breakerMode}" must be ${BREAKER_MODES.join(' or ')}.`);
   const breaker = {
+    ...DEFAULT_BREAKER_CONFIG,
+    mode: (BREAKER_MODES as readonly string[]).includes(breakerMode)
+      ? (breakerMode as BreakerMode)
+      : DEFAULT_BREAKER_CONFIG.mode,
     tripRatio: ratio('BREAKER_TRIP_RATIO', DEFAULT_BREAKER_CONFIG.tripRatio, false),
     cooldownMs: int('BREAKER_COOLDOWN_MS', DEFAULT_BREAKER_CONFIG.cooldownMs, 0, 86_400_000),
     probeCount: int('BREAKER_PROBE_COUNT', DEFAULT_BREAKER_CONFIG.probeCount, 1, 1000),

@@ -14,6 +14,7 @@ export const SIM_ERROR_CODES = {
   CHECK_ERR_BAD_BASELINE: 'bad_input',
   TUNE_ERR_BAD_MULTIPLIERS: 'bad_input',
   TUNE_ERR_BAD_HISTORY: 'bad_input',
+  TUNE_ERR_EMPTY_WINDOW: 'bad_input',
   SIM_ERR_INVARIANT: 'invariant',
 } as const;
 

@@ -41,6 +41,10 @@ export class Market {
   private readonly seenAt: Float64Array;
   private readonly bidCpm: Float64Array;
   private readonly linearCtr: boolean;
+  /** The request's pctr goes to decide() as its value signal: a throttled campaign passes its best requests. */
+  private readonly valueAware: boolean;
+  /** pctr is needed before deciding (linear bids or the value signal), not only for the winner. */
+  private readonly fillFirst: boolean;
   private readonly baseCtr: number;
   private readonly firstPrice: boolean;
   /** Every campaign is a candidate for every request (a marketplace), in campaign order. */
@@ -69,6 +73,8 @@ export class Market {
     this.seenAt = new Float64Array(nC).fill(-1);
     this.bidCpm = Float64Array.from(world.campaigns, (c) => c.bidCpmMicros);
     this.linearCtr = sc.bidding.kind === 'linear_ctr';
+    this.valueAware = sc.bidding.valueSignal === 'pctr';
+    this.fillFirst = this.linearCtr || this.valueAware;
     this.baseCtr = sc.bidding.baseCtr;
     this.firstPrice = sc.market.pricing === 'first';
     this.decidedC = new Int32Array(nC);
@@ -101,7 +107,8 @@ export class Market {
     this.allowed = 0;
     const n = this.allCompete ? this.decidedC.length : this.drawCandidates(requestNo);
     this.decided = n;
-    if (this.linearCtr && n > 0) this.source.fill();
+    if (this.fillFirst && n > 0) this.source.fill();
+    const value = this.valueAware ? req.pctr : -1;
     const decidedC = this.decidedC;
     let nAllowed = 0;
     let best = -1;
@@ -115,7 +122,7 @@ export class Market {
         if (bid < 1) bid = 1;
       }
       // Through the instance, as the server decides: it notes which campaigns its next sync visits.
-      const d = pacer.decideState(states[c]!, bid, t, this.throttleRand, out);
+      const d = pacer.decideState(states[c]!, bid, t, this.throttleRand, out, value);
       const th = d.throttleRate;
       if (!(th >= 0 && th <= 1))
         throw new SimInvariantError(`throttle ${th} outside [0, 1] for ${this.campaigns[c]!.id}`);
@@ -135,7 +142,7 @@ export class Market {
     }
     this.allowed = nAllowed;
     if (nAllowed === 0) return false;
-    if (!this.linearCtr) this.source.fill();
+    if (!this.fillFirst) this.source.fill();
     const price = req.marketPriceCpmMicros;
     const won = bestBid >= price;
     for (let j = 0; j < nAllowed; j++) {

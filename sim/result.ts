@@ -79,13 +79,18 @@ export interface RunReport {
     readonly fullPassToBudget: number;
   }[];
   readonly campaignDays: Readonly<Record<string, readonly CampaignDayScore[]>>;
-  /** The run's instance crashes and how many instances shared the traffic. */
+  /** The run's instance crashes, how many instances shared the traffic, breaker and value signal. */
   readonly world: {
     readonly restarts: readonly {
       readonly instance: number;
       readonly downMs: number;
       readonly upMs: number;
     }[];
-    readonly scenario: { readonly instances: { readonly count: number } };
+    readonly scenario: {
+      readonly instances: { readonly count: number };
+      readonly bidding: { readonly valueSignal: 'pctr' | 'none' };
+    };
+    /** The report names the breaker mode the run used. */
+    readonly config: { readonly breaker: { readonly mode: 'precision' | 'classic' } };
   };
 }

@@ -79,7 +79,12 @@ export type Scenario = Frozen<{
   instances: Required<Static<typeof InstancesSchema>>;
   pacer: PacerOverrides;
   stream: SyntheticStreamSpec | RecordedStreamSpec;
-  bidding: { kind: 'fixed' | 'linear_ctr'; baseCtr: number };
+  bidding: {
+    kind: 'fixed' | 'linear_ctr';
+    baseCtr: number;
+    /** pctr: each request's predicted CTR reaches decide() as its value signal; none: coin flips. */
+    valueSignal: 'pctr' | 'none';
+  };
   market: { pricing: 'second' | 'first'; candidates: 'participation' | 'all' };
   winNotices: Required<Static<typeof WinNoticesSchema>>;
   campaigns: { list?: CampaignSpec[]; generate?: CampaignGeneratorSpec };
@@ -258,9 +263,13 @@ function recordedFrom(s: Static<typeof RecordedStreamSchema>, problems: string[]
       if (typeof v === 'string')
         problems.push(`/stream/columns/${k}: a column name needs header: true; use an index`);
   }
+  const order = s.order ?? 'log';
+  if (order === 'shuffled' && columns !== undefined && columns.hour === undefined)
+    problems.push('/stream/order: "shuffled" permutes rows within an hour and needs an hour column');
   return {
     kind: 'recorded',
     path: s.path,
+    order,
     delimiter: s.delimiter ?? (ipinyou ? '\t' : ','),
     header,
     priceMicrosPerUnit: s.priceMicrosPerUnit ?? (ipinyou ? 10_000 : 1),
@@ -358,7 +367,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     instances: r.instances,
     pacer: r.pacer!,
     stream,
-    bidding: { kind: r.bidding!.kind!, baseCtr: r.bidding!.baseCtr! },
+    bidding: { kind: r.bidding!.kind!, baseCtr: r.bidding!.baseCtr!, valueSignal: r.bidding!.valueSignal! },
     market: { pricing: r.market!.pricing!, candidates: r.market!.candidates! },
     winNotices,
     campaigns,

@@ -85,6 +85,19 @@ export const PacerOverridesSchema = Type.Object(
     breaker: Type.Optional(
       Type.Object(
         {
+          mode: Type.Optional(
+            StringEnum(['precision', 'classic'] as const, {
+              description:
+                'precision (default): bids whose reservation fits keep flowing, trips on overspend risk only; classic: trips at tripRatio, cool-down, probes.',
+            }),
+          ),
+          floodShare: Type.Optional(
+            Type.Number({
+              description:
+                'precision: spend of late notices whose reservation expired, per cool-down, that trips the breaker (share of the budget).',
+              exclusiveMinimum: 0,
+            }),
+          ),
           tripRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
           cooldownMs: Type.Optional(Type.Integer({ minimum: 0 })),
           probeCount: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -147,6 +160,13 @@ export const RecordedStreamSchema = Type.Object(
     preset: Type.Optional(StringEnum(['ipinyou'] as const)),
     delimiter: Type.Optional(StringEnum([',', '\t', ';', '|'] as const)),
     header: Type.Optional(Type.Boolean({ default: false })),
+    order: Type.Optional(
+      StringEnum(['log', 'shuffled'] as const, {
+        description:
+          'log (default): rows of an hour in log order; shuffled: a seeded permutation within each hour (needs an hour column).',
+        default: 'log',
+      }),
+    ),
     priceMicrosPerUnit: Type.Optional(
       Type.Number({
         description: 'Micros of CPM per unit of the price column (iPinYou: fen = 10000).',
@@ -159,7 +179,12 @@ export const RecordedStreamSchema = Type.Object(
           marketPrice: Column,
           click: Type.Optional(Column),
           pctr: Type.Optional(Column),
-          hour: Type.Optional(Column),
+          hour: Type.Optional(
+            Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })], {
+              description:
+                'Hour of day (0..23), or an hour counter (hour of day = value mod 24, day = value div 24). Rows are replayed sorted by it.',
+            }),
+          ),
           timeMs: Type.Optional(Column),
         },
         closed,
@@ -353,6 +378,13 @@ export const ScenarioSchema = Type.Object(
             }),
           ),
           baseCtr: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.001 })),
+          valueSignal: Type.Optional(
+            StringEnum(['pctr', 'none'] as const, {
+              description:
+                "pctr (default): each request's predicted CTR is its value signal, and a throttled campaign passes its best requests; none: a coin decides which requests pass.",
+              default: 'pctr',
+            }),
+          ),
         },
         { ...closed, default: {} },
       ),

@@ -75,6 +75,8 @@ export interface AlgorithmSummary {
   readonly bids: number;
   readonly wins: number;
   readonly clicks: number;
+  /** Clicks per currency unit (1,000,000 micros) of spend; null without spend. */
+  readonly clicksPerUnitSpend: number | null;
   readonly winRate: number;
   readonly ecpmMicros: number | null;
   readonly ecpcMicros: number | null;
@@ -294,6 +296,7 @@ export function scoreRun(
     bids,
     wins,
     clicks,
+    clicksPerUnitSpend: spend > 0 ? r6((clicks / spend) * 1e6) : null,
     winRate: r6(bids > 0 ? wins / bids : 0),
     ecpmMicros: wins > 0 ? Math.round((spend / wins) * 1000) : null,
     ecpcMicros: clicks > 0 ? Math.round(spend / clicks) : null,

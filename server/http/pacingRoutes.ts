@@ -47,7 +47,8 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
     (request, reply) => {
       const body = request.body;
       const bidMicros = centsField('bid_cents', body.bid_cents);
-      const d = runtime.decide(body.campaign_id, bidMicros, body.request_id, decision);
+      const value = body.value ?? body.predicted_ctr ?? -1;
+      const d = runtime.decide(body.campaign_id, bidMicros, body.request_id, decision, value);
       if (d === null) throw missingCampaign(runtime, body.campaign_id);
       metrics.countDecision(d.reason);
       const out: DecisionResponseJson = {
@@ -84,8 +85,10 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
       const out: BatchDecisionResponseJson = { decisions: [] };
       let degraded = false;
       for (let i = 0; i < candidates.length; i++) {
-        const campaignId = candidates[i]!.campaign_id;
-        const d = runtime.decide(campaignId, bidsMicros[i]!, requestId, decision);
+        const candidate = candidates[i]!;
+        const campaignId = candidate.campaign_id;
+        const value = candidate.value ?? candidate.predicted_ctr ?? -1;
+        const d = runtime.decide(campaignId, bidsMicros[i]!, requestId, decision, value);
         if (d === null) {
           metrics.countDecision('unknown_campaign');
           out.decisions.push({

@@ -84,8 +84,27 @@ export type ErrorBodyJson = Static<typeof ErrorBody>;
 
 // --- Decision -----------------------------------------------------------------------------
 
+/** A request's value signal: with one, a throttled campaign passes its best requests, not a coin's share. */
+const ValueSignal = {
+  predicted_ctr: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 1, description: 'Predicted click-through rate of the impression.' }),
+  ),
+  value: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 1e9,
+      description: 'A value score (higher is better); used instead of predicted_ctr when both are given.',
+    }),
+  ),
+};
+
 export const DecisionRequest = Type.Object(
-  { campaign_id: CampaignId, bid_cents: CpmCents, request_id: Type.Optional(RequestId) },
+  {
+    campaign_id: CampaignId,
+    bid_cents: CpmCents,
+    request_id: Type.Optional(RequestId),
+    ...ValueSignal,
+  },
   { additionalProperties: false },
 );
 export type DecisionRequestJson = Static<typeof DecisionRequest>;
@@ -103,7 +122,10 @@ export const BatchDecisionRequest = Type.Object(
   {
     request_id: Type.Optional(RequestId),
     candidates: Type.Array(
-      Type.Object({ campaign_id: CampaignId, bid_cents: CpmCents }, { additionalProperties: false }),
+      Type.Object(
+        { campaign_id: CampaignId, bid_cents: CpmCents, ...ValueSignal },
+        { additionalProperties: false },
+      ),
       { minItems: 1, maxItems: MAX_BATCH_CANDIDATES },
     ),
   },

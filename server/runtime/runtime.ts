@@ -222,6 +222,8 @@ class ServerRuntime implements Runtime {
     bidCpmMicros: number,
     requestId: string | undefined,
     out: Decision,
+    /** The request's value signal (predicted CTR or a value score), -1 when it carries none. */
+    value = -1,
   ): Decision | null {
     const s = this.instance.states.get(campaignId);
     if (s === undefined) return null;
@@ -234,6 +236,7 @@ class ServerRuntime implements Runtime {
       nowMs,
       requestId ? requestRand(requestId, campaignId) : this.rand,
       out,
+      value,
     );
     if (out.allow && requestId !== undefined) {
       this.reservations.hold(requestId, {

@@ -87,13 +87,15 @@ export interface PacerRuntime {
   readonly instanceId: string;
   /**
    * Synchronous on purpose: the decision path never awaits the store. Returns null for an unknown
-   * campaign. Fills and returns `out`.
+   * campaign. Fills and returns `out`. `value` is the request's value signal (predicted CTR or a
+   * value score, >= 0), or -1 / absent when it carries none.
    */
   decide(
     campaignId: string,
     bidCpmMicros: number,
     requestId: string | undefined,
     out: Decision,
+    value?: number,
   ): Decision | null;
   /** Rejects with UnknownCampaignError (server/errors) for an unknown campaign. */
   trackSpend(input: SpendInput): Promise<SpendOutcome>;

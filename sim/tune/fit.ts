@@ -45,6 +45,25 @@ export function hourOfDay(startMs: number): (timeMs: number) => number {
   return (t) => Math.floor((t - startMs) / HOUR_MS) % 24;
 }
 
+/**
+ * The value basis: each hour's traffic times its expected clicks per unit cost relative to the
+ * day's. An hour with twice the traffic and the same value per unit cost gets twice the budget;
+ * an hour whose requests give twice the clicks per unit cost gets twice as much again. Expected
+ * clicks are the pctr sums (recorded clicks are too few per hour to fit on), or the clicks when the
+ * stream carries no pctr.
+ */
+export function valueWeights(t: HourlyTotals): number[] {
+  const expected = t.pctr.some((x) => x > 0) ? t.pctr : t.clicks;
+  const totalCost = t.costMicros.reduce((a, b) => a + b, 0);
+  const totalValue = expected.reduce((a, b) => a + b, 0);
+  if (!(totalCost > 0 && totalValue > 0)) return t.requests;
+  const dayRate = totalValue / totalCost;
+  return t.requests.map((n, h) => {
+    const cost = t.costMicros[h]!;
+    return cost > 0 ? (n * (expected[h]! / cost)) / dayRate : 0;
+  });
+}
+
 export interface FitOptions {
   readonly basis: FitBasis;
   /** Half-width in hours of a triangular kernel that smooths the shares around the clock; 0: none. */
@@ -69,7 +88,9 @@ export function fitMultipliers(t: HourlyTotals, o: FitOptions): number[] {
         ? t.costMicros
         : o.basis === 'pctr'
           ? t.pctr
-          : t.clicks;
+          : o.basis === 'clicks'
+            ? t.clicks
+            : valueWeights(t);
   const observed = new Set(o.hoursObserved);
   if (observed.size === 0) throw new RangeError('fit: no observed hours');
   const seen = raw.filter((_, h) => observed.has(h));

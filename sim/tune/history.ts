@@ -34,6 +34,7 @@ export const IPINYOU_SPEC: Omit<RecordedStreamSpec, 'path'> = Object.freeze({
   delimiter: '\t',
   header: false,
   priceMicrosPerUnit: 10_000,
+  order: 'log',
   columns: Object.freeze({ click: 0, marketPrice: 1, pctr: 2, hour: 3 }),
 });
 
@@ -129,14 +130,14 @@ function fromRecording(path: string, shown: string, scenario: Scenario): History
     );
   }
   const startMs = Date.parse(`${scenario.startDate}T00:00:00Z`);
-  const stream = recordedStream(spec, path, startMs, 1);
+  const stream = recordedStream(spec, path, startMs, null);
   const totals = collectTotals(stream.open(scenario.seed), hourOfDay(startMs));
   if (!totals.requests.some((n) => n > 0)) throw new HistoryError(shown, 'the recording has no rows');
   return {
     totals,
     source: `recording ${shown} (read with ${how})`,
     seed: null,
-    bases: ['requests', 'cost', 'pctr', 'clicks'],
+    bases: ['requests', 'cost', 'pctr', 'clicks', 'value'],
     inSample: own,
   };
 }

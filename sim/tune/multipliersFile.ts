@@ -3,7 +3,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { CodedError, HOURS_PER_DAY, MAX_HOURLY_MULTIPLIER } from '../../core/index';
 import { schemaChecker } from '../schemaCheck';
 
-export const FIT_BASES = ['requests', 'cost', 'pctr', 'clicks'] as const;
+export const FIT_BASES = ['requests', 'cost', 'pctr', 'clicks', 'value'] as const;
 export type FitBasis = (typeof FIT_BASES)[number];
 
 const Multipliers = Type.Array(Type.Number({ minimum: 0, maximum: MAX_HOURLY_MULTIPLIER }), {

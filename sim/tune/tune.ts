@@ -97,12 +97,26 @@ export async function tuneOn(
   return { file: { ...file, gains: best }, trials };
 }
 
+/** Spread of a row over its seeds. */
+export interface SeedStats {
+  readonly seeds: number;
+  readonly clicksMean: number;
+  readonly clicksMin: number;
+  readonly clicksMax: number;
+  readonly rmseMean: number;
+  readonly maxDeviationMean: number;
+  readonly utilisationMin: number;
+  readonly overspentCampaignDays: number;
+}
+
 /** One row of a before/after table. */
 export interface EvalRow {
   readonly label: string;
   readonly algorithm: PacingMode;
   readonly gains: TunedGains;
   readonly summary: AlgorithmSummary;
+  /** Present when the row ran over several seeds of the within-hour order (recorded backtest). */
+  readonly spread?: SeedStats;
 }
 
 /**

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CLASSIC_BREAKER_CONFIG } from '../../core/breaker';
 import { type CampaignInput, PACING_MODES, makeCampaign } from '../../core/campaign';
 import { pacerConfig } from '../../core/config';
 import { addLease, decide, recordSpend, releaseBid } from '../../core/decide';
@@ -10,12 +11,13 @@ import { type PacingState, createPacingState } from '../../core/pacingState';
 import { EVEN_CURVE, targetShare } from '../../core/targetCurve';
 
 const config = pacerConfig();
+const classic = pacerConfig({ breaker: CLASSIC_BREAKER_CONFIG });
 const DAY_MS = 86_400_000;
 const BID = 1_000_000; // CPM micros: 1,000 micros per impression
 const never = () => 0.999_999;
 
-function state(patch: Partial<CampaignInput> = {}, nowMs = 0, leased = false): PacingState {
-  return createPacingState(makeCampaign({ id: 'c', dailyBudgetMicros: 1_000_000, ...patch }), config, nowMs, {
+function state(patch: Partial<CampaignInput> = {}, nowMs = 0, leased = false, cfg = config): PacingState {
+  return createPacingState(makeCampaign({ id: 'c', dailyBudgetMicros: 1_000_000, ...patch }), cfg, nowMs, {
     leased,
   });
 }
@@ -88,18 +90,27 @@ describe('decide: reasons', () => {
       { allow: false, reason: 'lease_exhausted' },
     ],
     [
-      'breaker trips at 95%',
+      'classic breaker trips at 95%',
       () => {
-        const s = state();
+        const s = state({}, 0, false, classic);
         recordSpend(s, 950_000, 0);
         return decide(s, BID, 1, never, false, newDecision());
       },
       { allow: false, reason: 'circuit_open' },
     ],
     [
-      'probe after the cool-down',
+      'precision breaker keeps bidding at 99.8% while the bid fits',
       () => {
-        const s = state();
+        const s = state({ pacingMode: 'ASAP' });
+        recordSpend(s, 998_000, 0);
+        return decide(s, BID, 1, never, false, newDecision());
+      },
+      { allow: true, reason: 'within_budget' },
+    ],
+    [
+      'classic probe after the cool-down',
+      () => {
+        const s = state({}, 0, false, classic);
         recordSpend(s, 950_000, 0);
         decide(s, BID, 1, never, false, newDecision());
         return decide(s, BID, 1 + config.breaker.cooldownMs, never, false, newDecision());
@@ -139,7 +150,7 @@ describe('decide: reasons', () => {
   });
 
   it('a new day resets spend, breaker and lease', () => {
-    const s = state({}, 0, true);
+    const s = state({}, 0, true, classic);
     addLease(s, '1970-01-01', 1_000_000, 0);
     recordSpend(s, 960_000, 0);
     expect(decide(s, BID, 1, never, false, newDecision()).reason).toBe('circuit_open');
@@ -175,8 +186,99 @@ describe('decide: EVEN controller', () => {
   });
 });
 
+describe('decide: value-aware pacing', () => {
+  /** One simulated day at 10 requests/s with uniform values; returns spend and admitted values. */
+  function day(withValue: boolean, mode: 'EVEN' | 'ASAP' = 'EVEN') {
+    const s = state({ dailyBudgetMicros: 100_000_000, pacingMode: mode });
+    const rand = lcg(1);
+    const values = lcg(2);
+    const out = newDecision();
+    let worst = 0;
+    let valueSum = 0;
+    let admitted = 0;
+    let shaded = 0;
+    for (let t = 0; t < DAY_MS; t += 100) {
+      const v = values();
+      const d = decide(s, BID, t, rand, false, out, withValue ? v : -1);
+      if (d.allow) {
+        recordSpend(s, 1_000, t, d.reservedMicros, t);
+        valueSum += v;
+        admitted++;
+        if (d.maxBidCpmMicros < BID) shaded++;
+      }
+      if (t % 600_000 === 0 && t > 0)
+        worst = Math.max(
+          worst,
+          Math.abs(s.ledger.ownDaySpentMicros / 1e8 - targetShare(EVEN_CURVE, t / DAY_MS)),
+        );
+    }
+    return { worst, spent: s.ledger.ownDaySpentMicros, meanValue: valueSum / admitted, shaded, admitted };
+  }
+
+  it('passes the best requests instead of a coin share, and paces as well', () => {
+    const coin = day(false);
+    const valued = day(true);
+    // The budget buys ~11.6% of requests: by coin their mean value is ~0.5, by threshold ~0.94.
+    expect(coin.meanValue).toBeLessThan(0.55);
+    expect(valued.meanValue).toBeGreaterThan(0.85);
+    expect(valued.worst).toBeLessThan(0.02);
+    expect(valued.spent / 1e8).toBeGreaterThan(0.97);
+    expect(valued.spent).toBeLessThanOrEqual(100_000_000);
+    // Shading: passed requests below the top quarter's value bid less; a coin never shades.
+    expect(valued.shaded / valued.admitted).toBeGreaterThan(0.5);
+    expect(coin.shaded).toBe(0);
+  });
+
+  it('does not shade when the throttle is off: a campaign that needs every request bids in full', () => {
+    const s = state({ dailyBudgetMicros: 100_000_000, pacingMode: 'ASAP' });
+    const values = lcg(3);
+    for (let i = 0; i < 2_000; i++) {
+      const d = decide(s, BID, i, never, false, newDecision(), values());
+      expect([d.allow, d.throttleRate, d.maxBidCpmMicros]).toEqual([true, 0, BID]);
+      releaseBid(s, d.reservedMicros, i, i);
+    }
+  });
+
+  it('ASAP with a value signal skips the worst requests at its throttle tiers', () => {
+    const valued = day(true, 'ASAP');
+    const coin = day(false, 'ASAP');
+    expect(valued.spent).toBeLessThanOrEqual(100_000_000);
+    expect(valued.meanValue).toBeGreaterThan(coin.meanValue);
+  });
+
+  it('without a value signal decides exactly as a coin flip always did', () => {
+    const a = state();
+    const b = state();
+    const ra = lcg(9);
+    const rb = lcg(9);
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    for (let t = 0; t < 3_600_000; t += 200) {
+      const da = decide(a, BID, t, ra, false, newDecision());
+      const db = decide(b, BID, t, rb, false, newDecision(), -1);
+      seenA.push(`${da.allow}/${da.reason}/${da.throttleRate}/${da.maxBidCpmMicros}`);
+      seenB.push(`${db.allow}/${db.reason}/${db.throttleRate}/${db.maxBidCpmMicros}`);
+      if (da.allow) {
+        recordSpend(a, 900, t, da.reservedMicros, t);
+        recordSpend(b, 900, t, db.reservedMicros, t);
+      }
+    }
+    expect(seenB).toEqual(seenA);
+    expect(seenA.some((x) => x.includes('throttled'))).toBe(true);
+    expect(b.values).toBeNull();
+  });
+});
+
 type Op =
-  | { kind: 'bid'; dtMs: number; bid: number; win: boolean; chargeShare: number; notifyAfterMs: number }
+  | {
+      kind: 'bid';
+      dtMs: number;
+      bid: number;
+      win: boolean;
+      chargeShare: number;
+      notifyAfterMs: number;
+      value: number;
+    }
   | { kind: 'lease'; micros: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -189,6 +291,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       win: fc.boolean(),
       chargeShare: fc.double({ min: 0, max: 1, noNaN: true }),
       notifyAfterMs: fc.integer({ min: 0, max: 200_000 }),
+      value: fc.oneof(fc.constant(-1), fc.double({ min: 0, max: 1, noNaN: true })),
     }),
   },
   {
@@ -215,10 +318,12 @@ describe('decide: properties', () => {
         campaignArb,
         fc.boolean(),
         fc.boolean(),
+        fc.boolean(),
         fc.integer(),
         fc.array(opArb, { maxLength: 120 }),
-        (c, leased, degraded, seed, ops) => {
-          const s = createPacingState(makeCampaign({ id: 'p', ...c }), config, Date.UTC(2024, 10, 2), {
+        (c, leased, degraded, isClassic, seed, ops) => {
+          const cfg = isClassic ? classic : config;
+          const s = createPacingState(makeCampaign({ id: 'p', ...c }), cfg, Date.UTC(2024, 10, 2), {
             leased,
           });
           const rand = lcg(seed);
@@ -240,7 +345,7 @@ describe('decide: properties', () => {
             const l = s.ledger;
             const committedBefore = () => dayCommittedMicros(l);
             // What decide will see once it has rolled the day and expired reservations is checked after.
-            const d = decide(s, op.bid, t, rand, degraded, out);
+            const d = decide(s, op.bid, t, rand, degraded, out, op.value);
             expect(d.throttleRate).toBeGreaterThanOrEqual(0);
             expect(d.throttleRate).toBeLessThanOrEqual(1);
             if (!d.allow) continue;
@@ -282,7 +387,7 @@ describe('decide: properties', () => {
           for (const op of ops) {
             if (op.kind !== 'bid') continue;
             t += op.dtMs;
-            const d = decide(s, op.bid, t, rand, false, newDecision());
+            const d = decide(s, op.bid, t, rand, false, newDecision(), op.value);
             seen.push(d);
             if (d.allow && op.win)
               recordSpend(s, Math.floor(d.reservedMicros * op.chargeShare), t, d.reservedMicros, t);

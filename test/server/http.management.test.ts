@@ -252,6 +252,8 @@ describe('GET /performance/:id and GET /alerts/:id', () => {
   });
 
   it('derives alerts from the status: behind pace, near budget, breaker open, paused, degraded', async () => {
+    await t.close();
+    t = await testApp({ BREAKER_MODE: 'classic' });
     await createCampaign(t, 'c1', { daily_budget_cents: 1000 });
     const codes = async () => (await call('GET', '/alerts/c1')).body.alerts.map((a: Json) => a.code);
     // Noon with nothing spent on an EVEN curve: half a day behind.

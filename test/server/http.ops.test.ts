@@ -59,7 +59,7 @@ describe('GET /health', () => {
 
 describe('GET /metrics', () => {
   it('exports request durations, decisions by reason, per-campaign utilization and breaker, degraded mode, store errors', async () => {
-    t = await testApp({}, { storeKind: 'redis' });
+    t = await testApp({ BREAKER_MODE: 'classic' }, { storeKind: 'redis' });
     await createCampaign(t, 'c1', { daily_budget_cents: 1000 });
     await t.inject({
       method: 'POST',
@@ -86,7 +86,7 @@ describe('GET /metrics', () => {
       /pacer_request_duration_seconds_count\{method="POST",route="\/pacing\/decision",status_code="200"\} 2/,
     );
     expect(text).toContain('pacer_decisions_total{reason="within_budget"} 1');
-    // 98% committed passes the breaker's 95% trip ratio.
+    // 98% committed passes the classic breaker's 95% trip ratio.
     expect(text).toContain('pacer_decisions_total{reason="circuit_open"} 1');
     expect(text).toContain('pacer_budget_utilization_percentage{campaign_id="c1"} 98');
     expect(text).toContain('pacer_circuit_breaker_state{campaign_id="c1"} 2');
@@ -179,7 +179,7 @@ describe('GET /dashboard', () => {
 
 describe('WS /ws/budget-updates', () => {
   it('sends a snapshot, then spend, breaker and campaign events in cents', async () => {
-    t = await testApp();
+    t = await testApp({ BREAKER_MODE: 'classic' });
     await createCampaign(t, 'c1', { daily_budget_cents: 1000 });
     const messages: Json[] = [];
     const waiting: (() => void)[] = [];
@@ -259,6 +259,8 @@ describe('configuration', () => {
     );
     expect(c.pacer.breaker).toMatchObject({ tripRatio: 0.9, cooldownMs: 60_000, probeCount: 3 });
     expect(c.pacer.degradedThrottle).toBe(0.7);
+    expect(c.pacer.breaker.mode).toBe('precision');
+    expect(loadConfig({ BREAKER_MODE: 'Classic' }, { instanceId: 'h' }).pacer.breaker.mode).toBe('classic');
   });
 
   it('reports every bad variable at once, with a distinct exit code', () => {
@@ -270,6 +272,7 @@ describe('configuration', () => {
           REDIS_URL: 'localhost:6379',
           LOG_LEVEL: 'loud',
           BREAKER_TRIP_RATIO: '0',
+          BREAKER_MODE: 'loose',
           API_KEY: 'abc',
         },
         { instanceId: 'h' },
@@ -279,7 +282,7 @@ describe('configuration', () => {
     }
     expect(caught).toBeInstanceOf(ConfigError);
     const problems = (caught as ConfigError).problems.join('\n');
-    for (const name of ['PORT', 'REDIS_URL', 'LOG_LEVEL', 'BREAKER_TRIP_RATIO', 'API_KEY'])
+    for (const name of ['PORT', 'REDIS_URL', 'LOG_LEVEL', 'BREAKER_TRIP_RATIO', 'BREAKER_MODE', 'API_KEY'])
       expect(problems).toContain(name);
     expect(CONFIG_EXIT_CODE).toBe(78);
   });

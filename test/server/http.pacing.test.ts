@@ -38,6 +38,26 @@ describe('POST /pacing/decision', () => {
     expect(small.max_bid_cents).toBe(0.0001);
   });
 
+  it('takes a value signal (predicted_ctr or value) into the pacer; rejects one out of range', async () => {
+    const ok1 = await decide({ campaign_id: 'camp-001', bid_cents: 150, predicted_ctr: 0.002 });
+    const ok2 = await decide({ campaign_id: 'camp-001', bid_cents: 150, value: 42 });
+    expect([ok1.status, ok2.status]).toEqual([200, 200]);
+    const values = t.runtime.instance.states.get('camp-001')!.values!;
+    expect(values.seen).toBe(2);
+    expect([values.ring[0], values.ring[1]]).toEqual([Math.fround(0.002), 42]);
+    for (const bad of [{ predicted_ctr: 1.5 }, { predicted_ctr: -0.1 }, { value: -1 }, { value: '3' }]) {
+      const res = await decide({ campaign_id: 'camp-001', bid_cents: 150, ...bad });
+      expect([res.status, res.body.error.code]).toEqual([400, 'PACER_ERR_VALIDATION']);
+    }
+    const batch = await t.json<Json>({
+      method: 'POST',
+      url: '/pacing/decisions',
+      payload: { candidates: [{ campaign_id: 'camp-001', bid_cents: 150, predicted_ctr: 0.01 }] },
+    });
+    expect(batch.status).toBe(200);
+    expect(values.seen).toBe(3);
+  });
+
   it('denies a paused campaign with reason paused', async () => {
     await createCampaign(t, 'paused', { status: 'PAUSED' });
     const { status, body } = await decide({ campaign_id: 'paused', bid_cents: 150 });
@@ -328,7 +348,9 @@ describe('GET /budget/status/:id', () => {
     expect(s.utilization_percentage).toBe(0.1);
   });
 
-  it('shows the breaker open once the budget is spent (the reference validation scenario)', async () => {
+  it('shows the classic breaker open once the budget is spent (the reference validation scenario)', async () => {
+    await t.close();
+    t = await testApp({ BREAKER_MODE: 'classic' });
     await createCampaign(t, 'test-cb-001', { daily_budget_cents: 1000, pacing_mode: 'ASAP' });
     for (let i = 0; i < 20; i++)
       await spend({ campaign_id: 'test-cb-001', spend_cents: 50, event_id: `cb-${i}` });
@@ -336,6 +358,19 @@ describe('GET /budget/status/:id', () => {
     expect(body).toMatchObject({ allow_bid: false, reason: 'budget_exhausted' });
     const s = await statusOf(t, 'test-cb-001');
     expect([s.circuit_breaker_open, s.breaker_state, s.remaining_today_cents]).toEqual([true, 'OPEN', 0]);
+  });
+
+  it('the default precision breaker stays closed at the budget and opens once spend passes it', async () => {
+    await createCampaign(t, 'test-cb-002', { daily_budget_cents: 1000, pacing_mode: 'ASAP' });
+    for (let i = 0; i < 20; i++)
+      await spend({ campaign_id: 'test-cb-002', spend_cents: 50, event_id: `cb-${i}` });
+    const full = await decide({ campaign_id: 'test-cb-002', bid_cents: 100 });
+    expect(full.body).toMatchObject({ allow_bid: false, reason: 'budget_exhausted' });
+    expect((await statusOf(t, 'test-cb-002')).breaker_state).toBe('CLOSED');
+    // A win notice without a live reservation pushes spend past the budget: overspend risk.
+    await spend({ campaign_id: 'test-cb-002', spend_cents: 1, event_id: 'cb-late' });
+    await decide({ campaign_id: 'test-cb-002', bid_cents: 100 });
+    expect((await statusOf(t, 'test-cb-002')).breaker_state).toBe('OPEN');
   });
 
   it('answers 404 for an unknown campaign and 400 for an id that cannot exist', async () => {

@@ -11,8 +11,9 @@ const status = async (id: string) =>
   (await t.json<Json>({ method: 'GET', url: `/budget/status/${id}` })).body;
 
 describe('GET /budget/status reports the breaker as of now', () => {
-  it('shows OPEN once spend crosses the trip ratio with no decision since, and HALF_OPEN after the cool-down', async () => {
-    t = await testApp();
+  it('shows a classic breaker OPEN once spend crosses the trip ratio with no decision since, and HALF_OPEN after the cool-down', async () => {
+    // The trip ratio is the classic breaker's; the precision default is covered below.
+    t = await testApp({ BREAKER_MODE: 'classic' });
     await createCampaign(t, 'c1', { daily_budget_cents: 1000, pacing_mode: 'ASAP' });
     // The reference's breaker check: 20 spends, no decision in between.
     for (let i = 0; i < 20; i++) {
@@ -45,8 +46,24 @@ describe('GET /budget/status reports the breaker as of now', () => {
     expect((await status('c1')).breaker_state).toBe('HALF_OPEN');
   });
 
-  it('stays CLOSED below the ratio', async () => {
+  it('shows the precision breaker (the default) CLOSED at 96% and OPEN once spend passes the budget, with no decision since', async () => {
     t = await testApp();
+    await createCampaign(t, 'c1', { daily_budget_cents: 1000, pacing_mode: 'ASAP' });
+    const spend = async (eventId: string, cents: number) =>
+      t.inject({
+        method: 'POST',
+        url: '/spend/track',
+        payload: { campaign_id: 'c1', spend_cents: cents, event_id: eventId },
+      });
+    await spend('e1', 960);
+    expect((await status('c1')).breaker_state).toBe('CLOSED');
+    await spend('e2', 60);
+    const over = await status('c1');
+    expect([over.breaker_state, over.circuit_breaker_open]).toEqual(['OPEN', true]);
+  });
+
+  it('stays CLOSED below the ratio', async () => {
+    t = await testApp({ BREAKER_MODE: 'classic' });
     await createCampaign(t, 'c1', { daily_budget_cents: 1000, pacing_mode: 'ASAP' });
     await t.inject({
       method: 'POST',

@@ -151,3 +151,87 @@ describe('recorded stream', () => {
     expect(src.next()).toBe(false);
   });
 });
+
+describe('recorded stream: ordering, hour counters, quoting', () => {
+  /** A recorded spec for a small CSV in a temp dir: hour, price, pctr, click columns by index. */
+  function csvSpec(
+    text: string,
+    extra: Record<string, unknown> = {},
+  ): { spec: RecordedStreamSpec; path: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'rec-'));
+    const path = join(dir, 'bids.csv');
+    writeFileSync(path, text);
+    const spec = scenarioFrom(
+      {
+        name: 'csv',
+        seed: 1,
+        algorithms: ['EVEN'],
+        stream: {
+          kind: 'recorded',
+          path: 'bids.csv',
+          priceMicrosPerUnit: 1000,
+          columns: { hour: 0, marketPrice: 1, pctr: 2, click: 3 },
+          ...extra,
+        },
+        campaigns: { list: [{ id: 'a', dailyBudgetMicros: 1000, bidCpmMicros: 1000, participation: 0.5 }] },
+      },
+      'csv',
+      join(dir, 'csv.yaml'),
+    ).stream as RecordedStreamSpec;
+    return { spec, path };
+  }
+
+  /** [hour of the run, price in the file's units] of every replayed row. */
+  function replay(spec: RecordedStreamSpec, path: string, days = 1, seed = 0): number[][] {
+    const src = recordedStream(spec, path, START, days).open(seed);
+    const rows: number[][] = [];
+    while (src.next()) rows.push([(src.req.timeMs - START) / 3_600_000, src.req.marketPriceCpmMicros / 1000]);
+    return rows;
+  }
+
+  it('replays every row of a log whose hour column goes backwards, sorted by hour (was: cut after 2 rows)', () => {
+    const { spec, path } = csvSpec('5,10,0.1,0\n6,11,0.1,0\n2,12,0.1,1\n6,13,0.1,0\n');
+    const rows = replay(spec, path);
+    expect(rows.map((r) => r[1])).toEqual([12, 10, 11, 13]);
+    expect(rows.map((r) => Math.floor(r[0]!))).toEqual([2, 5, 6, 6]);
+  });
+
+  it('reads an absolute hour counter: hour of day = value mod 24, day = value div 24', () => {
+    const { spec, path } = csvSpec('22,10,0.1,0\n23,11,0.1,0\n24,12,0.1,0\n49,13,0.1,0\n');
+    expect(replay(spec, path, 3).map((r) => Math.floor(r[0]!))).toEqual([22, 23, 24, 49]);
+    // A row past the simulated days is an error naming the fix, never a silently shorter run.
+    expect(() => recordedStream(spec, path, START, 2)).toThrow(
+      /bids\.csv:4: hour 49 is on day 3 of the recording, but the scenario simulates 2 day\(s\)/,
+    );
+  });
+
+  it('reads quoted fields with csv-parse (a delimiter inside quotes is data)', () => {
+    const header = {
+      header: true,
+      columns: { hour: 'hour', marketPrice: 'price', pctr: 'pctr', click: 'click' },
+    };
+    const { spec, path } = csvSpec(
+      'hour,price,pctr,click,note\n1,"10",0.5,0,"a, b"\n1,"2,5",0.5,0,x\n',
+      header,
+    );
+    expect(() => recordedStream(spec, path, START, 1)).toThrow(
+      /bids\.csv:3: market price "2,5" is not a number/,
+    );
+    writeFileSync(path, 'hour,price,pctr,click,note\r\n1,"10",0.5,0,"a, b"\r\n1,20,0.5,1,"say ""hi"""\r\n');
+    expect(replay(spec, path).map((r) => r[1])).toEqual([10, 20]);
+  });
+
+  it('with order: shuffled, permutes rows within each hour by the seed, never across hours', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `${i < 20 ? 3 : 4},${i},0.1,0`).join('\n');
+    const { spec, path } = csvSpec(lines, { order: 'shuffled' });
+    const a = replay(spec, path, 1, 1).map((r) => r[1]!);
+    const b = replay(spec, path, 1, 2).map((r) => r[1]!);
+    expect(replay(spec, path, 1, 1).map((r) => r[1])).toEqual(a);
+    expect(a).not.toEqual(b);
+    expect([...a.slice(0, 20)].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    const log = csvSpec(lines);
+    expect(replay(log.spec, log.path, 1, 1).map((r) => r[1])).toEqual(
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+  });
+});
