@@ -43,27 +43,34 @@ async function main(): Promise<void> {
     return;
   }
   const redis = config.redis;
+  // The records know one hot store by its URL (the generation marker is a connection of its own):
+  // with Sentinel or Cluster they would act as if embedded and miscount, so such a fleet runs
+  // without them for now (README says so): Redis alone holds campaigns and spend, as before.
+  const withRecords = redis === null || config.redisUrl !== null;
   // The system of record first: a database that cannot be reached or migrated exits 78 here.
-  const records = await openRecordsOrExit(config);
+  const records = withRecords ? await openRecordsOrExit(config) : null;
   const store = redis === null ? new EmbeddedStore() : new RedisStore({ topology: redis });
   // The journal keeps spend while the store (Redis, or PGlite when embedded) refuses it.
   const journal = await FileJournal.open({ dir: config.journalDir, instanceId: config.instanceId });
   const recordsLog = deferredLogger();
-  const recorded = recordedParts({
-    ...config,
-    records,
-    inner: store,
-    clock,
-    timers: intervalTimers,
-    log: recordsLog,
-  });
+  const recorded =
+    records === null
+      ? null
+      : recordedParts({
+          ...config,
+          records,
+          inner: store,
+          clock,
+          timers: intervalTimers,
+          log: recordsLog,
+        });
 
   let stopForConflict: (err: Error) => void = () => {};
   const app = await buildApp(config, {
     runtime: (log) => {
       recordsLog.bind(log);
       const runtime = createRuntime({
-        store: recorded.store,
+        store: recorded?.store ?? store,
         journal,
         clock,
         timers: intervalTimers,
@@ -73,15 +80,21 @@ async function main(): Promise<void> {
         storeKind: redis === null ? 'embedded' : 'redis',
         bootId: randomUUID(),
         onFatal: (err) => stopForConflict(err),
-        onDecision: recorded.onDecision,
+        ...(recorded === null ? {} : { onDecision: recorded.onDecision }),
       });
-      recorded.attach(runtime);
+      recorded?.attach(runtime);
       return runtime;
     },
-    records: recorded.access,
+    ...(recorded === null ? {} : { records: recorded.access }),
   });
-  await recorded.init();
-  app.log.info({ records: records.where, generation: recorded.store.health().generation }, 'records ready');
+  if (recorded !== null && records !== null) {
+    await recorded.init();
+    app.log.info({ records: records.where, generation: recorded.store.health().generation }, 'records ready');
+  } else {
+    app.log.warn(
+      'Redis Sentinel or Cluster: running without the PostgreSQL system of record (not yet supported on these topologies); Redis alone holds campaigns and spend.',
+    );
+  }
   if (redis === null) {
     app.log.warn(
       `REDIS_URL is not set: running on the embedded store. Campaigns and spend persist in PGlite under ${config.dataDir}; instances do not share budgets.`,
