@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * WORKERS=N: N server processes on one port (node:cluster hands connections to them in turn).
@@ -48,7 +49,13 @@ export function superviseWorkers(count: number, baseInstanceId: string, log: Sup
   const restartDelayMs = 1000;
 
   const fork = (index: number) => {
-    const w = cluster.fork({ [WORKER_INDEX_ENV]: String(index), INSTANCE_ID: `${baseInstanceId}-w${index}` });
+    // Each worker its own embedded database directory: PGlite cannot be opened by two processes.
+    const dataDir = join(process.env.DATA_DIR ?? './data', `w${index}`);
+    const w = cluster.fork({
+      [WORKER_INDEX_ENV]: String(index),
+      INSTANCE_ID: `${baseInstanceId}-w${index}`,
+      DATA_DIR: dataDir,
+    });
     workers.set(index, w);
     w.on('exit', (code, signal) => {
       workers.delete(index);

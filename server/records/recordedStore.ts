@@ -1,8 +1,8 @@
 import type { BreakerSnapshot } from '../../core/breaker';
-import type { InstanceClaim } from '../../core/store';
 import type { Campaign } from '../../core/campaign';
 import { DAY_MS } from '../../core/dayWindow';
 import type { PacerInstance } from '../../core/instance';
+import type { InstanceClaim } from '../../core/store';
 import {
   type BudgetStore,
   type DayKeyRef,

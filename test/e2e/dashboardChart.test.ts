@@ -15,7 +15,8 @@ let base: string;
 
 beforeAll(async () => {
   // The "redis" kind, so the store can go away and the page show degraded mode.
-  t = await testApp({}, { storeKind: 'redis' });
+  // The timeline shows the classic breaker opening at its trip ratio (precision is the default).
+  t = await testApp({ BREAKER_MODE: 'classic' }, { storeKind: 'redis' });
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
   browser = await launchChromium();
@@ -107,7 +108,7 @@ describe('the dashboard chart in Chromium', () => {
     expect(requests.some((u) => u.includes('/dashboard/day/chart-1'))).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
-  });
+  }, 120_000);
 });
 
 describe('the dashboard chart behind API_KEY', () => {
@@ -139,5 +140,5 @@ describe('the dashboard chart behind API_KEY', () => {
     } finally {
       await guarded.close();
     }
-  });
+  }, 120_000);
 });

@@ -55,10 +55,14 @@ beforeAll(async () => {
     redisUrl: redis.url,
     journalDir: join(root, 'j'),
     instanceId: 'validate-a',
-    env: { BREAKER_COOLDOWN_MS: '1000', DATABASE_URL: db.url },
+    // validate checks the reference's breaker (trip at the ratio, cool-down): the classic mode.
+    env: { BREAKER_MODE: 'classic', BREAKER_COOLDOWN_MS: '1000', DATABASE_URL: db.url },
     startTimeoutMs: 90_000,
   });
-  const config = loadConfig({ LOG_LEVEL: 'silent', BREAKER_COOLDOWN_MS: '1000' }, { instanceId: 'broken' });
+  const config = loadConfig(
+    { LOG_LEVEL: 'silent', BREAKER_MODE: 'classic', BREAKER_COOLDOWN_MS: '1000' },
+    { instanceId: 'broken' },
+  );
   broken = await buildApp(config, {
     runtime: (log) =>
       doubleCounting(
