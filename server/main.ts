@@ -46,7 +46,10 @@ async function main(): Promise<void> {
   // The records know one hot store by its URL (the generation marker is a connection of its own):
   // with Sentinel or Cluster they would act as if embedded and miscount, so such a fleet runs
   // without them for now (README says so): Redis alone holds campaigns and spend, as before.
-  const withRecords = redis === null || config.redisUrl !== null;
+  // Workers without DATABASE_URL would each open a PGlite of their own beside one Redis: the same
+  // split registry as separate hosts without it, so they run on Redis alone too.
+  const withRecords =
+    (redis === null || config.redisUrl !== null) && !(config.workers > 1 && config.databaseUrl === null);
   // The system of record first: a database that cannot be reached or migrated exits 78 here.
   const records = withRecords ? await openRecordsOrExit(config) : null;
   const store = redis === null ? new EmbeddedStore() : new RedisStore({ topology: redis });
