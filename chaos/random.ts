@@ -3,22 +3,10 @@
  * name, so the fault schedule and each auction's plan are fixed by the seed alone, whatever order
  * the real processes make things happen in.
  */
-export type Rand = () => number;
+import { hash32 } from '../server/runtime/random';
 
-/** FNV-1a then a murmur3 finaliser: a 32-bit seed from any text. */
-export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export { hash32 };
+export type Rand = () => number;
 
 /** mulberry32 seeded by the seed and a stream name: independent streams for independent choices. */
 export function streamRand(seed: number, stream: string): Rand {

@@ -5,8 +5,8 @@ import type { Rand } from '../../core/index';
  * decision for that request can be replayed; without one, a fast seeded generator.
  */
 
-/** FNV-1a over UTF-16 code units, then a murmur3 finaliser so similar ids spread over [0, 1). */
-export function hashUnit(text: string): number {
+/** FNV-1a over UTF-16 code units, then a murmur3 finaliser: a 32-bit hash of any text. */
+export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -17,7 +17,12 @@ export function hashUnit(text: string): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return (h >>> 0) / 4_294_967_296;
+  return h >>> 0;
+}
+
+/** `hash32` spread over [0, 1): similar ids land far apart. */
+export function hashUnit(text: string): number {
+  return hash32(text) / 4_294_967_296;
 }
 
 /** A Rand that returns the request id's hash: decide draws at most once per request. */
