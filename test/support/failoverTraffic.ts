@@ -33,8 +33,16 @@ export class FailoverTraffic {
     private readonly campaigns: readonly string[],
   ) {}
 
-  /** Sends `count` decisions over `live()`, `concurrency` at a time; resolves when all are settled. */
-  async run(live: () => ServerProcess[], count: number, concurrency: number): Promise<TrafficStats> {
+  /**
+   * Sends `count` decisions over `live()`, `concurrency` at a time; resolves when all are settled.
+   * `only` narrows the traffic to some of the campaigns (to drive one to its budget).
+   */
+  async run(
+    live: () => ServerProcess[],
+    count: number,
+    concurrency: number,
+    only: readonly string[] = this.campaigns,
+  ): Promise<TrafficStats> {
     const stats: TrafficStats = {
       decisions: 0,
       allowed: 0,
@@ -48,18 +56,22 @@ export class FailoverTraffic {
     const worker = async () => {
       while (sent < count) {
         sent++;
-        await this.one(live, stats);
+        await this.one(live, stats, only);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     return stats;
   }
 
-  private async one(live: () => ServerProcess[], stats: TrafficStats): Promise<void> {
+  private async one(
+    live: () => ServerProcess[],
+    stats: TrafficStats,
+    campaigns: readonly string[],
+  ): Promise<void> {
     const n = this.seq++;
     const servers = live();
     const server = servers[n % servers.length]!;
-    const campaignId = this.campaigns[Math.floor(hashUnit(`${this.tag}:c:${n}`) * this.campaigns.length)]!;
+    const campaignId = campaigns[Math.floor(hashUnit(`${this.tag}:c:${n}`) * campaigns.length)]!;
     const requestId = `${this.tag}-r${n}`;
     const d = await request('POST', `${server.url}/pacing/decision`, {
       campaign_id: campaignId,
