@@ -3,13 +3,49 @@ import { type ValidationContext, sleep } from './context';
 
 const BUDGET_CENTS = 100_000;
 
+export type TripResult = { result: CheckResult; campaignId: string | null };
+
 /**
- * The breaker stays CLOSED just below the trip ratio and is OPEN just above it, denying bids with
- * reason circuit_open. Returns the tripped campaign for the recovery check.
+ * classic: the breaker stays CLOSED just below the trip ratio and is OPEN just above it, denying
+ * bids with reason circuit_open. precision: see precisionTrips. Returns the tripped campaign for
+ * the recovery check.
  */
-export async function breakerTrips(
-  ctx: ValidationContext,
-): Promise<{ result: CheckResult; campaignId: string | null }> {
+export async function breakerTrips(ctx: ValidationContext): Promise<TripResult> {
+  return ctx.opts.breakerMode === 'precision' ? precisionTrips(ctx) : classicTrips(ctx);
+}
+
+/**
+ * precision: a bid that fits is still allowed at 99% of the budget (no blackout before the end of
+ * the day), and spend that outran its reservations past 100% opens the breaker and denies bids.
+ */
+async function precisionTrips(ctx: ValidationContext): Promise<TripResult> {
+  const name = 'breaker trips at the ratio';
+  const id = await ctx.createCampaign('breaker', { daily_budget_cents: BUDGET_CENTS, pacing_mode: 'ASAP' });
+  const below = Math.floor(BUDGET_CENTS * 0.99);
+  await ctx.spend(id, below, `${id}-below`);
+  // The spend just booked may have used up this instance's lease: its next sync rounds (a few
+  // hundred ms) lease what is left of the budget, so a denial for the lease is tried again.
+  let beforeDecision = await ctx.decide(id, 1, `${id}-d1`);
+  for (let i = 0; i < 50 && beforeDecision.body.reason === 'lease_exhausted'; i++) {
+    await sleep(100);
+    beforeDecision = await ctx.decide(id, 1, `${id}-d1-${i}`);
+  }
+  const before = await ctx.status(id);
+  if (before.breaker_state !== 'CLOSED' || !beforeDecision.body.allow_bid) {
+    const why = `precision breaker: at ${pct(below)} a 1-cent CPM bid was ${beforeDecision.body.allow_bid ? 'allowed' : `denied (${beforeDecision.body.reason})`}, breaker ${before.breaker_state}; it should still bid (is the deployment's BREAKER_MODE classic? pass --breaker-mode classic)`;
+    return { result: fail(name, why), campaignId: null };
+  }
+  // Win notices past the budget (late ones, whose reservations had expired): overspend risk.
+  const above = Math.ceil(BUDGET_CENTS * 1.01) - below;
+  await ctx.spend(id, above, `${id}-above`);
+  const afterDecision = await ctx.decide(id, 1, `${id}-d2`);
+  const after = await ctx.status(id);
+  const detail = `precision: at ${pct(below)}: CLOSED, bid allowed; at ${pct(below + above)}: ${after.breaker_state}, ${afterDecision.body.reason}`;
+  const tripped = after.breaker_state === 'OPEN' && !afterDecision.body.allow_bid;
+  return { result: tripped ? pass(name, detail) : fail(name, detail), campaignId: tripped ? id : null };
+}
+
+async function classicTrips(ctx: ValidationContext): Promise<TripResult> {
   const name = 'breaker trips at the ratio';
   const ratio = ctx.opts.tripRatio;
   const id = await ctx.createCampaign('breaker', { daily_budget_cents: BUDGET_CENTS, pacing_mode: 'ASAP' });

@@ -1,18 +1,20 @@
 import { exitCodeOf, renderTable } from '../checkTable';
 import { UsageError, numberOption, parseCli } from '../cliArgs';
 import { PacerClient } from '../pacerClient';
-import { ValidationContext } from './context';
+import { type SuiteOptions, ValidationContext } from './context';
 import { runSuite } from './suite';
 
 const USAGE = `Usage: npm run validate -- --url http://host:port [--url http://other:port ...] [--key API_KEY]
-  [--max-p99-ms 50] [--decisions 200] [--trip-ratio 0.95] [--breaker-cooldown-ms 300000]
+  [--max-p99-ms 50] [--decisions 200] [--breaker-mode precision|classic] [--trip-ratio 0.95]
+  [--breaker-cooldown-ms 300000]
   [--max-wait-ms 30000] [--concurrent-spends 500]
 The validation suite against a running deployment: connectivity, p99 decision latency, budget
-tracking to the micro, the breaker tripping at the ratio, pacing modes, concurrent spends,
+tracking to the micro, the breaker tripping (precision: once spend passes the budget, bids that
+fit still allowed just below it; classic: at the trip ratio), pacing modes, concurrent spends,
 recovery after the breaker's cool-down, persistence (across instances when several --url are
 given). It creates campaigns named validate-<run>-* and deletes them at the end.
---trip-ratio and --breaker-cooldown-ms must match the deployment's BREAKER_TRIP_RATIO and
-BREAKER_COOLDOWN_MS; recovery is skipped when the cool-down is longer than --max-wait-ms.
+--breaker-mode, --trip-ratio and --breaker-cooldown-ms must match the deployment's BREAKER_MODE
+(default precision), BREAKER_TRIP_RATIO and BREAKER_COOLDOWN_MS; recovery is skipped when the cool-down is longer than --max-wait-ms.
 Exit code 0 when nothing failed, 1 when a check failed, 2 on bad arguments.`;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -21,6 +23,7 @@ async function main(argv: readonly string[]): Promise<number> {
     {
       'max-p99-ms': { type: 'string' },
       decisions: { type: 'string' },
+      'breaker-mode': { type: 'string' },
       'trip-ratio': { type: 'string' },
       'breaker-cooldown-ms': { type: 'string' },
       'max-wait-ms': { type: 'string' },
@@ -31,7 +34,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const tripRatio = numberOption(values, 'trip-ratio', 0.95, USAGE);
   if (tripRatio > 0.98 || tripRatio < 0.05)
     throw new UsageError(`--trip-ratio must be from 0.05 to 0.98.\n\n${USAGE}`);
-  const opts = {
+  const breakerMode = values['breaker-mode'] ?? 'precision';
+  if (breakerMode !== 'precision' && breakerMode !== 'classic')
+    throw new UsageError(`--breaker-mode must be precision or classic, not "${breakerMode}".\n\n${USAGE}`);
+  const opts: SuiteOptions = {
+    breakerMode,
     maxP99Ms: numberOption(values, 'max-p99-ms', 50, USAGE),
     decisionSamples: Math.round(numberOption(values, 'decisions', 200, USAGE)),
     tripRatio,

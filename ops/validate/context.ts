@@ -26,6 +26,8 @@ export interface SuiteOptions {
   /** Client-side p99 of POST /pacing/decision above which the latency check fails. */
   readonly maxP99Ms: number;
   readonly decisionSamples: number;
+  /** The deployment's BREAKER_MODE: precision trips past the budget, classic at the trip ratio. */
+  readonly breakerMode: 'precision' | 'classic';
   /** The deployment's BREAKER_TRIP_RATIO (the server does not publish its settings). */
   readonly tripRatio: number;
   /** The deployment's BREAKER_COOLDOWN_MS: the recovery check waits this long, if at most maxWaitMs. */

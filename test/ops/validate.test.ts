@@ -28,6 +28,8 @@ let db: TestDatabase;
 let server: ServerProcess;
 let broken: FastifyInstance;
 let brokenUrl: string;
+let classic: FastifyInstance;
+let classicUrl: string;
 let root: string;
 
 /** A real runtime whose trackSpend books each notice a second time under another event id. */
@@ -55,35 +57,40 @@ beforeAll(async () => {
     redisUrl: redis.url,
     journalDir: join(root, 'j'),
     instanceId: 'validate-a',
-    // validate checks the reference's breaker (trip at the ratio, cool-down): the classic mode.
-    env: { BREAKER_MODE: 'classic', BREAKER_COOLDOWN_MS: '1000', DATABASE_URL: db.url },
+    // The default (precision) breaker; the classic one is validated against the in-process server.
+    env: { BREAKER_COOLDOWN_MS: '1000', DATABASE_URL: db.url },
     startTimeoutMs: 90_000,
   });
   const config = loadConfig(
     { LOG_LEVEL: 'silent', BREAKER_MODE: 'classic', BREAKER_COOLDOWN_MS: '1000' },
     { instanceId: 'broken' },
   );
-  broken = await buildApp(config, {
-    runtime: (log) =>
-      doubleCounting(
-        createRuntime({
-          store: new EmbeddedStore(),
-          journal: new MemoryJournal(),
-          clock: monotonicClock(() => Date.now()),
-          timers: intervalTimers,
-          instanceId: config.instanceId,
-          config: config.pacer,
-          log,
-          storeKind: 'embedded',
-        }),
-      ),
-    defaultMetrics: false,
-  });
+  const embedded = (wrap: (r: PacerRuntime) => PacerRuntime) =>
+    buildApp(config, {
+      runtime: (log) =>
+        wrap(
+          createRuntime({
+            store: new EmbeddedStore(),
+            journal: new MemoryJournal(),
+            clock: monotonicClock(() => Date.now()),
+            timers: intervalTimers,
+            instanceId: config.instanceId,
+            config: config.pacer,
+            log,
+            storeKind: 'embedded',
+          }),
+        ),
+      defaultMetrics: false,
+    });
+  broken = await embedded(doubleCounting);
   brokenUrl = await broken.listen({ host: '127.0.0.1', port: 0 });
+  classic = await embedded((r) => r);
+  classicUrl = await classic.listen({ host: '127.0.0.1', port: 0 });
 }, 180_000);
 
 afterAll(async () => {
   await broken?.close();
+  await classic?.close();
   await server?.stop();
   await redis?.dispose();
   await db?.drop();
@@ -109,8 +116,23 @@ describe('npm run validate', () => {
     expect(left.campaigns.filter((c) => c.id.startsWith('validate-'))).toEqual([]);
   }, 120_000);
 
+  it('checks the classic breaker (trip at the ratio, cool-down) with --breaker-mode classic', async () => {
+    const args = ['--url', classicUrl, '--breaker-cooldown-ms', '1000', ...LOOSE];
+    const r = await runOpsCli('validate', [...args, '--breaker-mode', 'classic']);
+    const v = verdicts(r.stdout);
+    expect(v['breaker trips at the ratio'], r.stdout).toBe('PASS');
+    expect(v.recovery, r.stdout).toBe('PASS');
+    expect(r.stdout).toMatch(/at 94%: CLOSED, \w+; at 96%: OPEN, circuit_open/);
+    // The same classic server fails the precision check, saying what to pass.
+    const wrong = await runOpsCli('validate', args);
+    expect(verdicts(wrong.stdout)['breaker trips at the ratio'], wrong.stdout).toBe('FAIL');
+    expect(wrong.stdout).toMatch(/pass --breaker-mode classic/);
+    expect(wrong.code).toBe(1);
+  }, 120_000);
+
   it('fails the budget checks against a server that double-counts spend, and exits 1', async () => {
-    const r = await runOpsCli('validate', ['--url', brokenUrl, '--breaker-cooldown-ms', '1000', ...LOOSE]);
+    const args = ['--url', brokenUrl, '--breaker-cooldown-ms', '1000', '--breaker-mode', 'classic'];
+    const r = await runOpsCli('validate', [...args, ...LOOSE]);
     const v = verdicts(r.stdout);
     expect(v['budget tracking exact'], r.stdout).toBe('FAIL');
     expect(v['concurrent spends'], r.stdout).toBe('FAIL');
@@ -125,6 +147,9 @@ describe('npm run validate', () => {
     const r = await runOpsCli('validate', ['--url', 'localhost:8080']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--url localhost:8080 must look like http:\/\/host:port/);
+    const mode = await runOpsCli('validate', ['--url', 'http://127.0.0.1:1', '--breaker-mode', 'fast']);
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toMatch(/--breaker-mode must be precision or classic, not "fast"/);
   });
 });
 
