@@ -109,5 +109,12 @@ export interface InstanceClaim {
   readonly instanceId: string;
   /** Unique per process start: tells a restart of this instance from a second process. */
   readonly bootId: string;
+  /** When the process started (its own clock): the older of two claimants keeps the id. */
+  readonly startedAtMs: number;
   readonly ttlMs: number;
+  /**
+   * A running process renewing its claim takes the id back from a newer process that claimed it
+   * while the store had lost the claim (restarted empty); a starting process never displaces one.
+   */
+  readonly renew: boolean;
 }

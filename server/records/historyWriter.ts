@@ -102,6 +102,11 @@ export class HistoryWriter {
     if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
   }
 
+  /** Resolves once every spill file started so far is written (or failed and requeued). */
+  async spillsSettled(): Promise<void> {
+    while (this.spilling.size > 0) await Promise.all(this.spilling);
+  }
+
   stats(): HistoryWriterStats {
     return {
       queuedRecords: this.queue.length + this.inFlightRecords + this.spillingRecords + this.spilledRecords,
@@ -260,7 +265,7 @@ export class HistoryWriter {
   async takeStale(current: string): Promise<GenerationSpend[]> {
     this.paused++;
     while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
-    while (this.spilling.size > 0) await Promise.all(this.spilling);
+    await this.spillsSettled();
     const stale: GenerationSpend[] = [];
     for (const path of this.spilled) {
       for (const item of await this.readSpill(path)) {
@@ -291,7 +296,7 @@ export class HistoryWriter {
     this.stopTimer?.();
     this.stopTimer = null;
     this.nextAttemptAtMs = 0;
-    while (this.spilling.size > 0) await Promise.all(this.spilling);
+    await this.spillsSettled();
     await this.writeNow();
     const left = this.queue.length;
     // The next start of this instance writes the spill file first.

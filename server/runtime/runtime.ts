@@ -5,6 +5,7 @@ import {
   CircuitBreaker,
   type DayKeyRef,
   type Decision,
+  type InstanceClaim,
   type PacerConfig,
   PacerInstance,
   type PacingState,
@@ -180,7 +181,7 @@ class ServerRuntime implements Runtime {
   private restored = false;
   private firstLoad: Promise<void> | null = null;
   private lastHealth: 'healthy' | 'degraded' | null = null;
-  private readonly claim: { instanceId: string; bootId: string; ttlMs: number } | null;
+  private readonly claim: Omit<InstanceClaim, 'renew'> | null;
   private claimed = false;
   private lastClaimMs = Number.NEGATIVE_INFINITY;
   /** Another process took this instance id: stop deciding, keep the leases where they are. */
@@ -210,6 +211,7 @@ class ServerRuntime implements Runtime {
         ? {
             instanceId: deps.instanceId,
             bootId: deps.bootId,
+            startedAtMs: deps.clock.nowMs(),
             ttlMs: deps.instanceClaimTtlMs ?? DEFAULT_INSTANCE_CLAIM_TTL_MS,
           }
         : null;
@@ -433,13 +435,20 @@ class ServerRuntime implements Runtime {
    */
   private async claimAtStart(): Promise<void> {
     if (this.claim === null) return;
+    const claim: InstanceClaim = { ...this.claim, renew: false };
     const deadlineMs = this.deps.clock.nowMs() + this.claim.ttlMs + 1_000;
     for (;;) {
       try {
-        if (await this.deps.store.claimInstance!(this.claim)) {
-          this.claimed = true;
-          this.lastClaimMs = this.deps.clock.nowMs();
-          return;
+        // Claimed, then confirmed one and a half renewal periods later: a store that lost the
+        // claim (restarted empty) lets a second process claim the id, and the running holder
+        // takes it back at its next renewal; the newcomer must find that out before it serves.
+        if (await this.deps.store.claimInstance!(claim)) {
+          await waitOn(this.deps.timers, (this.claim.ttlMs / 5) * 1.5);
+          if (await this.deps.store.claimInstance!(claim)) {
+            this.claimed = true;
+            this.lastClaimMs = this.deps.clock.nowMs();
+            return;
+          }
         }
       } catch (err) {
         this.deps.log.warn(
@@ -460,7 +469,7 @@ class ServerRuntime implements Runtime {
   /** Renews the claim every fifth of its TTL; false when another process holds the id. */
   private async renewClaim(nowMs: number): Promise<boolean> {
     if (this.claim === null || nowMs - this.lastClaimMs < this.claim.ttlMs / 5) return true;
-    const mine = await this.deps.store.claimInstance!(this.claim);
+    const mine = await this.deps.store.claimInstance!({ ...this.claim, renew: true });
     if (mine) {
       this.claimed = true;
       this.lastClaimMs = nowMs;
@@ -513,7 +522,8 @@ class ServerRuntime implements Runtime {
       try {
         await this.saveBreakers();
         await this.instance.returnLeases(nowMs);
-        if (this.claim !== null && this.claimed) await this.deps.store.releaseInstance?.(this.claim);
+        if (this.claim !== null && this.claimed)
+          await this.deps.store.releaseInstance?.({ ...this.claim, renew: false });
       } catch (err) {
         // Unreturned leases only hold budget back for the rest of the day; they never overspend.
         this.deps.log.warn({ err }, 'could not return unused leases at shutdown');

@@ -141,9 +141,16 @@ function unavailable(what: string, cause: unknown): StoreUnavailableError {
 }
 
 const CLAIM_INSTANCE_LUA = `
--- KEYS: claim   ARGV: bootId, ttlMs
+-- KEYS: claim   ARGV: holder ("startedAtMs:bootId"), ttlMs, renew (1|0)
+-- A running process (renew) takes the id back from a newer one: after Redis lost the claim, the
+-- process that held it keeps it and the newcomer finds it taken; a starting one never displaces.
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
+if holder and holder ~= ARGV[1] then
+  if ARGV[3] ~= '1' then return 0 end
+  local theirs = tonumber(string.match(holder, '^(%d+):')) or 0
+  local ours = tonumber(string.match(ARGV[1], '^(%d+):')) or 0
+  if theirs < ours or (theirs == ours and holder < ARGV[1]) then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
@@ -153,6 +160,11 @@ const RELEASE_INSTANCE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
+
+/** The claim key's value: start time first, so the Lua script can tell the older claimant. */
+function claimHolder(claim: InstanceClaim): string {
+  return `${Math.max(0, Math.trunc(claim.startedAtMs))}:${claim.bootId}`;
+}
 
 function toInt(v: string | null | undefined): number {
   if (v === null || v === undefined) return 0;
@@ -522,7 +534,14 @@ export class RedisStore implements BudgetStore {
   async claimInstance(claim: InstanceClaim): Promise<boolean> {
     try {
       await this.connected();
-      return (await this.redis.pacerClaimInstance(this.claimKey(claim), claim.bootId, claim.ttlMs)) === 1;
+      return (
+        (await this.redis.pacerClaimInstance(
+          this.claimKey(claim),
+          claimHolder(claim),
+          claim.ttlMs,
+          claim.renew ? 1 : 0,
+        )) === 1
+      );
     } catch (err) {
       throw unavailable('claimInstance', err);
     }
@@ -531,7 +550,7 @@ export class RedisStore implements BudgetStore {
   async releaseInstance(claim: InstanceClaim): Promise<void> {
     try {
       await this.connected();
-      await this.redis.pacerReleaseInstance(this.claimKey(claim), claim.bootId);
+      await this.redis.pacerReleaseInstance(this.claimKey(claim), claimHolder(claim));
     } catch (err) {
       throw unavailable('releaseInstance', err);
     }

@@ -46,5 +46,5 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} one INSTANCE_ID, two proc
     await first.restart();
     const health = (await request('GET', `${first.url}/health`)).body as { status: string; ready: boolean };
     expect(health.status).toBe('healthy');
-  }, 90_000);
+  }, 180_000);
 });

@@ -105,7 +105,7 @@ describe('HistoryWriter', () => {
     const { writer, history, clock, spillDir } = setUp(8);
     history.up = false;
     for (let n = 0; n < 30; n++) writer.add(record(n), 'g1');
-    await new Promise((r) => setTimeout(r, 50)); // spills are written asynchronously
+    await writer.spillsSettled(); // spills are written asynchronously
     expect(readdirSync(spillDir).length).toBeGreaterThan(0);
     expect(writer.stats().spilledRecords).toBeGreaterThan(0);
     expect(writer.stats().queuedRecords).toBe(30);
@@ -137,7 +137,7 @@ describe('HistoryWriter', () => {
     const { writer, history } = setUp(4);
     history.up = false;
     for (let n = 0; n < 6; n++) writer.add(record(n), 'g1');
-    await new Promise((r) => setTimeout(r, 50));
+    await writer.spillsSettled();
     writer.add(record(100), 'g2');
     const stale = await writer.takeStale('g2');
     expect(stale.map((s) => s.record.eventId).sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
