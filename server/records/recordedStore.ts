@@ -13,6 +13,7 @@ import {
 } from '../../core/store';
 import { RecordsUnavailableError } from '../errors';
 import type { Clock } from '../runtime/time';
+import { DEFAULT_DEDUP_TTL_SECONDS } from '../store/redisStore';
 import { currentActor } from './auditActor';
 import type { GenerationMarker } from './generationMarker';
 import { reconcileOwnHistory } from './historyReconcile';
@@ -42,6 +43,8 @@ export interface RecordedStoreOptions {
   };
   /** Days of history re-seeded as day counters (Redis keeps day keys 8 days). */
   readonly reseedDays?: number;
+  /** How long the hot store keeps an event id for dedup: a repair restores the ids this recent. */
+  readonly dedupTtlMs?: number;
   readonly repairRetryMs?: number;
 }
 
@@ -254,7 +257,9 @@ export class RecordedStore implements BudgetStore {
       if (this.pendingPlan === null) {
         const next = this.newGenerationId(nowMs);
         const fromDay = dayKeyOf(nowMs - (this.o.reseedDays ?? 8) * DAY_MS);
-        this.pendingPlan = { next, plan: await records.generations.closeAndPlan(next, fromDay, nowMs) };
+        const dedupTtlMs = this.o.dedupTtlMs ?? DEFAULT_DEDUP_TTL_SECONDS * 1000;
+        const plan = await records.generations.closeAndPlan(next, fromDay, nowMs, dedupTtlMs);
+        this.pendingPlan = { next, plan };
       }
       const { next, plan } = this.pendingPlan;
       await this.seed(plan);
@@ -285,6 +290,12 @@ export class RecordedStore implements BudgetStore {
     const inner = this.o.inner;
     for (const c of plan.campaigns) await inner.putCampaign(c);
     for (const chunk of chunks(plan.spend, SEED_CHUNK)) await inner.applySpend(chunk);
+    // The lost Redis also held the dedup keys: without them a notice counted before the loss and
+    // retried after the repair would count twice (found by npm run chaos, seed 301). Embedded mode
+    // dedups in PGlite itself.
+    if (this.o.kind === 'redis') {
+      for (const c of plan.campaigns) await this.restoreSeen(c.id, plan.seenSinceMs);
+    }
     for (const chunk of chunks(plan.leases, SEED_CHUNK)) {
       await inner.acquireLeases(
         chunk.map((l) => ({
@@ -366,6 +377,16 @@ export class RecordedStore implements BudgetStore {
         if (Number.isFinite(s.ownAllowanceMicros)) s.ownAllowanceMicros = Math.max(held, need);
       });
       await this.o.inner.acquireLeases(requests);
+    }
+  }
+
+  private async restoreSeen(campaignId: string, sinceMs: number): Promise<void> {
+    let after = '';
+    for (;;) {
+      const seen = await this.o.records.generations.seenEvents(campaignId, sinceMs, after, SEED_CHUNK);
+      if (seen.length > 0) await this.o.inner.applySpend(seen);
+      if (seen.length < SEED_CHUNK) return;
+      after = seen[seen.length - 1]!.eventId;
     }
   }
 

@@ -13,6 +13,11 @@ export interface ReseedPlan {
   readonly spend: readonly SpendRecord[];
   /** Lease per campaign, day and instance: what that instance spent (its spend is its lease). */
   readonly leases: readonly { campaignId: string; dayKey: string; instanceId: string; micros: number }[];
+  /**
+   * Event ids recorded since this time still had their dedup keys in the lost Redis: the repair
+   * writes them back (seenEvents), so a notice retried after the repair is not counted twice.
+   */
+  readonly seenSinceMs: number;
 }
 
 interface SeedRow {
@@ -71,7 +76,7 @@ export class RedisGenerations {
    * record per campaign (lifetime totals). Synthetic event ids are derived from `next`, so a
    * repair retried into the same Redis counts each seed once.
    */
-  async closeAndPlan(next: string, fromDay: string, nowMs: number): Promise<ReseedPlan> {
+  async closeAndPlan(next: string, fromDay: string, nowMs: number, dedupTtlMs = 0): Promise<ReseedPlan> {
     return this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [GENERATION_LOCK_KEY]);
       const closed = await tx.query<{ generation: string }>(
@@ -133,7 +138,45 @@ export class RedisGenerations {
           instanceId: 'history',
         });
       }
-      return { closed: closed.map((r) => r.generation), campaigns, spend, leases: [...leaseBy.values()] };
+      return {
+        closed: closed.map((r) => r.generation),
+        campaigns,
+        spend,
+        leases: [...leaseBy.values()],
+        seenSinceMs: nowMs - dedupTtlMs,
+      };
     });
+  }
+
+  /**
+   * One page of a campaign's event ids recorded since `sinceMs`, after `afterEventId` in id order
+   * (the primary key's order, so each page is an index range), as zero-spend records: applied to
+   * the new Redis they set the dedup keys and count nothing.
+   */
+  async seenEvents(
+    campaignId: string,
+    sinceMs: number,
+    afterEventId: string,
+    limit: number,
+  ): Promise<SpendRecord[]> {
+    const rows = await this.db.query<{
+      event_id: string;
+      day_key: string;
+      hour_index: unknown;
+      instance_id: string;
+    }>(
+      `SELECT event_id, day_key, hour_index, instance_id FROM spend_events
+        WHERE campaign_id = $1 AND event_id > $2 AND recorded_at >= $3
+        ORDER BY event_id LIMIT $4`,
+      [campaignId, afterEventId, new Date(sinceMs).toISOString(), limit],
+    );
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      campaignId,
+      dayKey: r.day_key,
+      hourIndex: int(r.hour_index),
+      spendMicros: 0,
+      instanceId: r.instance_id,
+    }));
   }
 }

@@ -155,6 +155,7 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} Redis restarted empty und
     const traffic = load(12);
     await waitFor('spend before the loss', async () => acked.size >= 600, 600);
     const spentBeforeMicros = ackedBy('rl-big') + ackedBy('rl-mid') + ackedBy('rl-small');
+    const beforeLoss = [...acked.entries()].slice(0, 100);
 
     await redis.restart(); // SIGKILL, then a fresh process without the dataset
     await waitFor(
@@ -182,6 +183,16 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} Redis restarted empty und
     );
     await traffic.stop();
     expect(stats.failedDecisions, 'every decision answered').toBe(0);
+    // Notices counted before the loss, sent again after the repair (an exchange's late retries):
+    // the repair restored their dedup keys, so none counts a second time.
+    for (const [eventId, e] of beforeLoss) {
+      const again = await request('POST', `${servers[2]!.url}/spend/track`, {
+        campaign_id: e.campaignId,
+        spend_cents: e.spendMicros / 10_000,
+        event_id: eventId,
+      });
+      expect(again.status).toBe(200);
+    }
 
     // Every campaign exists on every instance, and in Redis.
     for (const s of servers) {

@@ -244,4 +244,40 @@ describe.each([
     });
     expect(plan.campaigns.map((c) => c.id)).toEqual(expect.arrayContaining(['c2', 'reg-1', 'imp-1']));
   });
+
+  it('hands a repair the recent event ids, paged, as zero-spend records that restore dedup keys', async () => {
+    const c3 = (id: string) => spend(id, { campaignId: 'c3', instanceId: 'i7', hourIndex: 9 });
+    await records.history.recordSpend([{ record: c3('ev-old'), generation: 'g2' }], T0 - 5 * 86_400_000);
+    await records.history.recordSpend(
+      ['ev-b', 'ev-a', 'ev-c'].map((id) => ({ record: c3(id), generation: 'g2' })),
+      T0,
+    );
+    const plan = await records.generations.closeAndPlan('g3', '2026-11-25', T0, 3 * 86_400_000);
+    expect(plan.seenSinceMs).toBe(T0 - 3 * 86_400_000);
+    const first = await records.generations.seenEvents('c3', plan.seenSinceMs, '', 2);
+    expect(first).toEqual([
+      {
+        eventId: 'ev-a',
+        campaignId: 'c3',
+        dayKey: '2026-11-30',
+        hourIndex: 9,
+        spendMicros: 0,
+        instanceId: 'i7',
+      },
+      {
+        eventId: 'ev-b',
+        campaignId: 'c3',
+        dayKey: '2026-11-30',
+        hourIndex: 9,
+        spendMicros: 0,
+        instanceId: 'i7',
+      },
+    ]);
+    const rest = await records.generations.seenEvents('c3', plan.seenSinceMs, 'ev-b', 2);
+    expect(rest.map((r) => r.eventId)).toEqual(['ev-c']);
+    // Older than the dedup window: its key had expired in the lost Redis too.
+    expect(await records.generations.seenEvents('c3', T0 - 6 * 86_400_000, 'ev-c', 2)).toEqual([
+      expect.objectContaining({ eventId: 'ev-old' }),
+    ]);
+  });
 });
