@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SpendRecord } from '../../core/store';
 import type { Clock, Timers } from '../runtime/time';
 import { GenerationClosedError, type GenerationSpend, type HistoryRecords } from './historyRecords';
+import { HistoryWal } from './historyWal';
 
 export interface HistoryWriterOptions {
   readonly history: HistoryRecords;
@@ -64,6 +65,10 @@ export class HistoryWriter {
   private paused = 0;
   private stopTimer: (() => void) | null = null;
   private readonly o: Required<Omit<HistoryWriterOptions, 'log'>> & Pick<HistoryWriterOptions, 'log'>;
+  /** Records added durably, by the write-ahead segment holding them until they are stored. */
+  private readonly wal: HistoryWal;
+  private readonly walSegment = new WeakMap<GenerationSpend, number>();
+  private walFailures = 0;
 
   constructor(opts: HistoryWriterOptions) {
     this.o = {
@@ -89,6 +94,12 @@ export class HistoryWriter {
     }
     // Names sort in spill order across runs.
     this.spillSeq = this.o.clock.nowMs() * 1000;
+    this.wal = new HistoryWal(() => this.nextSpillPath());
+  }
+
+  private nextSpillPath(): string {
+    const name = this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_');
+    return join(this.o.spillDir, `${SPILL_PREFIX}${name}-${String(this.spillSeq++).padStart(16, '0')}`);
   }
 
   start(): void {
@@ -100,6 +111,37 @@ export class HistoryWriter {
   add(record: SpendRecord, generation: string): void {
     this.queue.push({ record, generation });
     if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
+  }
+
+  /**
+   * Adds records the store has just counted, fsynced to the write-ahead log first: resolve
+   * before the notices are acknowledged, and a kill -9 of this process loses none of them even
+   * if the store then loses its data too. A log that cannot be written (full disk) leaves them
+   * in memory only, as `add` does, and counts the failure.
+   */
+  async addDurably(items: readonly GenerationSpend[]): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      const segment = await this.wal.append(items);
+      for (const item of items) this.walSegment.set(item, segment);
+    } catch (err) {
+      if (this.walFailures++ === 0)
+        this.o.log.warn({ err }, 'could not write the history log; counted spend waits in memory');
+    }
+    for (const item of items) this.queue.push(item);
+    if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
+  }
+
+  /** These records are stored in PostgreSQL or a spill file: their log segments may go. */
+  private releaseWal(items: readonly GenerationSpend[]): void {
+    const counts = new Map<number, number>();
+    for (const item of items) {
+      const segment = this.walSegment.get(item);
+      if (segment === undefined) continue;
+      this.walSegment.delete(item);
+      counts.set(segment, (counts.get(segment) ?? 0) + 1);
+    }
+    for (const [segment, n] of counts) this.wal.release(segment, n);
   }
 
   /** Resolves once every spill file started so far is written (or failed and requeued). */
@@ -152,6 +194,7 @@ export class HistoryWriter {
           this.inFlightRecords = 0;
         }
         this.written += batch.length;
+        this.releaseWal(batch);
         budget -= batch.length;
         this.noteSuccess();
       }
@@ -216,18 +259,21 @@ export class HistoryWriter {
   }
 
   private async writeSpill(chunk: GenerationSpend[]): Promise<boolean> {
-    const name = this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_');
-    const path = join(this.o.spillDir, `${SPILL_PREFIX}${name}-${String(this.spillSeq++).padStart(16, '0')}`);
+    const path = this.nextSpillPath();
     try {
       const fh = await open(path, 'wx');
       try {
-        await fh.writeFile(chunk.map((x) => JSON.stringify(x)).join('\n'), 'utf8');
+        await fh.writeFile(
+          chunk.map((x) => JSON.stringify({ record: x.record, generation: x.generation })).join('\n'),
+          'utf8',
+        );
         await fh.datasync();
       } finally {
         await fh.close();
       }
       this.spilled.push(path);
       this.spilledRecords += chunk.length;
+      this.releaseWal(chunk);
       return true;
     } catch (err) {
       // No room on disk either: keep them in memory rather than lose them.
@@ -238,11 +284,18 @@ export class HistoryWriter {
   }
 
   private async readSpill(path: string): Promise<GenerationSpend[]> {
-    const text = await readFile(path, 'utf8');
-    return text
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as GenerationSpend);
+    const lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0);
+    const out: GenerationSpend[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      try {
+        out.push(JSON.parse(lines[i]!) as GenerationSpend);
+      } catch (err) {
+        // A log segment's last line torn by a kill -9 mid-append was never fsynced, so never
+        // acknowledged; anything else is corruption and must not be skipped silently.
+        if (i < lines.length - 1) throw err;
+      }
+    }
+    return out;
   }
 
   private async unspillOne(): Promise<void> {
@@ -306,5 +359,7 @@ export class HistoryWriter {
         'PostgreSQL unreachable at shutdown: history spilled to the journal dir',
       );
     }
+    // Everything is stored or spilled: the write-ahead segments hold nothing needed.
+    if (this.queue.length === 0 && this.inFlight === null) await this.wal.removeAll();
   }
 }

@@ -412,7 +412,11 @@ export class RecordedStore implements BudgetStore {
     const generation = this.generation!;
     if (this.o.writer !== null) {
       const applied = await this.o.inner.applySpend(records);
-      for (let i = 0; i < records.length; i++) if (applied[i]) this.o.writer.add(records[i]!, generation);
+      const counted: GenerationSpend[] = [];
+      for (let i = 0; i < records.length; i++)
+        if (applied[i]) counted.push({ record: records[i]!, generation });
+      // Durable here before the notices are acknowledged: see HistoryWal.
+      await this.o.writer.addDurably(counted);
       return applied;
     }
     let fresh: boolean[];

@@ -173,5 +173,5 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} three instances on one Re
     } finally {
       await store.close();
     }
-  }, 150_000);
+  }, 240_000);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,6 +116,43 @@ describe('HistoryWriter', () => {
     await writer.writeNow();
     expect(writer.stats().queuedRecords).toBe(0);
     expect(history.stored.size).toBe(30);
+    expect(readdirSync(spillDir)).toEqual([]);
+  });
+
+  it('logs durably added spend before it returns: a process killed before the write loses none', async () => {
+    const first = setUp();
+    first.history.up = false;
+    const items = (from: number, n: number) =>
+      Array.from({ length: n }, (_, k) => ({ record: record(from + k), generation: 'g1' }));
+    await first.writer.addDurably(items(0, 3));
+    await first.writer.addDurably(items(3, 2));
+    expect(readdirSync(first.spillDir)).toHaveLength(1);
+    // kill -9: no close, the memory queue is gone, and the last append was torn mid-line.
+    const [segment] = readdirSync(first.spillDir);
+    appendFileSync(join(first.spillDir, segment!), '{"record":{"eventId":"e9');
+
+    const second = setUp(1_000, first.spillDir);
+    expect(second.writer.stats().queuedRecords).toBeGreaterThanOrEqual(5);
+    await second.writer.writeNow();
+    expect([...second.history.stored.keys()].sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    expect(readdirSync(first.spillDir)).toEqual([]);
+  });
+
+  it('deletes a log segment once its records are stored, and every segment at a clean close', async () => {
+    const { writer, history, spillDir } = setUp();
+    const items = (from: number, n: number) =>
+      Array.from({ length: n }, (_, k) => ({ record: record(from + k), generation: 'g1' }));
+    await writer.addDurably(items(0, 3));
+    await writer.writeNow();
+    expect(history.stored.size).toBe(3);
+    // The emptied segment is closed and deleted when the next append starts a new one.
+    await writer.addDurably(items(3, 1));
+    expect(readdirSync(spillDir)).toHaveLength(1);
+    history.up = false;
+    await writer.addDurably(items(4, 2));
+    history.up = true;
+    await writer.close();
+    expect(history.stored.size).toBe(6);
     expect(readdirSync(spillDir)).toEqual([]);
   });
 
