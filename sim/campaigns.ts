@@ -123,9 +123,7 @@ export function buildCampaigns(
   const perDay = requestsPerLocalDay(plan, localDays);
   const traffic =
     g.hourlyMultipliers ??
-    (g.adaptiveMultipliers === 'flat'
-      ? new Array<number>(24).fill(1)
-      : trafficMultipliers(plan, localDays));
+    (g.adaptiveMultipliers === 'flat' ? new Array<number>(24).fill(1) : trafficMultipliers(plan, localDays));
   const share = g.unconstrained?.share ?? 0;
   const width = String(g.count).length;
   const out: SimCampaign[] = [];

@@ -78,9 +78,9 @@ export function wholeMinutes(zone: LocalDays, startMs: number): boolean {
   return zone.boundsMs.every((ms) => (ms - startMs) % MINUTE_MS === 0);
 }
 
-/** Length of the zone's day `d` in whole hours: 23, 24 or 25 around a DST change. */
+/** Hour buckets of the zone's day `d`: 23, 24 or 25 around a DST change (a part hour counts). */
 export function dayHours(zone: LocalDays, d: number): number {
-  return Math.round((zone.boundsMs[d + 1]! - zone.boundsMs[d]!) / 3_600_000);
+  return Math.ceil((zone.boundsMs[d + 1]! - zone.boundsMs[d]!) / 3_600_000);
 }
 
 /** The time zones of a scenario's campaigns, each once, in order of first appearance. */

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { DAY_MS, DEFAULT_PACER_CONFIG, type PacerConfig, pacerConfig } from '../core/index';
-import { type SimCampaign, buildCampaigns } from './campaigns';
 import { MINUTE_MS } from './algorithmRun';
+import { type SimCampaign, buildCampaigns } from './campaigns';
 import { type RunDays, localDays, onRunGrid, runWindow, scenarioZones, wholeMinutes } from './localDays';
 import { type Scenario, ScenarioError, minutesOf } from './scenario';
 import { recordedStream } from './sources/recorded';
