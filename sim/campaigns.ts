@@ -76,8 +76,10 @@ function fromList(
 ): SimCampaign[] {
   const traffic = new Map<string, number[]>();
   const trafficOf = (days: RunDays): number[] => {
-    let t = traffic.get(days.timeZone);
-    if (t === undefined) traffic.set(days.timeZone, (t = trafficMultipliers(plan, days)));
+    const known = traffic.get(days.timeZone);
+    if (known !== undefined) return known;
+    const t = trafficMultipliers(plan, days);
+    traffic.set(days.timeZone, t);
     return t;
   };
   return list.map((c) => {
