@@ -78,9 +78,10 @@ function seriesOf(run: AlgorithmRun, world: World): AlgorithmSeries {
     out.breakerHalfOpen.push(run.breakerHalfOpenPerMinute[end - 1]!);
     out.degradedInstances.push(run.degradedInstancesPerMinute[end - 1]!);
   }
+  // A run that starts at a half-hour zone's midnight (Asia/Kolkata) ends on a part hour.
   for (let h = 0; h < run.minutes / 60; h++) {
     let s = 0;
-    for (let m = h * 60; m < (h + 1) * 60; m++) s += perMinute[m]!;
+    for (let m = h * 60; m < (h + 1) * 60 && m < run.minutes; m++) s += perMinute[m]!;
     out.spendPerHourMicros.push(s);
   }
   return out;
@@ -205,7 +206,7 @@ export function runTraffic(result: ScenarioResult): RunTraffic {
   const requestsPerHour: number[] = [];
   for (let h = 0; h < perMinute.length / 60; h++) {
     let n = 0;
-    for (let m = h * 60; m < (h + 1) * 60; m++) n += perMinute[m]!;
+    for (let m = h * 60; m < (h + 1) * 60 && m < perMinute.length; m++) n += perMinute[m]!;
     requestsPerHour.push(n);
   }
   const s = result.summary.scenario;

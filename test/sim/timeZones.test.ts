@@ -218,3 +218,40 @@ describe('a 25-hour day: London on 2024-10-27', () => {
     expect(r.series.localDays.find((z) => z.timeZone === 'Europe/London')!.targetShare).toHaveLength(25);
   }, 120_000);
 });
+
+describe('a half-hour zone beside UTC', () => {
+  it('runs from Kolkata midnight (18:30 UTC) on a part-hour grid, every series finite', async () => {
+    const data = dstGlobalData() as Record<string, unknown>;
+    const s = scenarioFrom(
+      {
+        ...data,
+        days: 1,
+        campaigns: {
+          list: [
+            {
+              id: 'del',
+              timeZone: 'Asia/Kolkata',
+              dailyBudgetMicros: 20000000,
+              bidCpmMicros: 2000000,
+              participation: 0.75,
+            },
+            { id: 'utc', dailyBudgetMicros: 20000000, bidCpmMicros: 2000000, participation: 0.75 },
+          ],
+        },
+      },
+      'kolkata (test)',
+    );
+    const r = await runScenario(s, { algorithms: ['EVEN'] });
+    expect(r.world.startMs).toBe(Date.parse('2024-03-09T18:30:00Z'));
+    expect(r.world.minutes).toBe(29 * 60 + 30);
+    const series = r.series.algorithms[0]!;
+    expect(series.spendPerHourMicros).toHaveLength(30);
+    for (const xs of [series.spendShare, series.targetShare, series.spendPerHourMicros])
+      expect(xs.every(Number.isFinite)).toBe(true);
+    for (const row of r.campaignDays.EVEN!) {
+      expect(row.hours).toBe(24);
+      expect(row.overspendMicros).toBe(0);
+      expect(row.utilisation).toBeGreaterThan(0.95);
+    }
+  }, 120_000);
+});
