@@ -216,7 +216,10 @@ export async function buildReportHtml(result: RunReport): Promise<string> {
     ['breaker', breakerSpec(result)],
     ['degraded', degradedSpec(result)],
     ['traffic', trafficSpec(result)],
-    ['local-days', localDaysSpec(result)],
+    // With only UTC campaigns the local days are the run's days: the cumulative chart shows them.
+    ...(Object.keys(sc.timeZones).some((z) => z !== 'UTC')
+      ? [['local-days', localDaysSpec(result)] as [string, VlSpec]]
+      : []),
   ];
   const figures: string[] = [];
   for (const [id, spec] of charts) figures.push(`<figure id="chart-${id}">${await renderSvg(spec)}</figure>`);

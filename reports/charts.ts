@@ -244,7 +244,7 @@ export function localDaysSpec(result: RunReport): VlSpec {
           scale: { domain: [0, 25], nice: false },
         },
         y: { field: 'share', type: 'quantitative', title: 'share of budget', axis: { format: '%' } },
-        color: { field: 'day', type: 'nominal', title: 'zone, local day' },
+        color: { field: 'day', type: 'nominal', title: 'zone, local day', legend: { labelLimit: 320 } },
         strokeDash: {
           field: 'series',
           type: 'nominal',
