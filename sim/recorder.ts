@@ -73,7 +73,7 @@ export class Recorder {
   }
 
   /** Campaign-day index of campaign `c` at `minute` of the run; -1 outside the campaign's days. */
-  dayKeyOf(c: number, minute: number): number {
+  campaignDayIndex(c: number, minute: number): number {
     const d = this.localDays[c]!.dayOfMinute[minute];
     return d !== undefined && d >= 0 && d < this.days ? c * this.days + d : -1;
   }
@@ -82,7 +82,7 @@ export class Recorder {
    * Campaign-day index of spend booked for campaign `c` in `minute`, or -1 when it lands after
    * the campaign's last day (late notices: kept out of the scores, counted as after the run).
    */
-  private spendDayKey(c: number, minute: number): number {
+  private spendDayIndex(c: number, minute: number): number {
     const d = minute < this.minutes ? this.localDays[c]!.dayOfMinute[minute]! : this.days;
     // No bid is allowed outside the campaign's flight, which is its local days.
     if (d < 0) throw new SimInvariantError(`spend of campaign ${c} booked before its first local day`);
@@ -116,7 +116,7 @@ export class Recorder {
 
   /** Adds (or, with sign -1, takes back) booked spend in the per-campaign-day and per-minute tallies. */
   tally(c: number, minute: number, spend: number, sign: number): void {
-    const k = this.spendDayKey(c, minute);
+    const k = this.spendDayIndex(c, minute);
     if (k < 0) {
       this.spendAfterRunMicros[c] = this.spendAfterRunMicros[c]! + sign * spend;
       return;
@@ -129,7 +129,7 @@ export class Recorder {
   /** A win notice booked in `minute`, during a store outage or not. */
   noteArrival(c: number, minute: number, spend: number, inOutage: boolean): void {
     this.tally(c, minute, spend, 1);
-    const k = inOutage ? this.spendDayKey(c, minute) : -1;
+    const k = inOutage ? this.spendDayIndex(c, minute) : -1;
     if (k >= 0) {
       this.outageSpendMicros[k] = this.outageSpendMicros[k]! + spend;
     }
@@ -137,7 +137,7 @@ export class Recorder {
 
   /** Spend booked where its reservation no longer existed (the instance that reserved crashed). */
   noteReservationLost(c: number, minute: number, spend: number): void {
-    const k = this.spendDayKey(c, minute);
+    const k = this.spendDayIndex(c, minute);
     if (k < 0) return;
     this.reservationLostSpendMicros[k] = this.reservationLostSpendMicros[k]! + spend;
   }
