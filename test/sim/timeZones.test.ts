@@ -8,6 +8,7 @@ import { localDays } from '../../sim/localDays';
 import { type ScenarioResult, runScenario } from '../../sim/run';
 import { ScenarioError, loadScenario, scenarioFrom } from '../../sim/scenario';
 import { localHourSpendMicros } from '../../sim/scores';
+import { buildWorld } from '../../sim/world';
 import { SCENARIOS, captureIo } from './fixtures';
 
 const HOUR_MS = 3_600_000;
@@ -88,6 +89,21 @@ describe('scenario time zones: validated at the edge', () => {
     const g = captureIo();
     expect(await main([join(dir, 'generated.yaml')], g.io)).toBe(EXIT_BAD_INPUT);
     expect(g.err.join('')).toContain('/campaigns/generate/timeZone: "Nowhere/City" is not an IANA time zone');
+  });
+});
+
+describe('generated campaigns in a zone', () => {
+  it("all live in it, and ADAPTIVE's traffic multipliers are the stream's share by local hour", () => {
+    const friday = parse(readFileSync(resolve(SCENARIOS, 'friday.yaml'), 'utf8'));
+    const utc = buildWorld(scenarioFrom(friday, 'friday (test)'));
+    friday.campaigns.generate.timeZone = 'Asia/Tokyo';
+    const tokyo = buildWorld(scenarioFrom(friday, 'friday in Tokyo (test)'));
+    expect(new Set(tokyo.campaigns.map((c) => c.timeZone))).toEqual(new Set(['Asia/Tokyo']));
+    expect(tokyo.startMs).toBe(Date.parse('2024-03-14T15:00:00Z'));
+    // Tokyo's local hour h is UTC hour h - 9: the same profile, turned by nine hours.
+    const u = utc.campaigns[0]!.hourlyMultipliers;
+    const t = tokyo.campaigns[0]!.hourlyMultipliers;
+    for (let h = 0; h < 24; h++) expect(t[h]).toBeCloseTo(u[(h + 15) % 24]!, 3);
   });
 });
 
