@@ -2,7 +2,15 @@ import { dirname, resolve } from 'node:path';
 import { DAY_MS, DEFAULT_PACER_CONFIG, type PacerConfig, pacerConfig } from '../core/index';
 import { MINUTE_MS } from './algorithmRun';
 import { type SimCampaign, buildCampaigns } from './campaigns';
-import { type RunDays, localDays, onRunGrid, runWindow, scenarioZones, wholeMinutes } from './localDays';
+import {
+  type RunDays,
+  addDays,
+  localDays,
+  onRunGrid,
+  runWindow,
+  scenarioZones,
+  wholeMinutes,
+} from './localDays';
 import { type Scenario, ScenarioError, minutesOf } from './scenario';
 import { recordedStream } from './sources/recorded';
 import type { StreamFactory } from './sources/source';
@@ -40,15 +48,30 @@ export interface InstanceRestart {
  * The local days of every zone of the scenario and the run window that covers them all. With only
  * UTC campaigns that is `days` UTC days from `startDate`, as before zones existed.
  */
+/** A local day is 24 hours, give or take a DST change of up to two hours. */
+function plausibleDay(lengthMs: number): boolean {
+  return lengthMs >= 22 * 3_600_000 && lengthMs <= 26 * 3_600_000;
+}
+
 function zonesAndWindow(scenario: Scenario) {
   const zones = scenarioZones(scenario).map((z) => localDays(z, scenario.startDate, scenario.days));
   const window = runWindow(zones);
   const source = scenario.sourcePath ?? scenario.name;
-  for (const z of zones)
+  for (const z of zones) {
+    // Pacific/Apia skipped 2011-12-30 entirely: a date the zone never had cannot be a campaign-day.
+    const missing = z.dates.findIndex(
+      (date, d) =>
+        date !== addDays(scenario.startDate, d) || !plausibleDay(z.boundsMs[d + 1]! - z.boundsMs[d]!),
+    );
+    if (missing >= 0)
+      throw new ScenarioError(source, [
+        `/startDate: ${addDays(scenario.startDate, missing)} is not a whole day in ${z.timeZone} (its calendar skipped a date around it); pick other dates`,
+      ]);
     if (!wholeMinutes(z, window.startMs))
       throw new ScenarioError(source, [
         `/campaigns: time zone ${z.timeZone} is offset from UTC by seconds on ${scenario.startDate} (local mean time); pick a later startDate`,
       ]);
+  }
   return { zones, ...window };
 }
 

@@ -92,6 +92,17 @@ describe('scenario time zones: validated at the edge', () => {
   });
 });
 
+describe('dates a zone never had', () => {
+  it('refuses a day its calendar skipped (Pacific/Apia, 2011-12-30) with exit-2 bad input', () => {
+    const data = dstGlobalData() as { startDate: string; campaigns: { list: Record<string, unknown>[] } };
+    data.startDate = '2011-12-29';
+    data.campaigns.list[0]!.timeZone = 'Pacific/Apia';
+    const s = scenarioFrom(data, 'apia (test)');
+    expect(() => buildWorld(s)).toThrow(ScenarioError);
+    expect(() => buildWorld(s)).toThrow(/2011-12-29 is not a whole day in Pacific\/Apia/);
+  });
+});
+
 describe('generated campaigns in a zone', () => {
   it("all live in it, and ADAPTIVE's traffic multipliers are the stream's share by local hour", () => {
     const friday = parse(readFileSync(resolve(SCENARIOS, 'friday.yaml'), 'utf8'));
