@@ -44,14 +44,15 @@ export interface InstanceRestart {
   readonly upMs: number;
 }
 
-/**
- * The local days of every zone of the scenario and the run window that covers them all. With only
- * UTC campaigns that is `days` UTC days from `startDate`, as before zones existed.
- */
 /** A local day is 24 hours, give or take a DST change of up to two hours. */
 function plausibleDay(lengthMs: number): boolean {
   return lengthMs >= 22 * 3_600_000 && lengthMs <= 26 * 3_600_000;
 }
+
+/**
+ * The local days of every zone of the scenario and the run window that covers them all. With only
+ * UTC campaigns that is `days` UTC days from `startDate`, as before zones existed.
+ */
 
 function zonesAndWindow(scenario: Scenario) {
   const zones = scenarioZones(scenario).map((z) => localDays(z, scenario.startDate, scenario.days));
