@@ -203,6 +203,18 @@ describe('scenarios/dst-global.yaml: New York, London and Tokyo across the 2024-
   }, 120_000);
 });
 
+describe('worker threads', () => {
+  it('rebuild the same zoned world: the runs match one thread byte for byte', async () => {
+    const s = loadScenario(DST_GLOBAL);
+    const opts = { algorithms: ['EVEN', 'ADAPTIVE'] as const };
+    const one = await runScenario(s, { ...opts, threads: 1 });
+    const two = await runScenario(s, { ...opts, threads: 2 });
+    expect(JSON.stringify([two.summary, two.campaignDays])).toBe(
+      JSON.stringify([one.summary, one.campaignDays]),
+    );
+  }, 240_000);
+});
+
 describe('a 25-hour day: London on 2024-10-27', () => {
   it('has 25 hour buckets, fills its budget without overspend and paces over 25 hours', async () => {
     const data = dstGlobalData() as Record<string, unknown>;
