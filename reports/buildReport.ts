@@ -6,6 +6,7 @@ import {
   breakerSpec,
   cumulativeSpendSpec,
   degradedSpec,
+  localDaysSpec,
   spendPerHourSpec,
   throttleSpec,
   trafficSpec,
@@ -130,7 +131,7 @@ function campaignTable(result: RunReport): string {
   const head = `<tr><th>campaign-day</th><th>budget</th>${algos.map((a) => `<th>${a}: utilisation / RMSE / clicks</th>`).join('')}</tr>`;
   const body = rows.map(
     ({ r, cells }) =>
-      `<tr><th>${esc(r.campaignId)} d${r.day}${r.constrained ? '' : ' (unconstrained)'}</th><td>${units(r.budgetMicros)}</td>${cells
+      `<tr><th>${esc(r.campaignId)} ${r.date} ${esc(r.timeZone)}${r.hours !== 24 ? ` (${r.hours} h)` : ''}${r.constrained ? '' : ' (unconstrained)'}</th><td>${units(r.budgetMicros)}</td>${cells
         .map(
           (c) =>
             `<td${c.overspentBeyondBound ? ' class="fail"' : ''}>${pct(c.utilisation)} / ${c.rmseNormalised.toFixed(2)} / ${c.clicks}</td>`,
@@ -198,6 +199,13 @@ function latencySentence(result: RunReport): string {
   return `\nStore calls answer after ${l.meanMs} &plusmn; ${l.jitterMs} ms of simulated time from ${hhmm(Math.floor(l.fromMs / 60_000))} to ${hhmm(Math.floor(l.toMs / 60_000))} of the run; decisions meanwhile use the state the instance had.`;
 }
 
+/** The zones of the run and how many campaigns each has. */
+function zoneList(result: RunReport): string {
+  return Object.entries(result.summary.scenario.timeZones)
+    .map(([z, n]) => `${esc(z)}: ${n}`)
+    .join(', ');
+}
+
 export async function buildReportHtml(result: RunReport): Promise<string> {
   const s = result.summary;
   const sc = s.scenario;
@@ -208,6 +216,10 @@ export async function buildReportHtml(result: RunReport): Promise<string> {
     ['breaker', breakerSpec(result)],
     ['degraded', degradedSpec(result)],
     ['traffic', trafficSpec(result)],
+    // With only UTC campaigns the local days are the run's days: the cumulative chart shows them.
+    ...(Object.keys(sc.timeZones).some((z) => z !== 'UTC')
+      ? [['local-days', localDaysSpec(result)] as [string, VlSpec]]
+      : []),
   ];
   const figures: string[] = [];
   for (const [id, spec] of charts) figures.push(`<figure id="chart-${id}">${await renderSvg(spec)}</figure>`);
@@ -219,7 +231,7 @@ export async function buildReportHtml(result: RunReport): Promise<string> {
 <style>${STYLE}</style></head><body>
 <h1>Pacing report: ${esc(sc.name)}</h1>
 <p>${esc(sc.description)}</p>
-<p>Seed <code>${sc.seed}</code>, ${sc.days} day(s) from ${esc(sc.startDate)} UTC, ${sc.campaigns} campaigns
+<p>Seed <code>${sc.seed}</code>, ${sc.days} local day(s) from ${esc(sc.startDate)} in each campaign's time zone (${zoneList(result)}), ${sc.campaigns} campaigns
 (${sc.constrainedCampaigns} budget-constrained), ${sc.instances} pacer instance(s) syncing every ${sc.syncIntervalMs} ms,
 ${esc(sc.stream)} stream, ${esc(sc.pricing)}-price auctions, ${sc.outages} store outage(s).${restartSentence(result)}${latencySentence(result)}
 Every algorithm paces the same stream and campaigns (each campaign's mode set to the algorithm).</p>

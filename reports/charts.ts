@@ -37,12 +37,17 @@ function shading(result: RunReport): VlSpec[] {
   ];
 }
 
-const hourAxis = (days: number) => ({
+/** Hours the run spans: `days` UTC days, or more when campaigns in other zones widen it. */
+function runHours(result: RunReport): number {
+  return (result.series.requestsPerSecond.length * result.series.stepMinutes) / 60;
+}
+
+const hourAxis = (hours: number) => ({
   field: 'hour',
   type: 'quantitative',
-  title: 'hour of the run (UTC)',
-  scale: { domain: [0, 24 * days], nice: false },
-  axis: { tickCount: 12 * days },
+  title: 'hours since the run start (its earliest local midnight)',
+  scale: { domain: [0, hours], nice: false },
+  axis: { tickCount: Math.ceil(hours / 2) },
 });
 
 export function cumulativeSpendSpec(result: RunReport): VlSpec {
@@ -63,7 +68,7 @@ export function cumulativeSpendSpec(result: RunReport): VlSpec {
     data: { values },
     mark: { type: 'line', strokeWidth: 1.6 },
     encoding: {
-      x: hourAxis(result.summary.scenario.days),
+      x: hourAxis(runHours(result)),
       y: { field: 'share', type: 'quantitative', title: 'share of budget', axis: { format: '%' } },
       color: { field: 'algorithm', type: 'nominal' },
       strokeDash: {
@@ -96,7 +101,7 @@ export function spendPerHourSpec(result: RunReport): VlSpec {
     data: { values },
     mark: { type: 'bar' },
     encoding: {
-      x: { field: 'hour', type: 'ordinal', title: 'hour of the run (UTC)' },
+      x: { field: 'hour', type: 'ordinal', title: 'hour of the run' },
       xOffset: { field: 'algorithm', type: 'nominal' },
       y: { field: 'spend', type: 'quantitative', title: 'spend' },
       color: { field: 'algorithm', type: 'nominal' },
@@ -137,7 +142,7 @@ function perAlgorithmLineSpec(
           ? { type: 'line', strokeWidth: 1.4, interpolate: 'step-after' }
           : { type: 'line', strokeWidth: 1.4 },
         encoding: {
-          x: hourAxis(result.summary.scenario.days),
+          x: hourAxis(runHours(result)),
           y: {
             field: chart.field,
             type: 'quantitative',
@@ -199,10 +204,60 @@ export function trafficSpec(result: RunReport): VlSpec {
         data: { values },
         mark: { type: 'area', opacity: 0.7, color: '#4c78a8', line: true },
         encoding: {
-          x: hourAxis(result.summary.scenario.days),
+          x: hourAxis(runHours(result)),
           y: { field: 'rps', type: 'quantitative', title: 'requests/s' },
         },
       },
     ],
+  };
+}
+
+/**
+ * Each time zone's pacing over its own local days: cumulative spend of its campaigns against their
+ * target, by hour of the local day, so a 23 or 25 hour DST day shows its real length.
+ */
+export function localDaysSpec(result: RunReport): VlSpec {
+  const values: unknown[] = [];
+  for (const z of result.series.localDays) {
+    const day = `${z.timeZone} ${z.date} (${z.spendShare.length} h)`;
+    z.spendShare.forEach((v, h) => {
+      values.push({ hour: h + 1, day, algorithm: z.algorithm, series: 'actual', share: v });
+    });
+    z.targetShare.forEach((v, h) => {
+      values.push({ hour: h + 1, day, algorithm: z.algorithm, series: 'target', share: v });
+    });
+  }
+  return {
+    $schema: SCHEMA,
+    title: "Each zone's local days: cumulative spend vs target (share of the zone's budget)",
+    data: { values },
+    facet: { row: { field: 'algorithm', type: 'nominal', title: null } },
+    spec: {
+      width: WIDTH - 160,
+      height: 140,
+      mark: { type: 'line', strokeWidth: 1.4 },
+      encoding: {
+        x: {
+          field: 'hour',
+          type: 'quantitative',
+          title: 'hours since local midnight',
+          scale: { domain: [0, 25], nice: false },
+        },
+        y: { field: 'share', type: 'quantitative', title: 'share of budget', axis: { format: '%' } },
+        color: { field: 'day', type: 'nominal', title: 'zone, local day', legend: { labelLimit: 320 } },
+        strokeDash: {
+          field: 'series',
+          type: 'nominal',
+          scale: {
+            domain: ['actual', 'target'],
+            range: [
+              [1, 0],
+              [4, 3],
+            ],
+          },
+        },
+        detail: { field: 'series' },
+      },
+    },
   };
 }

@@ -1,4 +1,5 @@
 import { PACING_MODES, type PacingMode } from '../core/index';
+import { type RunDays, zoneGrids } from './localDays';
 import { type Rand, randStream } from './random';
 import type { CampaignSpec, Range, Scenario } from './scenario';
 import type { StreamPlan } from './sources/source';
@@ -18,6 +19,9 @@ export interface SimCampaign {
   /** Expected full-pass spend over a day / budget (ignores competition between own campaigns). */
   readonly fullPassToBudget: number;
   readonly hourlyMultipliers: readonly number[];
+  /** IANA zone of the campaign's day; `localDays` are its days on the run's minute grid. */
+  readonly timeZone: string;
+  readonly localDays: RunDays;
 }
 
 const MAX_PARTICIPATION = 0.95;
@@ -26,13 +30,30 @@ function logUniform(rand: Rand, r: Range): number {
   return Math.exp(Math.log(r.min) + rand() * (Math.log(r.max) - Math.log(r.min)));
 }
 
-/** Expected traffic share of each hour of the first day, mean 1: what a tuner would learn. */
-export function trafficMultipliers(plan: StreamPlan): number[] {
+/**
+ * Expected traffic share of each of the 24 equal parts of a campaign's first local day (its hours,
+ * stretched or shrunk on a DST day as the core's target curve is), mean 1: what a tuner would
+ * learn. Without a day given, the first 1440 minutes of the stream.
+ */
+export function trafficMultipliers(plan: StreamPlan, days?: RunDays): number[] {
+  const from = days?.boundaryMinutes[0] ?? 0;
+  const length = days ? days.boundaryMinutes[1]! - from : 1440;
   const hours = new Array<number>(24).fill(0);
-  for (let m = 0; m < 1440 && m < plan.expectedPerMinute.length; m++)
-    hours[Math.floor(m / 60)] = hours[Math.floor(m / 60)]! + plan.expectedPerMinute[m]!;
+  for (let i = 0; i < length && from + i < plan.expectedPerMinute.length; i++) {
+    const h = Math.floor((i * 24) / length);
+    hours[h] = hours[h]! + plan.expectedPerMinute[from + i]!;
+  }
   const mean = hours.reduce((a, b) => a + b, 0) / 24;
   return hours.map((h) => (mean > 0 ? Math.round((h / mean) * 1e4) / 1e4 : 1));
+}
+
+/** Expected requests of one of the zone's local days, averaged over its days. */
+function requestsPerLocalDay(plan: StreamPlan, days: RunDays): number {
+  const b = days.boundaryMinutes;
+  const perMinute = plan.expectedPerMinute;
+  let n = 0;
+  for (let m = Math.max(0, b[0]!); m < b[b.length - 1]! && m < perMinute.length; m++) n += perMinute[m]!;
+  return n / (b.length - 1);
 }
 
 function pickMode(rand: Rand, weights: Partial<Record<PacingMode, number>> | undefined): PacingMode {
@@ -47,10 +68,24 @@ function pickMode(rand: Rand, weights: Partial<Record<PacingMode, number>> | und
   return entries[entries.length - 1]![0];
 }
 
-function fromList(list: readonly CampaignSpec[], plan: StreamPlan, s: Scenario, days: number): SimCampaign[] {
-  const traffic = trafficMultipliers(plan);
-  const perDay = plan.expectedRequests / days;
+function fromList(
+  list: readonly CampaignSpec[],
+  plan: StreamPlan,
+  s: Scenario,
+  zones: ReadonlyMap<string, RunDays>,
+): SimCampaign[] {
+  const traffic = new Map<string, number[]>();
+  const trafficOf = (days: RunDays): number[] => {
+    const known = traffic.get(days.timeZone);
+    if (known !== undefined) return known;
+    const t = trafficMultipliers(plan, days);
+    traffic.set(days.timeZone, t);
+    return t;
+  };
   return list.map((c) => {
+    const timeZone = c.timeZone ?? 'UTC';
+    const localDays = zones.get(timeZone)!;
+    const perDay = requestsPerLocalDay(plan, localDays);
     const participation = s.market.candidates === 'all' ? 1 : c.participation;
     const fullPass =
       (perDay * participation * plan.expectedCostPerRequestMicros(c.bidCpmMicros, s.market.pricing)) /
@@ -64,7 +99,9 @@ function fromList(list: readonly CampaignSpec[], plan: StreamPlan, s: Scenario, 
       participation: s.market.candidates === 'all' ? 1 : Math.min(c.participation, MAX_PARTICIPATION),
       constrained: c.constrained ?? true,
       fullPassToBudget: fullPass,
-      hourlyMultipliers: c.hourlyMultipliers ?? traffic,
+      hourlyMultipliers: c.hourlyMultipliers ?? trafficOf(localDays),
+      timeZone,
+      localDays,
     };
   });
 }
@@ -72,16 +109,23 @@ function fromList(list: readonly CampaignSpec[], plan: StreamPlan, s: Scenario, 
 /**
  * The scenario's campaigns. A generator draws budgets and bids log-uniformly and then sets each
  * campaign's participation so that its expected full-pass spend is the drawn multiple of its
- * budget: > 1 makes it budget-constrained (the pacer, not the traffic, limits its spend).
+ * budget: > 1 makes it budget-constrained (the pacer, not the traffic, limits its spend). `zones`
+ * places each campaign's local days on the run's minute grid (default: the stream's).
  */
-export function buildCampaigns(s: Scenario, plan: StreamPlan): SimCampaign[] {
-  if (s.campaigns.list) return fromList(s.campaigns.list, plan, s, s.days);
+export function buildCampaigns(
+  s: Scenario,
+  plan: StreamPlan,
+  zones: ReadonlyMap<string, RunDays> = zoneGrids(s, plan.startMs, plan.expectedPerMinute.length),
+): SimCampaign[] {
+  if (s.campaigns.list) return fromList(s.campaigns.list, plan, s, zones);
   const g = s.campaigns.generate!;
   const rand = randStream(g.seed ?? s.seed, 'campaigns');
-  const perDay = plan.expectedRequests / s.days;
+  const timeZone = g.timeZone ?? 'UTC';
+  const localDays = zones.get(timeZone)!;
+  const perDay = requestsPerLocalDay(plan, localDays);
   const traffic =
     g.hourlyMultipliers ??
-    (g.adaptiveMultipliers === 'flat' ? new Array<number>(24).fill(1) : trafficMultipliers(plan));
+    (g.adaptiveMultipliers === 'flat' ? new Array<number>(24).fill(1) : trafficMultipliers(plan, localDays));
   const share = g.unconstrained?.share ?? 0;
   const width = String(g.count).length;
   const out: SimCampaign[] = [];
@@ -109,6 +153,8 @@ export function buildCampaigns(s: Scenario, plan: StreamPlan): SimCampaign[] {
       constrained: fullPass > 1,
       fullPassToBudget: fullPass,
       hourlyMultipliers: traffic,
+      timeZone,
+      localDays,
     });
   }
   return out;

@@ -1,5 +1,5 @@
 import { type Campaign, MemoryStore, type PacingMode, makeCampaign } from '../core/index';
-import { type AlgorithmRun, MINUTES_PER_DAY, MINUTE_MS } from './algorithmRun';
+import { type AlgorithmRun, MINUTE_MS } from './algorithmRun';
 import { SimClock } from './clock';
 import { EVENT_KINDS, EventQueue } from './eventQueue';
 import { Faults } from './faults';
@@ -58,9 +58,10 @@ export async function runAlgorithm(
   opts: EngineOptions = {},
 ): Promise<AlgorithmRun> {
   const sc = world.scenario;
-  const { startMs, endMs, days } = world;
-  const minutes = days * MINUTES_PER_DAY;
+  const { startMs, endMs, days, minutes } = world;
   const syncInterval = sc.instances.syncIntervalMs;
+  // Each campaign lives in its zone: its flight is its local days, so in a run that mixes zones a
+  // campaign bids on its own days only (the run spans from the earliest midnight to the latest).
   const campaigns = world.campaigns.map((c) =>
     makeCampaign({
       id: c.id,
@@ -68,6 +69,9 @@ export async function runAlgorithm(
       pacingMode: mode,
       maxBidCpmMicros: c.maxBidCpmMicros,
       hourlyMultipliers: c.hourlyMultipliers,
+      timeZone: c.timeZone,
+      flightStartMs: c.localDays.boundsMs[0]!,
+      flightEndMs: c.localDays.boundsMs[days]!,
     }),
   );
 
@@ -76,14 +80,29 @@ export async function runAlgorithm(
   const q = new EventQueue(4096);
   const latency = new StoreLatency(world, mode, store, clock, q);
   const fleet = new Fleet(campaigns, latency.store, world.config, sc.instances, startMs);
-  const rec = new Recorder(campaigns.length, days, minutes);
+  const rec = new Recorder(
+    world.campaigns.map((c) => c.localDays),
+    days,
+    minutes,
+  );
   const source = world.stream.open(world.seed);
   const req = source.req;
   const market = new Market(world, mode, campaigns, source, rec);
   const notices = new NoticeRouter(world, mode, q, fleet, rec, clock);
   const faults = new Faults(world.outages, fleet, notices, latency, clock);
   const ids = campaigns.map((c) => c.id);
-  const recon = new Reconciler(ids, startMs, days, store, world.outages, fleet, notices, latency, rec, clock);
+  const recon = new Reconciler(
+    ids,
+    sc.startDate,
+    days,
+    store,
+    world.outages,
+    fleet,
+    notices,
+    latency,
+    rec,
+    clock,
+  );
   scheduleFixedEvents(q, world, syncInterval, minutes);
 
   // Leases and peer spend before the first request, as a server does at start-up.
@@ -113,8 +132,7 @@ export async function runAlgorithm(
     const requestNo = rec.noteRequest(minute);
     const i = fleet.route();
     if (i < 0) return;
-    const day = Math.floor(minute / MINUTES_PER_DAY);
-    if (market.run(fleet.instances[i]!, fleet.states[i]!, t, requestNo, day, faults.inOutage))
+    if (market.run(fleet.instances[i]!, fleet.states[i]!, t, requestNo, minute, faults.inOutage))
       notices.schedule(i, market.winner, market.chargeMicros, market.reservedMicros, t);
     if (checks !== null) afterEvent('request', i, -1);
   };
@@ -173,7 +191,7 @@ export async function runAlgorithm(
     if (time > clock.nowMs) clock.nowMs = time;
     if (q.kind[slot] === EVENT_KINDS.winNotice) await onScheduled(slot);
   }
-  const settled = await recon.settle(syncInterval, endMs);
+  const settled = await recon.settle(syncInterval);
   return collectRun(mode, campaigns, world.restarts.length, { rec, fleet, notices, latency, recon }, settled);
 }
 

@@ -93,12 +93,11 @@ export class Market {
     states: readonly PacingState[],
     t: number,
     requestNo: number,
-    day: number,
+    minute: number,
     inOutage: boolean,
   ): boolean {
     const rec = this.rec;
     const req = this.source.req;
-    const days = rec.days;
     const degraded = pacer.degraded;
     const out = this.out;
     this.winner = -1;
@@ -126,7 +125,7 @@ export class Market {
       const th = d.throttleRate;
       if (!(th >= 0 && th <= 1))
         throw new SimInvariantError(`throttle ${th} outside [0, 1] for ${this.campaigns[c]!.id}`);
-      rec.noteDecision(c, c * days + day, d, degraded, inOutage);
+      rec.noteDecision(c, rec.campaignDayIndex(c, minute), d, degraded, inOutage);
       if (!d.allow) continue;
       const b = d.maxBidCpmMicros;
       this.allowedC[nAllowed] = c;
@@ -156,7 +155,7 @@ export class Market {
     this.chargeMicros = impressionCostMicros(chargeCpm);
     this.reservedMicros = this.allowedRes[best]!;
     this.clicked = req.click >= 0 ? req.click : this.clickRand() < req.pctr ? 1 : 0;
-    rec.noteWin(c * days + day, this.clicked);
+    rec.noteWin(rec.campaignDayIndex(c, minute), this.clicked);
     return true;
   }
 

@@ -1,15 +1,12 @@
-import { type BudgetStore, DAY_MS } from '../core/index';
+import type { BudgetStore } from '../core/index';
 import type { OutageReconciliation } from './algorithmRun';
 import type { SimClock } from './clock';
 import type { Fleet } from './fleet';
 import { SimInvariantError } from './invariants';
+import { addDays } from './localDays';
 import type { NoticeRouter } from './notices';
 import type { Recorder } from './recorder';
 import type { StoreLatency } from './storeLatency';
-
-function dayKeyOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
 
 /**
  * Compares the shared store with the spend made: after each outage (every instance synced,
@@ -18,11 +15,14 @@ function dayKeyOf(ms: number): string {
 export class Reconciler {
   readonly outageReconciliations: OutageReconciliation[] = [];
   private readonly ids: readonly string[];
+  /** Local dates of the run's days: every campaign's day d is startDate + d in its own zone. */
   private readonly dayKeys: readonly string[];
+  /** The local date after the last: where the core books late notices. */
+  private readonly afterRunKey: string;
 
   constructor(
     campaignIds: readonly string[],
-    startMs: number,
+    startDate: string,
     private readonly days: number,
     /** The store itself, not its latent front: the engine reads it at once. */
     private readonly store: BudgetStore,
@@ -34,7 +34,8 @@ export class Reconciler {
     private readonly clock: SimClock,
   ) {
     this.ids = campaignIds;
-    this.dayKeys = Array.from({ length: days }, (_, d) => dayKeyOf(startMs + d * DAY_MS));
+    this.dayKeys = Array.from({ length: days }, (_, d) => addDays(startDate, d));
+    this.afterRunKey = addDays(startDate, days);
   }
 
   /** One sync round of instance `i`; spend booked before it is then applied or journaled. */
@@ -74,10 +75,7 @@ export class Reconciler {
    * After the last event: every instance syncs until its spend is in the store (the last outage
    * is over by then); returns what the store holds per campaign-day, and after the run.
    */
-  async settle(
-    syncIntervalMs: number,
-    endMs: number,
-  ): Promise<{ store: Float64Array; afterRun: Float64Array }> {
+  async settle(syncIntervalMs: number): Promise<{ store: Float64Array; afterRun: Float64Array }> {
     const clock = this.clock;
     await this.latency.suspend();
     const lastOutageEnd = this.outages.length > 0 ? this.outages[this.outages.length - 1]![1] : 0;
@@ -95,7 +93,7 @@ export class Reconciler {
         throw new SimInvariantError(`instance ${inst.instanceId} could not hand its spend to the store`);
     }
     const days = this.days;
-    const keys = [...this.dayKeys, dayKeyOf(endMs)];
+    const keys = [...this.dayKeys, this.afterRunKey];
     const refs = this.ids.flatMap((campaignId) => keys.map((dayKey) => ({ campaignId, dayKey })));
     const snaps = await this.store.readDays(refs);
     const nC = this.ids.length;

@@ -1,12 +1,12 @@
 import type { Decision } from '../core/index';
-import { MINUTES_PER_DAY } from './algorithmRun';
 import type { Fleet } from './fleet';
 import { SimInvariantError, stateProblem } from './invariants';
+import type { RunDays } from './localDays';
 
 /**
  * What a run measures: tallies per campaign-day and per minute, filled as events happen, and a
  * sample of the fleet at each minute's end. Arrays are indexed `c * days + day` and
- * `c * minutes + minute`.
+ * `c * minutes + minute`; `day` is the campaign's local day (its time zone's midnight to midnight).
  */
 export class Recorder {
   readonly candidates: Float64Array;
@@ -38,11 +38,16 @@ export class Recorder {
   viewLagMicros = 0;
   viewLagSamples = 0;
 
+  private readonly nC: number;
+
   constructor(
-    private readonly nC: number,
+    /** Each campaign's local days on the run's minute grid. */
+    private readonly localDays: readonly RunDays[],
     readonly days: number,
     readonly minutes: number,
   ) {
+    const nC = localDays.length;
+    this.nC = nC;
     const cd = nC * days;
     this.candidates = new Float64Array(cd);
     this.bids = new Float64Array(cd);
@@ -67,6 +72,23 @@ export class Recorder {
     this.tripsAtDayStart = new Float64Array(nC);
   }
 
+  /** Campaign-day index of campaign `c` at `minute` of the run; -1 outside the campaign's days. */
+  campaignDayIndex(c: number, minute: number): number {
+    const d = this.localDays[c]!.dayOfMinute[minute];
+    return d !== undefined && d >= 0 && d < this.days ? c * this.days + d : -1;
+  }
+
+  /**
+   * Campaign-day index of spend booked for campaign `c` in `minute`, or -1 when it lands after
+   * the campaign's last day (late notices: kept out of the scores, counted as after the run).
+   */
+  private spendDayIndex(c: number, minute: number): number {
+    const d = minute < this.minutes ? this.localDays[c]!.dayOfMinute[minute]! : this.days;
+    // No bid is allowed outside the campaign's flight, which is its local days.
+    if (d < 0) throw new SimInvariantError(`spend of campaign ${c} booked before its first local day`);
+    return d < this.days ? c * this.days + d : -1;
+  }
+
   /** A request arrived in `minute`; returns its number (1-based). */
   noteRequest(minute: number): number {
     this.requestsPerMinute[minute] = this.requestsPerMinute[minute]! + 1;
@@ -76,9 +98,11 @@ export class Recorder {
   /** One candidate's decision, on campaign-day `cdk`. */
   noteDecision(c: number, cdk: number, d: Decision, degraded: boolean, inOutage: boolean): void {
     this.decisions++;
-    this.candidates[cdk] = this.candidates[cdk]! + 1;
     this.lastThrottle[c] = d.throttleRate;
     if (degraded) this.degradedDecisions++;
+    // Outside its local days a campaign is out of flight: no campaign-day to count it in.
+    if (cdk < 0) return;
+    this.candidates[cdk] = this.candidates[cdk]! + 1;
     if (inOutage) this.outageDecisions[cdk] = this.outageDecisions[cdk]! + 1;
     if (d.allow) this.bids[cdk] = this.bids[cdk]! + 1;
     else if (d.reason === 'throttled') this.throttled[cdk] = this.throttled[cdk]! + 1;
@@ -92,11 +116,11 @@ export class Recorder {
 
   /** Adds (or, with sign -1, takes back) booked spend in the per-campaign-day and per-minute tallies. */
   tally(c: number, minute: number, spend: number, sign: number): void {
-    if (minute >= this.minutes) {
+    const k = this.spendDayIndex(c, minute);
+    if (k < 0) {
       this.spendAfterRunMicros[c] = this.spendAfterRunMicros[c]! + sign * spend;
       return;
     }
-    const k = c * this.days + Math.floor(minute / MINUTES_PER_DAY);
     this.spendMicros[k] = this.spendMicros[k]! + sign * spend;
     const m = c * this.minutes + minute;
     this.spendPerMinute[m] = this.spendPerMinute[m]! + sign * spend;
@@ -105,16 +129,16 @@ export class Recorder {
   /** A win notice booked in `minute`, during a store outage or not. */
   noteArrival(c: number, minute: number, spend: number, inOutage: boolean): void {
     this.tally(c, minute, spend, 1);
-    if (inOutage && minute < this.minutes) {
-      const k = c * this.days + Math.floor(minute / MINUTES_PER_DAY);
+    const k = inOutage ? this.spendDayIndex(c, minute) : -1;
+    if (k >= 0) {
       this.outageSpendMicros[k] = this.outageSpendMicros[k]! + spend;
     }
   }
 
   /** Spend booked where its reservation no longer existed (the instance that reserved crashed). */
   noteReservationLost(c: number, minute: number, spend: number): void {
-    if (minute >= this.minutes) return;
-    const k = c * this.days + Math.floor(minute / MINUTES_PER_DAY);
+    const k = this.spendDayIndex(c, minute);
+    if (k < 0) return;
     this.reservationLostSpendMicros[k] = this.reservationLostSpendMicros[k]! + spend;
   }
 
@@ -122,7 +146,6 @@ export class Recorder {
   sampleMinute(minute: number, fleet: Fleet, nowMs: number): void {
     const nC = this.nC;
     const nI = fleet.count;
-    const day = Math.floor(minute / MINUTES_PER_DAY);
     let throttleSum = 0;
     let open = 0;
     let halfOpen = 0;
@@ -131,12 +154,17 @@ export class Recorder {
       this.throttlePerMinute[c * this.minutes + minute] = th;
       throttleSum += th;
       let openHere = 0;
-      const madeToday = this.spendMicros[c * this.days + day]!;
+      // The campaign's own local day; outside its days it is out of flight and not measured.
+      const days = this.localDays[c]!;
+      const day = days.dayOfMinute[minute]!;
+      const inDays = day >= 0 && day < this.days;
+      const k = c * this.days + day;
+      const madeToday = inDays ? this.spendMicros[k]! : 0;
       for (let i = 0; i < nI; i++) {
         if (fleet.up[i] === 0) continue;
         const s = fleet.states[i]![c]!;
         // Only campaigns the instance is pacing right now: an idle one is not synced, by design.
-        if (s.touched) {
+        if (s.touched && inDays) {
           const seen = s.ledger.ownDaySpentMicros + s.ledger.peerDaySpentMicros;
           this.viewLagMicros += seen > madeToday ? seen - madeToday : madeToday - seen;
           this.viewLagSamples++;
@@ -148,8 +176,9 @@ export class Recorder {
         if (problem !== null) throw new SimInvariantError(`${problem} at ${new Date(nowMs).toISOString()}`);
       }
       open += openHere;
-      const k = c * this.days + day;
+      if (!inDays) continue;
       this.openMinutes[k] = this.openMinutes[k]! + openHere / nI;
+      if (minute + 1 === days.boundaryMinutes[day + 1]) this.closeDay(c, day, fleet);
     }
     this.meanThrottlePerMinute[minute] = nC > 0 ? throttleSum / nC : 0;
     this.breakerOpenPerMinute[minute] = open;
@@ -157,15 +186,12 @@ export class Recorder {
     let degraded = 0;
     for (let i = 0; i < nI; i++) if (fleet.up[i] === 1 && fleet.instances[i]!.degraded) degraded++;
     this.degradedInstancesPerMinute[minute] = degraded;
-    if ((minute + 1) % MINUTES_PER_DAY === 0) this.closeDay((minute + 1) / MINUTES_PER_DAY - 1, fleet);
   }
 
-  /** Breaker trips of day `d`, per campaign. */
-  private closeDay(d: number, fleet: Fleet): void {
-    for (let c = 0; c < this.nC; c++) {
-      const trips = fleet.tripsOf(c);
-      this.breakerTrips[c * this.days + d] = trips - this.tripsAtDayStart[c]!;
-      this.tripsAtDayStart[c] = trips;
-    }
+  /** Breaker trips of campaign `c` on its local day `d`, at that day's last minute. */
+  private closeDay(c: number, d: number, fleet: Fleet): void {
+    const trips = fleet.tripsOf(c);
+    this.breakerTrips[c * this.days + d] = trips - this.tripsAtDayStart[c]!;
+    this.tripsAtDayStart[c] = trips;
   }
 }

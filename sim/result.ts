@@ -25,6 +25,20 @@ export interface AlgorithmSeries {
   readonly degradedInstances: number[];
 }
 
+/**
+ * One algorithm's pacing over one local day of one time zone (all its campaigns), by hour bucket
+ * of that day: 23, 24 or 25 of them.
+ */
+export interface LocalDaySeries {
+  readonly algorithm: PacingMode;
+  readonly timeZone: string;
+  readonly date: string;
+  /** Cumulative spend of the zone's campaigns / their budget, at each local hour's end. */
+  readonly spendShare: number[];
+  /** Where their target curves say that share should be (ASAP: EVEN's curve). */
+  readonly targetShare: number[];
+}
+
 export interface SimSeries {
   readonly stepMinutes: number;
   readonly startMs: number;
@@ -33,6 +47,7 @@ export interface SimSeries {
   readonly surges: readonly (readonly [number, number, number])[];
   readonly outages: readonly (readonly [number, number])[];
   readonly algorithms: AlgorithmSeries[];
+  readonly localDays: LocalDaySeries[];
 }
 
 export interface SimSummary {
@@ -49,6 +64,8 @@ export interface SimSummary {
     /** Present only when every campaign competes in every auction. */
     readonly candidates?: 'all';
     readonly campaigns: number;
+    /** Campaigns per IANA time zone (each campaign's own zone is in the campaign list). */
+    readonly timeZones: Readonly<Record<string, number>>;
     readonly constrainedCampaigns: number;
     readonly outages: number;
     /** Present only when the scenario restarts instances. */
@@ -77,6 +94,7 @@ export interface RunReport {
     readonly participation: number;
     readonly constrained: boolean;
     readonly fullPassToBudget: number;
+    readonly timeZone: string;
   }[];
   readonly campaignDays: Readonly<Record<string, readonly CampaignDayScore[]>>;
   /** The run's instance crashes, how many instances shared the traffic, breaker and value signal. */

@@ -1,5 +1,6 @@
 import { type PacingMode, curveFor, targetShare } from '../core/index';
-import { type AlgorithmRun, MINUTES_PER_DAY, runAlgorithm } from './engine';
+import { type AlgorithmRun, runAlgorithm } from './engine';
+import { localPacingSeries } from './localSeries';
 import { runAlgorithmsInWorkers } from './parallel';
 import type { AlgorithmSeries, RunReport, SimSeries, SimSummary } from './result';
 import type { Scenario } from './scenario';
@@ -56,11 +57,20 @@ function seriesOf(run: AlgorithmRun, world: World): AlgorithmSeries {
       th += run.meanThrottlePerMinute[m]!;
     }
     const end = m0 + step;
-    const day = Math.floor((end - 1) / MINUTES_PER_DAY);
-    const f = (end - day * MINUTES_PER_DAY) / MINUTES_PER_DAY;
     let target = 0;
-    for (let c = 0; c < nC; c++)
-      target += run.campaigns[c]!.dailyBudgetMicros * (day + targetShare(curves[c]!, f));
+    for (let c = 0; c < nC; c++) {
+      // Each campaign's own local day and its real length: the target follows its zone.
+      const local = world.campaigns[c]!.localDays;
+      const day = local.dayOfMinute[end - 1]!;
+      const b = local.boundaryMinutes;
+      const done =
+        day < 0
+          ? 0
+          : day >= run.days
+            ? day
+            : day + targetShare(curves[c]!, (end - b[day]!) / (b[day + 1]! - b[day]!));
+      target += run.campaigns[c]!.dailyBudgetMicros * done;
+    }
     out.spendShare.push(r6(cum / totalBudget));
     out.targetShare.push(r6(target / totalBudget));
     out.meanThrottle.push(r6(th / step));
@@ -68,12 +78,12 @@ function seriesOf(run: AlgorithmRun, world: World): AlgorithmSeries {
     out.breakerHalfOpen.push(run.breakerHalfOpenPerMinute[end - 1]!);
     out.degradedInstances.push(run.degradedInstancesPerMinute[end - 1]!);
   }
+  // A run that starts at a half-hour zone's midnight (Asia/Kolkata) ends on a part hour.
   for (let h = 0; h < run.minutes / 60; h++) {
     let s = 0;
-    for (let m = h * 60; m < (h + 1) * 60; m++) s += perMinute[m]!;
+    for (let m = h * 60; m < (h + 1) * 60 && m < run.minutes; m++) s += perMinute[m]!;
     out.spendPerHourMicros.push(s);
   }
-  void world;
   return out;
 }
 
@@ -128,6 +138,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     surges: world.stream.plan.surges,
     outages: world.outages,
     algorithms: runs.map((r) => seriesOf(r, world)),
+    localDays: runs.flatMap((r) => localPacingSeries(r, world)),
   };
   const summary: SimSummary = {
     scenario: {
@@ -142,6 +153,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       pricing: scenario.market.pricing,
       ...(scenario.market.candidates === 'all' && { candidates: 'all' as const }),
       campaigns: world.campaigns.length,
+      timeZones: Object.fromEntries(
+        [...world.zones.keys()].map((z) => [z, world.campaigns.filter((c) => c.timeZone === z).length]),
+      ),
       constrainedCampaigns: world.campaigns.filter((c) => c.constrained).length,
       outages: world.outages.length,
       ...(world.restarts.length > 0 && { restarts: world.restarts.length }),
@@ -162,6 +176,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       participation: c.participation,
       constrained: c.constrained,
       fullPassToBudget: r6(c.fullPassToBudget),
+      timeZone: c.timeZone,
     })),
     campaignDays,
     runs,
@@ -191,7 +206,7 @@ export function runTraffic(result: ScenarioResult): RunTraffic {
   const requestsPerHour: number[] = [];
   for (let h = 0; h < perMinute.length / 60; h++) {
     let n = 0;
-    for (let m = h * 60; m < (h + 1) * 60; m++) n += perMinute[m]!;
+    for (let m = h * 60; m < (h + 1) * 60 && m < perMinute.length; m++) n += perMinute[m]!;
     requestsPerHour.push(n);
   }
   const s = result.summary.scenario;

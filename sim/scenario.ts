@@ -296,6 +296,7 @@ function listFrom(
       pacingMode: c.pacingMode ?? 'EVEN',
       maxBidCpmMicros: c.maxBidCpmMicros ?? c.bidCpmMicros,
       hourlyMultipliers: c.hourlyMultipliers ?? null,
+      timeZone: c.timeZone ?? 'UTC',
     }))
       problems.push(`${at}/${issue.path}: ${issue.message}`);
     if (c.hourlyMultipliersFile === undefined) return c;
@@ -318,6 +319,8 @@ function generatorFrom(
     if (g[k].max < g[k].min) problems.push(`/campaigns/generate/${k}/max: must be >= min`);
   for (const k of ['budgetMicros', 'bidCpmMicros'] as const)
     if (g[k].max > MAX_MICROS) problems.push(`/campaigns/generate/${k}/max: must be <= ${MAX_MICROS}`);
+  for (const issue of campaignIssues({ id: 'x', dailyBudgetMicros: 1, timeZone: g.timeZone ?? 'UTC' }))
+    problems.push(`/campaigns/generate/${issue.path}: ${issue.message}`);
   if (g.modes && !Object.values(g.modes).some((w) => w > 0))
     problems.push('/campaigns/generate/modes: at least one weight must be above 0');
   if (g.hourlyMultipliersFile === undefined) return g;

@@ -41,8 +41,12 @@ const Hours24 = <T extends TSchema>(item: T, description?: string) =>
 /** The core's campaign rule for ADAPTIVE weights (core/campaign.ts): 0 to 1000 each. */
 const HourlyMultipliers = Hours24(
   Type.Number({ minimum: 0, maximum: MAX_HOURLY_MULTIPLIER }),
-  `ADAPTIVE weight of each UTC hour, 0 to ${MAX_HOURLY_MULTIPLIER}, at least one above 0.`,
+  `ADAPTIVE weight of each hour of the campaign's local day (24 equal parts on a 23 or 25 hour day), 0 to ${MAX_HOURLY_MULTIPLIER}, at least one above 0.`,
 );
+
+/** Checked against the runtime's IANA database in sim/scenario.ts, with the core's campaign rule. */
+const TimeZone = (description: string) =>
+  Type.String({ description, minLength: 1, maxLength: 64, default: 'UTC' });
 
 const MultipliersFile = Type.String({
   description:
@@ -226,6 +230,11 @@ export const CampaignSpecSchema = Type.Object(
         description: 'Declared budget-constrained: full-pass spend exceeds the budget. Default true.',
       }),
     ),
+    timeZone: Type.Optional(
+      TimeZone(
+        "IANA time zone of the campaign's day (e.g. America/New_York): its days, hour buckets, roll-over and scores follow local midnight, 23 or 25 hours across a DST change.",
+      ),
+    ),
     hourlyMultipliers: Type.Optional(HourlyMultipliers),
     hourlyMultipliersFile: Type.Optional(MultipliersFile),
   },
@@ -264,6 +273,7 @@ export const CampaignGeneratorSchema = Type.Object(
       }),
     ),
     hourlyMultipliersFile: Type.Optional(MultipliersFile),
+    timeZone: Type.Optional(TimeZone("IANA time zone of every generated campaign's day.")),
   },
   closed,
 );
@@ -357,7 +367,7 @@ export const ScenarioSchema = Type.Object(
     seed: Type.Integer({ minimum: 0, maximum: 4_294_967_295 }),
     startDate: Type.Optional(
       Type.String({
-        description: 'UTC calendar date of the first simulated day.',
+        description: "Calendar date of the first simulated day, in each campaign's time zone.",
         pattern: '^\\d{4}-\\d{2}-\\d{2}$',
         default: '2024-03-15',
       }),

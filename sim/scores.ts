@@ -1,12 +1,22 @@
 import { type PacingMode, curveFor, impressionCostMicros, targetShare } from '../core/index';
 import type { SimCampaign } from './campaigns';
-import { type AlgorithmRun, MINUTES_PER_DAY } from './engine';
+import type { AlgorithmRun } from './engine';
+import { dayHours } from './localDays';
 import type { Thresholds } from './scenario';
 
-/** Scores of one campaign-day (DESIGN.md, Scores). Money in micros, times in minutes of the day. */
+/**
+ * Scores of one campaign-day (DESIGN.md, Scores). Money in micros, times in minutes of the day. The
+ * day is the campaign's local day: midnight to midnight in its time zone, 23 or 25 hours across a
+ * DST change, and every score is over its real length.
+ */
 export interface CampaignDayScore {
   readonly campaignId: string;
   readonly day: number;
+  /** The local date, YYYY-MM-DD, in `timeZone`: the day key the pacer books spend under. */
+  readonly date: string;
+  readonly timeZone: string;
+  /** Length of the local day in hours (its hour buckets): 23, 24 or 25. */
+  readonly hours: number;
   readonly constrained: boolean;
   readonly budgetMicros: number;
   readonly spendMicros: number;
@@ -97,10 +107,48 @@ export interface AlgorithmSummary {
   readonly storeErrors: number;
   readonly replayedRecords: number;
   readonly lateNoticesAfterTtl: number;
+  /** Per time zone, present only when a campaign lives outside UTC. */
+  readonly timeZones?: readonly TimeZoneScores[];
   /** Present only when the scenario restarts instances. */
   readonly restarts?: RestartScores;
   /** Present only when the scenario gives the store latency. */
   readonly latency?: LatencyScores;
+}
+
+/** The scores of one time zone's campaign-days: each day over its real local length. */
+export interface TimeZoneScores {
+  readonly timeZone: string;
+  readonly campaignDays: number;
+  /** Hour lengths of its local days in the run, e.g. [24, 23] across spring-forward. */
+  readonly dayHours: readonly number[];
+  readonly overspentCampaignDays: number;
+  readonly overspentBeyondBound: number;
+  readonly maxOverspendShare: number;
+  readonly utilisationMeanConstrained: number;
+  readonly utilisationMinConstrained: number;
+  readonly accuracyMeanConstrained: number;
+  readonly accuracyMinConstrained: number;
+}
+
+function timeZoneScores(rows: readonly CampaignDayScore[]): TimeZoneScores[] {
+  const zones = [...new Set(rows.map((r) => r.timeZone))];
+  return zones.map((timeZone) => {
+    const zr = rows.filter((r) => r.timeZone === timeZone);
+    const con = zr.filter((r) => r.constrained);
+    const hoursByDay = new Map(zr.map((r) => [r.day, r.hours]));
+    return {
+      timeZone,
+      campaignDays: zr.length,
+      dayHours: [...hoursByDay.keys()].sort((a, b) => a - b).map((d) => hoursByDay.get(d)!),
+      overspentCampaignDays: zr.filter((r) => r.overspendMicros > 0).length,
+      overspentBeyondBound: zr.filter((r) => r.overspentBeyondBound).length,
+      maxOverspendShare: Math.max(0, ...zr.map((r) => r.overspendShare)),
+      utilisationMeanConstrained: r6(mean(con.map((r) => r.utilisation))),
+      utilisationMinConstrained: con.length > 0 ? Math.min(...con.map((r) => r.utilisation)) : 0,
+      accuracyMeanConstrained: r6(mean(con.map((r) => r.accuracy))),
+      accuracyMinConstrained: con.length > 0 ? Math.min(...con.map((r) => r.accuracy)) : 0,
+    };
+  });
 }
 
 export interface LatencyScores {
@@ -153,9 +201,13 @@ export function scoreCampaignDay(
 ): CampaignDayScore {
   const campaign = run.campaigns[c]!;
   const B = campaign.dailyBudgetMicros;
-  const K = MINUTES_PER_DAY;
+  const local = sim.localDays;
+  // K: the real minutes of the local day, so P(t) runs over 23 or 25 hours on a DST day, as the
+  // core's target curve does.
+  const dayStart = local.boundaryMinutes[day]!;
+  const K = local.boundaryMinutes[day + 1]! - dayStart;
   const curve = curveFor(campaign);
-  const base = c * run.minutes + day * K;
+  const base = c * run.minutes + dayStart;
   const k = c * run.days + day;
   let S = 0;
   let absSum = 0;
@@ -210,6 +262,9 @@ export function scoreCampaignDay(
   return {
     campaignId: campaign.id,
     day,
+    date: local.dates[day]!,
+    timeZone: local.timeZone,
+    hours: dayHours(local, day),
     constrained: sim.constrained,
     budgetMicros: B,
     spendMicros: spend,
@@ -316,6 +371,7 @@ export function scoreRun(
     storeErrors: t.storeErrors,
     replayedRecords: t.replayedRecords,
     lateNoticesAfterTtl: t.lateNoticesAfterTtl,
+    ...(rows.some((r) => r.timeZone !== 'UTC') && { timeZones: timeZoneScores(rows) }),
     ...(t.restarts > 0 && {
       restarts: {
         restarts: t.restarts,
@@ -359,5 +415,21 @@ export function thresholdFailures(s: AlgorithmSummary, t: Thresholds): string[] 
   const minAcc = t.minAccuracy?.[a];
   if (minAcc !== undefined && s.accuracyMeanConstrained < minAcc)
     out.push(`${a}: pacing accuracy ${s.accuracyMeanConstrained} < ${minAcc}`);
+  return out;
+}
+
+/**
+ * Spend of one campaign-day per hour bucket of its local day (elapsed hours from local midnight,
+ * as the core's ledger counts them): 23, 24 or 25 buckets.
+ */
+export function localHourSpendMicros(run: AlgorithmRun, sim: SimCampaign, c: number, day: number): number[] {
+  const local = sim.localDays;
+  const dayStart = local.boundaryMinutes[day]!;
+  const out = new Array<number>(dayHours(local, day)).fill(0);
+  const end = local.boundaryMinutes[day + 1]!;
+  for (let m = dayStart; m < end; m++) {
+    const h = Math.floor((m - dayStart) / 60);
+    out[h] = out[h]! + run.spendPerMinute[c * run.minutes + m]!;
+  }
   return out;
 }

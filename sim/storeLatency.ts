@@ -1,4 +1,4 @@
-import type { BudgetStore, PacingMode } from '../core/index';
+import { type BudgetStore, DAY_MS, type PacingMode } from '../core/index';
 import type { SimClock } from './clock';
 import { EVENT_KINDS, type EventQueue } from './eventQueue';
 import { LatentStore } from './latentStore';
@@ -27,7 +27,9 @@ export class StoreLatency {
     }
     const rand = randStream(world.seed, `latency/${mode}`);
     const fromMs = world.startMs + lat.fromMs;
-    const toMs = world.startMs + lat.toMs;
+    // A window to the end of `days` days is to the end of the run, which campaigns in other time
+    // zones may make longer than that.
+    const toMs = lat.toMs >= world.days * DAY_MS ? world.endMs : world.startMs + lat.toMs;
     this.latent = new LatentStore(
       inner,
       clock.now,

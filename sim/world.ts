@@ -1,7 +1,17 @@
 import { dirname, resolve } from 'node:path';
 import { DAY_MS, DEFAULT_PACER_CONFIG, type PacerConfig, pacerConfig } from '../core/index';
+import { MINUTE_MS } from './algorithmRun';
 import { type SimCampaign, buildCampaigns } from './campaigns';
-import { type Scenario, minutesOf } from './scenario';
+import {
+  type RunDays,
+  addDays,
+  localDays,
+  onRunGrid,
+  runWindow,
+  scenarioZones,
+  wholeMinutes,
+} from './localDays';
+import { type Scenario, ScenarioError, minutesOf } from './scenario';
 import { recordedStream } from './sources/recorded';
 import type { StreamFactory } from './sources/source';
 import { syntheticStream } from './sources/synthetic';
@@ -13,7 +23,12 @@ export interface World {
   readonly seed: number;
   readonly startMs: number;
   readonly endMs: number;
+  /** Local days per campaign; the run covers every campaign's days, from the earliest local midnight. */
   readonly days: number;
+  /** Minutes of the run, [startMs, endMs). */
+  readonly minutes: number;
+  /** Each time zone of the campaigns with its days on the run's minute grid. */
+  readonly zones: ReadonlyMap<string, RunDays>;
   readonly stream: StreamFactory;
   readonly campaigns: readonly SimCampaign[];
   /** Store outage windows, [startMs, endMs), sorted. */
@@ -29,13 +44,45 @@ export interface InstanceRestart {
   readonly upMs: number;
 }
 
+/** A local day is 24 hours, give or take a DST change of up to two hours. */
+function plausibleDay(lengthMs: number): boolean {
+  return lengthMs >= 22 * 3_600_000 && lengthMs <= 26 * 3_600_000;
+}
+
+/**
+ * The local days of every zone of the scenario and the run window that covers them all. With only
+ * UTC campaigns that is `days` UTC days from `startDate`, as before zones existed.
+ */
+
+function zonesAndWindow(scenario: Scenario) {
+  const zones = scenarioZones(scenario).map((z) => localDays(z, scenario.startDate, scenario.days));
+  const window = runWindow(zones);
+  const source = scenario.sourcePath ?? scenario.name;
+  for (const z of zones) {
+    // Pacific/Apia skipped 2011-12-30 entirely: a date the zone never had cannot be a campaign-day.
+    const missing = z.dates.findIndex(
+      (date, d) =>
+        date !== addDays(scenario.startDate, d) || !plausibleDay(z.boundsMs[d + 1]! - z.boundsMs[d]!),
+    );
+    if (missing >= 0)
+      throw new ScenarioError(source, [
+        `/startDate: ${addDays(scenario.startDate, missing)} is not a whole day in ${z.timeZone} (its calendar skipped a date around it); pick other dates`,
+      ]);
+    if (!wholeMinutes(z, window.startMs))
+      throw new ScenarioError(source, [
+        `/campaigns: time zone ${z.timeZone} is offset from UTC by seconds on ${scenario.startDate} (local mean time); pick a later startDate`,
+      ]);
+  }
+  return { zones, ...window };
+}
+
 export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
-  const startMs = Date.parse(`${scenario.startDate}T00:00:00Z`);
   const days = scenario.days;
+  const { zones: zoneDays, startMs, endMs: zonesEndMs } = zonesAndWindow(scenario);
   const s = scenario.stream;
   const stream =
     s.kind === 'synthetic'
-      ? syntheticStream(s, startMs, days)
+      ? syntheticStream(s, startMs, days, zonesEndMs)
       : recordedStream(
           s,
           resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', s.path),
@@ -43,16 +90,27 @@ export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
           days,
         );
   if (s.kind === 'synthetic') checkExpectedWork(stream.plan, scenario.sourcePath ?? scenario.name);
-  const campaigns = buildCampaigns(scenario, stream.plan);
+  // A recording of `days` full days may outlast a zone's shorter (23-hour) days: the run covers it.
+  const endMs = Math.max(zonesEndMs, stream.plan.endMs);
+  const minutes = (endMs - startMs) / MINUTE_MS;
+  const zones = new Map(zoneDays.map((z) => [z.timeZone, onRunGrid(z, startMs, minutes)]));
+  const campaigns = buildCampaigns(scenario, stream.plan, zones);
+  // Outages and restarts are set in UTC clock time from startDate's UTC midnight.
+  const utcStartMs = Date.parse(`${scenario.startDate}T00:00:00Z`);
   const outages = scenario.faults.outages
     .map((o) => {
-      const a = startMs + o.day * DAY_MS + minutesOf(o.at) * 60_000;
+      const a = utcStartMs + o.day * DAY_MS + minutesOf(o.at) * 60_000;
       return [a, a + o.durationMs] as const;
     })
     .sort((x, y) => x[0] - y[0]);
   const restarts = scenario.faults.restarts.map((r) =>
-    Object.freeze({ instance: r.instance, downMs: startMs + r.atMs, upMs: startMs + r.atMs + r.downForMs }),
+    Object.freeze({
+      instance: r.instance,
+      downMs: utcStartMs + r.atMs,
+      upMs: utcStartMs + r.atMs + r.downForMs,
+    }),
   );
+  checkFaultWindows(scenario, outages, restarts, startMs, endMs);
   const p = scenario.pacer;
   const config = pacerConfig({
     ...(p.tickMs !== undefined && { tickMs: p.tickMs }),
@@ -70,12 +128,33 @@ export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
     scenario,
     seed,
     startMs,
-    endMs: startMs + days * DAY_MS,
+    endMs,
     days,
+    minutes,
+    zones,
     stream,
     campaigns: Object.freeze(campaigns.map((c) => Object.freeze(c))),
     outages,
     restarts,
     config,
   });
+}
+
+/** Faults set in UTC clock time must fall inside the run (which follows the campaigns' zones). */
+function checkFaultWindows(
+  scenario: Scenario,
+  outages: readonly (readonly [number, number])[],
+  restarts: readonly InstanceRestart[],
+  startMs: number,
+  endMs: number,
+): void {
+  const outside = (a: number, b: number) => a < startMs || b >= endMs;
+  const problems = [
+    ...outages.flatMap(([a], i) => (outside(a, a) ? [`/faults/outages/${i}`] : [])),
+    ...restarts.flatMap((r, i) => (outside(r.downMs, r.upMs) ? [`/faults/restarts/${i}`] : [])),
+  ].map(
+    (at) =>
+      `${at}: falls outside the run, ${new Date(startMs).toISOString()} to ${new Date(endMs).toISOString()} (the campaigns' local days); move it inside`,
+  );
+  if (problems.length > 0) throw new ScenarioError(scenario.sourcePath ?? scenario.name, problems);
 }

@@ -9,11 +9,18 @@ const MINUTES_PER_DAY = 1440;
 /**
  * Rate per minute (requests/ms): the 24-hour profile, normalised to mean 1, is read at each hour's
  * middle and interpolated linearly between them (wrapping at midnight); surges multiply on top.
+ * The profile and surges are in UTC hours; the rates start at minute `fromMinuteOfDay` of a UTC
+ * day (a run whose campaigns live in other zones starts at the earliest local midnight).
  */
-export function minuteRates(spec: SyntheticStreamSpec, days: number): Float64Array {
+export function minuteRates(
+  spec: SyntheticStreamSpec,
+  days: number,
+  fromMinuteOfDay = 0,
+  minutes = days * MINUTES_PER_DAY,
+): Float64Array {
   const p = spec.hourlyProfile;
   const mean = p.reduce((a, b) => a + b, 0) / 24;
-  const rates = new Float64Array(days * MINUTES_PER_DAY);
+  const rates = new Float64Array(minutes);
   const perMs = spec.meanQps / 1000;
   for (let m = 0; m < MINUTES_PER_DAY; m++) {
     const x = (m + 0.5) / 60 - 0.5;
@@ -23,7 +30,8 @@ export function minuteRates(spec: SyntheticStreamSpec, days: number): Float64Arr
     const b = p[(h0 + 1) % 24]!;
     let r = (perMs * (a + (b - a) * w)) / mean;
     for (const s of spec.surges) if (m >= minutesOf(s.from) && m < minutesOf(s.to)) r *= s.multiplier;
-    for (let d = 0; d < days; d++) rates[d * MINUTES_PER_DAY + m] = r;
+    const first = (m - fromMinuteOfDay + MINUTES_PER_DAY) % MINUTES_PER_DAY;
+    for (let i = first; i < minutes; i += MINUTES_PER_DAY) rates[i] = r;
   }
   return rates;
 }
@@ -85,8 +93,15 @@ class SyntheticSource implements BidSource {
   }
 }
 
-export function syntheticStream(spec: SyntheticStreamSpec, startMs: number, days: number): StreamFactory {
-  const rates = minuteRates(spec, days);
+/** The synthetic stream over [startMs, endMs): `days` whole days unless `endMs` says otherwise. */
+export function syntheticStream(
+  spec: SyntheticStreamSpec,
+  startMs: number,
+  days: number,
+  endMs = startMs + days * DAY_MS,
+): StreamFactory {
+  const fromMinute = ((startMs % DAY_MS) + DAY_MS) % DAY_MS;
+  const rates = minuteRates(spec, days, fromMinute / MINUTE_MS, (endMs - startMs) / MINUTE_MS);
   const price = lognormalTable(
     spec.marketPrice.medianCpmMicros,
     spec.marketPrice.sigma,
@@ -95,16 +110,16 @@ export function syntheticStream(spec: SyntheticStreamSpec, startMs: number, days
   const ctr = lognormalTable(spec.ctr.median, spec.ctr.sigma, 1);
   const perMinute = rates.map((r) => r * MINUTE_MS);
   const surges: [number, number, number][] = [];
-  for (let d = 0; d < days; d++)
-    for (const s of spec.surges)
-      surges.push([
-        startMs + d * DAY_MS + minutesOf(s.from) * MINUTE_MS,
-        startMs + d * DAY_MS + minutesOf(s.to) * MINUTE_MS,
-        s.multiplier,
-      ]);
+  // Each UTC day the run touches, its surge windows cut to the run.
+  for (let day = startMs - fromMinute; day < endMs; day += DAY_MS)
+    for (const s of spec.surges) {
+      const from = Math.max(startMs, day + minutesOf(s.from) * MINUTE_MS);
+      const to = Math.min(endMs, day + minutesOf(s.to) * MINUTE_MS);
+      if (from < to) surges.push([from, to, s.multiplier]);
+    }
   const plan: StreamPlan = {
     startMs,
-    endMs: startMs + days * DAY_MS,
+    endMs,
     expectedRequests: perMinute.reduce((a, b) => a + b, 0),
     expectedPerMinute: perMinute,
     expectedCostPerRequestMicros: (bid, pricing) =>
