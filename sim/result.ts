@@ -35,6 +35,37 @@ export interface SimSeries {
   readonly algorithms: AlgorithmSeries[];
 }
 
+/** Where the market outcomes of a replay came from: the report and summary say it. */
+export interface ReplayOutcomes {
+  readonly files: number;
+  readonly decisionRows: number;
+  /** Decision rows replayed: inside the scenario's days, of a campaign the scenario lists. */
+  readonly replayed: number;
+  readonly outsideWindow: number;
+  readonly unknownCampaign: number;
+  /** Replayed requests whose market price is the recorded win's (the server's bid won). */
+  readonly recordedWins: number;
+  /** Allowed and not won: a price drawn from the fitted model above the recorded bid. */
+  readonly modelAboveBid: number;
+  /** Denied by the server, so the market was never asked: a price drawn from the fitted model. */
+  readonly modelUnconditional: number;
+  /** Win notices without a decision row to join (no request id, or the decision not sampled). */
+  readonly unmatchedWins: number;
+  /** Largest sampling weight of a row (1: everything recorded). Each row replays as one request. */
+  readonly sampleWeight: number;
+  readonly priceModel: { readonly medianCpmMicros: number; readonly sigma: number };
+}
+
+/** A replay's outcome sources, and per algorithm how many of its wins paid a recorded price. */
+export interface ReplaySummary extends ReplayOutcomes {
+  readonly wins: readonly {
+    readonly algorithm: PacingMode;
+    readonly wins: number;
+    readonly atRecordedPrice: number;
+    readonly atModelPrice: number;
+  }[];
+}
+
 export interface SimSummary {
   readonly scenario: {
     readonly name: string;
@@ -53,6 +84,8 @@ export interface SimSummary {
     readonly outages: number;
     /** Present only when the scenario restarts instances. */
     readonly restarts?: number;
+    /** Present only for a production replay (stream kind pacer-log): where market prices came from. */
+    readonly replay?: ReplaySummary;
     /** Present only when store calls take time. */
     readonly latency?: {
       readonly meanMs: number;

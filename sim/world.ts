@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { DAY_MS, DEFAULT_PACER_CONFIG, type PacerConfig, pacerConfig } from '../core/index';
 import { type SimCampaign, buildCampaigns } from './campaigns';
 import { type Scenario, minutesOf } from './scenario';
+import { pacerLogStream } from './sources/pacerLog';
 import { recordedStream } from './sources/recorded';
 import type { StreamFactory } from './sources/source';
 import { syntheticStream } from './sources/synthetic';
@@ -29,21 +30,34 @@ export interface InstanceRestart {
   readonly upMs: number;
 }
 
-export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
-  const startMs = Date.parse(`${scenario.startDate}T00:00:00Z`);
-  const days = scenario.days;
+/**
+ * The stream, then the campaigns planned on it; a production replay then binds its rows to the
+ * campaigns the scenario lists (each recorded decision asks its own campaign).
+ */
+function streamAndCampaigns(
+  scenario: Scenario,
+  startMs: number,
+  days: number,
+): { stream: StreamFactory; campaigns: SimCampaign[] } {
   const s = scenario.stream;
+  const abs = (path: string) => resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', path);
+  if (s.kind === 'pacer-log') {
+    const log = pacerLogStream(s, abs(s.path), startMs, days);
+    const campaigns = buildCampaigns(scenario, log.plan);
+    return { stream: log.bind(campaigns.map((c) => c.id)), campaigns };
+  }
   const stream =
     s.kind === 'synthetic'
       ? syntheticStream(s, startMs, days)
-      : recordedStream(
-          s,
-          resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', s.path),
-          startMs,
-          days,
-        );
+      : recordedStream(s, abs(s.path), startMs, days);
   if (s.kind === 'synthetic') checkExpectedWork(stream.plan, scenario.sourcePath ?? scenario.name);
-  const campaigns = buildCampaigns(scenario, stream.plan);
+  return { stream, campaigns: buildCampaigns(scenario, stream.plan) };
+}
+
+export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
+  const startMs = Date.parse(`${scenario.startDate}T00:00:00Z`);
+  const days = scenario.days;
+  const { stream, campaigns } = streamAndCampaigns(scenario, startMs, days);
   const outages = scenario.faults.outages
     .map((o) => {
       const a = startMs + o.day * DAY_MS + minutesOf(o.at) * 60_000;
