@@ -1,5 +1,8 @@
 import type { PacingMode } from '../core/index';
+import type { ReplayOutcomes } from './replayOutcomes';
 import type { Thresholds } from './scenario';
+
+export type { ReplayOutcomes };
 import type { AlgorithmSummary, CampaignDayScore } from './scores';
 
 export type { AlgorithmSummary, CampaignDayScore };
@@ -33,27 +36,6 @@ export interface SimSeries {
   readonly surges: readonly (readonly [number, number, number])[];
   readonly outages: readonly (readonly [number, number])[];
   readonly algorithms: AlgorithmSeries[];
-}
-
-/** Where the market outcomes of a replay came from: the report and summary say it. */
-export interface ReplayOutcomes {
-  readonly files: number;
-  readonly decisionRows: number;
-  /** Decision rows replayed: inside the scenario's days, of a campaign the scenario lists. */
-  readonly replayed: number;
-  readonly outsideWindow: number;
-  readonly unknownCampaign: number;
-  /** Replayed requests whose market price is the recorded win's (the server's bid won). */
-  readonly recordedWins: number;
-  /** Allowed and not won: a price drawn from the fitted model above the recorded bid. */
-  readonly modelAboveBid: number;
-  /** Denied by the server, so the market was never asked: a price drawn from the fitted model. */
-  readonly modelUnconditional: number;
-  /** Win notices without a decision row to join (no request id, or the decision not sampled). */
-  readonly unmatchedWins: number;
-  /** Largest sampling weight of a row (1: everything recorded). Each row replays as one request. */
-  readonly sampleWeight: number;
-  readonly priceModel: { readonly medianCpmMicros: number; readonly sigma: number };
 }
 
 /** A replay's outcome sources, and per algorithm how many of its wins paid a recorded price. */

@@ -1,6 +1,6 @@
 import { DAY_MS, type DecisionRow, type WinRow } from '../../core/index';
 import { randStream } from '../random';
-import type { ReplayOutcomes } from '../result';
+import type { ReplayOutcomes } from '../replayOutcomes';
 import type { PacerLogStreamSpec } from '../scenario';
 import { type PriceModel, drawPrice, fitCensoredLognormal, priceQuantile } from './censoredPrice';
 import { PacerLogError, type PacerLogRows, readPacerLog } from './pacerLogFiles';

@@ -1,4 +1,4 @@
-import type { ReplayOutcomes } from '../result';
+import type { ReplayOutcomes } from '../replayOutcomes';
 
 /**
  * A bid stream, generated lazily: one request at a time into a reused record, so a day at any
