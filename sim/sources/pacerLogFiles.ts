@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Type } from '@sinclair/typebox';
 import {
+  CAMPAIGN_ID_PATTERN,
   CodedError,
   type DecisionRow,
   TRAFFIC_FILE_SUFFIX,
@@ -20,6 +21,8 @@ export class PacerLogError extends CodedError {
 }
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
+/** The core's campaign id rule: ids name files the tuner writes, so `../x` must never pass. */
+const CampaignId = Type.String({ pattern: CAMPAIGN_ID_PATTERN.source });
 const Time = Type.Number({ minimum: 0, maximum: 8.64e15 });
 const Weight = Type.Number({ exclusiveMinimum: 0, maximum: 1e9 });
 const MicrosField = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -32,11 +35,15 @@ const RowSchema = Type.Union([
     instanceId: Type.String(),
     sample: Type.Number({ minimum: 0, maximum: 1 }),
   }),
-  Type.Object({ type: Type.Literal('campaign'), campaignId: Id, timeZone: Type.String({ minLength: 1 }) }),
+  Type.Object({
+    type: Type.Literal('campaign'),
+    campaignId: CampaignId,
+    timeZone: Type.String({ minLength: 1 }),
+  }),
   Type.Object({
     type: Type.Literal('decision'),
     timeMs: Time,
-    campaignId: Id,
+    campaignId: CampaignId,
     requestId: Type.Union([Id, Type.Null()]),
     bidMicros: MicrosField,
     value: Type.Number(),
@@ -48,7 +55,7 @@ const RowSchema = Type.Union([
   Type.Object({
     type: Type.Literal('win'),
     timeMs: Time,
-    campaignId: Id,
+    campaignId: CampaignId,
     eventId: Id,
     requestId: Type.Union([Id, Type.Null()]),
     spendMicros: MicrosField,
