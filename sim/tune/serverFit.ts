@@ -41,9 +41,9 @@ export function totalsOf(history: readonly CampaignHistory[]): HourlyTotals {
   for (const c of history)
     for (const d of c.days.values())
       for (let h = 0; h < 24; h++) {
-        t.requests[h]! += d.requests[h];
+        t.requests[h]! += d.requests[h] ?? 0;
         // The server knows what it spent, not what the market asked: spend is the cost basis here.
-        t.costMicros[h]! += d.spendMicros[h];
+        t.costMicros[h]! += d.spendMicros[h] ?? 0;
       }
   return t;
 }
