@@ -23,7 +23,8 @@ const winKey = (requestId: string, campaignId: string): string => `${requestId}\
 function joinWins(wins: readonly WinRow[]): Map<string, number> {
   const byKey = new Map<string, number>();
   for (const w of wins) {
-    if (w.requestId === null) continue;
+    // A notice of no spend says the bid lost (a bidder may send one to release the reservation).
+    if (w.requestId === null || w.spendMicros === 0) continue;
     const k = winKey(w.requestId, w.campaignId);
     // A request wins one impression per campaign: a second notice for it is another event.
     if (!byKey.has(k)) byKey.set(k, w.spendMicros);
@@ -201,7 +202,7 @@ export function pacerLogStream(
       modelAboveBid: counts[OUTCOME_ABOVE_BID]!,
       modelUnconditional: counts[OUTCOME_MODEL]!,
       unmatchedWins: inDays.filter(
-        (w) => w.requestId === null || !joined.has(winKey(w.requestId, w.campaignId)),
+        (w) => w.spendMicros > 0 && (w.requestId === null || !joined.has(winKey(w.requestId, w.campaignId))),
       ).length,
       sampleWeight: weight,
       priceModel: {

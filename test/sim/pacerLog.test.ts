@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TrafficRecorder } from '../../server/recording/trafficRecorder';
 import { normalQuantile, randStream } from '../../sim/random';
 import { runScenario } from '../../sim/run';
 import { type Scenario, scenarioFrom } from '../../sim/scenario';
 import { drawPrice, fitCensoredLognormal } from '../../sim/sources/censoredPrice';
 import { pacerLogStream } from '../../sim/sources/pacerLog';
+import { ManualClock, ManualTimers } from '../support/manualTime';
 import { writeScriptedRecording } from '../support/pacerRecording';
 
 const START = Date.parse('2024-03-15T00:00:00Z');
@@ -125,6 +127,31 @@ describe('pacer-log stream', () => {
       unknownCampaign: 150,
       replayed: 150,
     });
+  });
+
+  it('takes a notice of no spend as a lost bid, not as a win at price 0', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(START + 3_600_000);
+    const rec = new TrafficRecorder({
+      dir,
+      sample: 1,
+      instanceId: 'z',
+      clock,
+      timers: new ManualTimers(clock),
+    });
+    const allowed = { allow: true, maxBidCpmMicros: 2_000_000, reason: 'within_budget' };
+    rec.recordDecision('a', 'r1', 2_000_000, -1, allowed);
+    rec.recordWin('a', 'e1', 'r1', 0);
+    rec.recordDecision('a', 'r2', 2_000_000, -1, allowed);
+    rec.recordWin('a', 'e2', 'r2', 1500);
+    await rec.close();
+    const f = pacerLogStream({ kind: 'pacer-log', path: dir }, dir, START, 1).bind(['a']);
+    expect(f.replay).toMatchObject({ recordedWins: 1, modelAboveBid: 1, unmatchedWins: 0 });
+    const src = f.open(1);
+    src.next();
+    expect(src.req.marketPriceCpmMicros).toBeGreaterThan(2_000_000);
+    src.next();
+    expect(src.req.marketPriceCpmMicros).toBe(1_500_000);
   });
 
   it('refuses a recording with no row in the scenario days, or a broken line, naming where', async () => {
