@@ -6,6 +6,7 @@ import { PACING_MODES, type PacingMode, errorCode } from '../core/index';
 import { buildReportHtml } from '../reports/buildReport';
 import { UsageError, isBadInput, isInvariantBroken } from '../sim/errorCodes';
 import { prepareOutDir } from '../sim/outDir';
+import type { ReplaySummary } from '../sim/result';
 import { type ScenarioResult, runScenario, runTraffic } from '../sim/run';
 import { loadScenario } from '../sim/scenario';
 
@@ -139,7 +140,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     });
     if (showProgress) io.stderr('\n');
     const files = await writeOutputs(result, outDir);
-    io.stdout(`${table(result)}\n\nreport:  ${files.report}\nsummary: ${files.summary}\n`);
+    const replay = result.summary.scenario.replay;
+    io.stdout(
+      `${table(result)}\n${replay ? `\n${replayLine(replay)}\n` : ''}\nreport:  ${files.report}\nsummary: ${files.summary}\n`,
+    );
     if (!result.summary.ok) {
       io.stderr(`scores below the thresholds of ${scenarioPath} (seed ${runSeed}):\n`);
       for (const f of result.summary.failures) io.stderr(`  - ${f}\n`);
@@ -158,6 +162,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     else io.stderr(`internal error (${replay}): ${(err as Error).stack ?? String(err)}\n`);
     return EXIT_INTERNAL;
   }
+}
+
+/** Where a production replay's market prices came from, in one line under the table. */
+function replayLine(r: ReplaySummary): string {
+  const pct = (n: number) => `${((100 * n) / Math.max(1, r.replayed)).toFixed(1)}%`;
+  const wins = r.wins.map((w) => `${w.algorithm} ${w.atRecordedPrice}/${w.wins}`).join(', ');
+  return `replay of ${r.replayed} recorded decisions: market price recorded (the server's bid won) for ${pct(r.recordedWins)}, drawn from the fitted lognormal (median ${r.priceModel.medianCpmMicros} micros CPM, sigma ${r.priceModel.sigma}) above the bid for ${pct(r.modelAboveBid)} (lost) and unconditioned for ${pct(r.modelUnconditional)} (not bid); wins at a recorded price: ${wins}.`;
 }
 
 const isEntry =

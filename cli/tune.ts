@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PacingMode } from '../core/index';
+import { CAMPAIGN_ID_PATTERN, type PacingMode } from '../core/index';
 import { tuneReportMarkdown } from '../reports/tuneReport';
 import { UsageError, isBadInput } from '../sim/errorCodes';
 import { prepareOutDir } from '../sim/outDir';
@@ -15,6 +15,8 @@ import {
   formatMultipliersFile,
 } from '../sim/tune/multipliersFile';
 import { checkBacktestWindows, recordedBacktest } from '../sim/tune/recordedBacktest';
+import { SERVER_BASES, type ServerBasis } from '../sim/tune/serverFit';
+import { type ServerHistoryFit, fitFromServer, isServerHistory } from '../sim/tune/serverSource';
 import {
   type EvalRow,
   type GainTrial,
@@ -48,8 +50,16 @@ run's directory (npm run sim -- <scenario> --out DIR) is read from its traffic.j
 hour: --basis requests only). Gains are searched on the scenario's day before (synthetic) and
 not at all for a recorded scenario (its one recording is the judged day).
 
+The server's own history: --from a traffic recording (the server's RECORD_DIR, or one of its
+.ndjson.gz files) or its records database (postgres://..., the DATABASE_URL: campaign_hours).
+Each campaign is fitted in clock hours of its own time zone (requests, or --basis cost: spend),
+with day-of-week levels beside; server-fit.json holds them all and pacing-mode/<campaign>.json
+is the body of POST /pacing/mode for each. A pacer-log scenario without --from is fitted on the
+recording it replays.
+
 Options:
-  --from PATH           recorded stream file or past sim run directory to fit on
+  --from PATH|URL       recorded stream file, past sim run directory, server recording
+                        directory or DATABASE_URL to fit on
   --basis B             value (default: traffic x expected clicks per unit cost), requests, cost,
                         pctr or clicks; a past run's traffic.json holds requests only
   --train-hours A-B     recorded only: hours fitted on (inclusive), default 0-9
@@ -113,6 +123,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   let seeds = 1;
   let outDir: string;
   let history: History | null = null;
+  let server: ServerHistoryFit | null = null;
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
@@ -155,8 +166,22 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     scenario = loadScenario(positionals[0]!);
     outDir = values.out ?? join('out', 'tune', scenario.name);
-    if (values.from !== undefined) {
-      history = loadHistory(values.from, scenario);
+    // A production replay is tuned on the recording it replays unless told otherwise.
+    const from =
+      values.from ??
+      (scenario.stream.kind === 'pacer-log'
+        ? resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', scenario.stream.path)
+        : undefined);
+    if (from !== undefined && isServerHistory(from)) {
+      basis ??= 'requests';
+      if (!(SERVER_BASES as readonly string[]).includes(basis))
+        throw new UsageError(
+          `--basis ${basis}: the server's history holds ${SERVER_BASES.join(' and ')} (spend) per hour`,
+        );
+      server = await fitFromServer(from, scenario, basis as ServerBasis);
+      history = server.history;
+    } else if (from !== undefined) {
+      history = loadHistory(from, scenario);
       basis ??= history.bases.includes('value') ? 'value' : 'requests';
       if (!history.bases.includes(basis))
         throw new UsageError(
@@ -239,6 +264,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       sections.push(...bt.sections);
       extraFiles.push(['judged-window.multipliers.json', formatMultipliersFile(bt.forecast)]);
     }
+    if (server !== null) {
+      writeServerFits(outDir, server);
+      notes.push(
+        `Per campaign (clock hours of its own time zone): ${server.fits.length} fit(s) in server-fit.json, and the POST /pacing/mode body of each in pacing-mode/<campaign>.json.`,
+      );
+    }
     for (const [name, text] of extraFiles) writeFileSync(join(outDir, name), text);
     const mPath = join(outDir, 'multipliers.json');
     writeFileSync(mPath, formatMultipliersFile(file));
@@ -253,6 +284,22 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return EXIT_BAD_INPUT;
     }
     throw err;
+  }
+}
+
+/** Each campaign's fit, and the exact body of POST /pacing/mode that applies it. */
+function writeServerFits(outDir: string, server: ServerHistoryFit): void {
+  writeFileSync(
+    join(outDir, 'server-fit.json'),
+    `${JSON.stringify({ source: server.history.source, campaigns: server.fits }, null, 2)}\n`,
+  );
+  const dir = join(outDir, 'pacing-mode');
+  mkdirSync(dir, { recursive: true });
+  // Campaign ids are [A-Za-z0-9._:-], starting with a letter or digit: safe as file names.
+  for (const f of server.fits) {
+    // The database's ids passed the server's rule; a file name is checked again all the same.
+    if (!CAMPAIGN_ID_PATTERN.test(f.campaignId)) continue;
+    writeFileSync(join(dir, `${f.campaignId}.json`), `${JSON.stringify(f.pacingModeRequest)}\n`);
   }
 }
 

@@ -15,3 +15,4 @@ export * from './targetCurve';
 export * from './instance';
 export * from './journal';
 export * from './valueQuantiles';
+export * from './trafficRecord';

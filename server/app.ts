@@ -20,6 +20,9 @@ import { clientErrorHandler, frameworkErrors } from './http/protocolErrors';
 import { type RecordsAccess, recordRoutes, recordsHealthToJson } from './http/recordRoutes';
 import { HealthResponse } from './http/schemas';
 import { healthToJson } from './http/statusJson';
+import { recordingHealthToJson } from './recording/recordingHealth';
+import { registerRecordingMetrics } from './recording/recordingMetrics';
+import type { TrafficRecorder } from './recording/trafficRecorder';
 import { registerRecordsMetrics } from './records/recordsMetrics';
 import type { PacerRuntime } from './runtime/types';
 
@@ -40,6 +43,8 @@ export interface AppDeps {
   readonly defaultMetrics?: boolean;
   /** PostgreSQL (or PGlite) records: audit, performance history, /health and metrics fields. */
   readonly records?: RecordsAccess;
+  /** RECORD_DIR: the traffic recording; the app starts it when ready and flushes it on close. */
+  readonly recorder?: TrafficRecorder;
 }
 
 /**
@@ -143,7 +148,12 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     app.decorate('injectWS', scope.injectWS);
   });
 
-  pacingRoutes(app, runtime, metrics);
+  const recorder = deps.recorder;
+  if (recorder !== undefined) {
+    recorder.useCampaigns((id) => runtime.getCampaign(id)?.timeZone ?? null);
+    registerRecordingMetrics(metrics.registry, () => recorder.stats());
+  }
+  pacingRoutes(app, runtime, metrics, recorder);
   campaignRoutes(app, runtime, deps.records !== undefined);
   if (deps.records !== undefined) {
     recordRoutes(app, runtime, deps.records);
@@ -163,10 +173,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
         response: { 200: HealthResponse },
       },
     },
-    async () =>
-      deps.records === undefined
-        ? healthToJson(runtime.health())
-        : { ...healthToJson(runtime.health()), records: recordsHealthToJson(deps.records.health()) },
+    async () => ({
+      ...healthToJson(runtime.health()),
+      ...(deps.records !== undefined && { records: recordsHealthToJson(deps.records.health()) }),
+      ...(recorder !== undefined && { recording: recordingHealthToJson(recorder.stats()) }),
+    }),
   );
 
   app.get(
@@ -180,9 +191,12 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
 
   app.addHook('onReady', async () => {
     await runtime.start();
+    recorder?.start();
   });
   app.addHook('onClose', async () => {
     await runtime.close();
+    // After the runtime: the notices it flushed on close are recorded too.
+    await recorder?.close();
   });
   return app;
 }

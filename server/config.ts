@@ -31,6 +31,10 @@ export interface ServerConfig {
   /** null: the records (registry, audit, history) live in PGlite under dataDir. */
   readonly databaseUrl: string | null;
   readonly dataDir: string;
+  /** null: no traffic recording. */
+  readonly recordDir: string | null;
+  /** Share of requests recorded (by a hash of the request id), 0..1. */
+  readonly recordSample: number;
 }
 
 /** Every variable the server reads, with what it means: printed with a config error. */
@@ -59,6 +63,9 @@ export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze(
   DEGRADED_THROTTLE: 'throttle floor while the store is unreachable (default 0.5)',
   DATABASE_URL: 'postgres://user:pass@host:5432/db of the system of record; unset runs PGlite under DATA_DIR',
   DATA_DIR: 'directory of the embedded database (PGlite) when DATABASE_URL is unset (default ./data)',
+  RECORD_DIR:
+    'directory for hourly traffic recordings (decisions, win notices; see docs/recording.md); unset records nothing',
+  RECORD_SAMPLE: 'share of requests recorded, 0 to 1, sampled by request id (default 1); needs RECORD_DIR',
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -163,6 +170,11 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
     problems.push('DATABASE_URL must look like postgres://user:password@host:5432/database.');
   }
 
+  const recordDir = str('RECORD_DIR') ?? null;
+  const recordSample = ratio('RECORD_SAMPLE', 1, true);
+  if (recordDir === null && str('RECORD_SAMPLE') !== undefined)
+    problems.push('RECORD_SAMPLE is set but RECORD_DIR is not: set RECORD_DIR too, or nothing is recorded.');
+
   if (problems.length > 0 || pacer === undefined) throw new ConfigError(problems);
   return Object.freeze({
     redis,
@@ -180,5 +192,7 @@ export function loadConfig(env: Env, defaults: { instanceId: string }): ServerCo
     pacer,
     databaseUrl,
     dataDir: str('DATA_DIR') ?? './data',
+    recordDir,
+    recordSample,
   });
 }

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError, InstanceIdInUseError } from './errors';
+import { TrafficRecorder } from './recording/trafficRecorder';
 import { deferredLogger, openRecordsOrExit, recordedParts } from './records/recordedRuntime';
 import { createRuntime } from './runtime/runtime';
 import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
@@ -89,6 +90,15 @@ async function main(): Promise<void> {
       return runtime;
     },
     ...(recorded === null ? {} : { records: recorded.access }),
+    ...(config.recordDir !== null && {
+      recorder: new TrafficRecorder({
+        dir: config.recordDir,
+        sample: config.recordSample,
+        instanceId: config.instanceId,
+        clock,
+        timers: intervalTimers,
+      }),
+    }),
   });
   if (recorded !== null && records !== null) {
     await recorded.init();
@@ -102,6 +112,9 @@ async function main(): Promise<void> {
     app.log.warn(
       `REDIS_URL is not set: running on the embedded store. Campaigns and spend persist in PGlite under ${config.dataDir}; instances do not share budgets.`,
     );
+  }
+  if (config.recordDir !== null) {
+    app.log.info({ dir: config.recordDir, sample: config.recordSample }, 'recording traffic');
   }
   if (config.apiKey === null) {
     app.log.warn('API_KEY is not set: write routes accept requests without authentication.');

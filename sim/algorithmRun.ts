@@ -38,6 +38,8 @@ export interface AlgorithmRun {
   /** Spend booked after the last simulated day (late notices), per campaign; kept out of the scores. */
   readonly spendAfterRunMicros: Float64Array;
   readonly storeAfterRunMicros: Float64Array;
+  /** Wins whose market price was a recorded win's (pacer-log replay); 0 for other streams. */
+  readonly winsAtRecordedPrice: number;
   /** Per minute of the run. */
   readonly requestsPerMinute: Float64Array;
   readonly meanThrottlePerMinute: Float64Array;

@@ -192,7 +192,10 @@ export async function runAlgorithm(
     if (q.kind[slot] === EVENT_KINDS.winNotice) await onScheduled(slot);
   }
   const settled = await recon.settle(syncInterval);
-  return collectRun(mode, campaigns, world.restarts.length, { rec, fleet, notices, latency, recon }, settled);
+  return {
+    ...collectRun(mode, campaigns, world.restarts.length, { rec, fleet, notices, latency, recon }, settled),
+    winsAtRecordedPrice: market.winsAtRecordedPrice,
+  };
 }
 
 /** The run's outcome, gathered from the parts that measured it. */
@@ -208,7 +211,7 @@ function collectRun(
     recon: Reconciler;
   },
   settled: { store: Float64Array; afterRun: Float64Array },
-): AlgorithmRun {
+): Omit<AlgorithmRun, 'winsAtRecordedPrice'> {
   const { rec, fleet, notices, latency, recon } = parts;
   const { days, minutes } = rec;
   return {

@@ -24,6 +24,8 @@ export class Market {
   winner = -1;
   chargeMicros = 0;
   reservedMicros = 0;
+  /** Wins whose price was a recorded win's (pacer-log replay), for the summary. */
+  winsAtRecordedPrice = 0;
   clicked = 0;
   /** Campaigns decided for the last request, and those allowed to bid (with their reservations). */
   readonly decidedC: Int32Array;
@@ -104,10 +106,15 @@ export class Market {
     this.chargeMicros = 0;
     this.reservedMicros = 0;
     this.allowed = 0;
-    const n = this.allCompete ? this.decidedC.length : this.drawCandidates(requestNo);
+    const n =
+      req.campaign >= 0
+        ? this.askOne(req.campaign)
+        : this.allCompete
+          ? this.decidedC.length
+          : this.drawCandidates(requestNo);
     this.decided = n;
     if (this.fillFirst && n > 0) this.source.fill();
-    const value = this.valueAware ? req.pctr : -1;
+    const value = !this.valueAware ? -1 : req.campaign >= 0 ? req.value : req.pctr;
     const decidedC = this.decidedC;
     let nAllowed = 0;
     let best = -1;
@@ -115,8 +122,9 @@ export class Market {
     let secondBid = 0;
     for (let j = 0; j < n; j++) {
       const c = decidedC[j]!;
-      let bid = this.bidCpm[c]!;
-      if (this.linearCtr) {
+      let bid = req.bidCpmMicros >= 0 ? req.bidCpmMicros : this.bidCpm[c]!;
+      // A recorded bid is what the bidder asked already; only the scenario's own bid scales with pctr.
+      if (this.linearCtr && req.bidCpmMicros < 0) {
         bid = Math.round((bid * req.pctr) / this.baseCtr);
         if (bid < 1) bid = 1;
       }
@@ -154,9 +162,16 @@ export class Market {
     this.winner = c;
     this.chargeMicros = impressionCostMicros(chargeCpm);
     this.reservedMicros = this.allowedRes[best]!;
+    if (req.recordedPrice) this.winsAtRecordedPrice++;
     this.clicked = req.click >= 0 ? req.click : this.clickRand() < req.pctr ? 1 : 0;
     rec.noteWin(rec.campaignDayIndex(c, minute), this.clicked);
     return true;
+  }
+
+  /** A recorded decision asked about one campaign: it is the only candidate. */
+  private askOne(c: number): number {
+    this.decidedC[0] = c;
+    return 1;
   }
 
   /**

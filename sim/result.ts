@@ -1,5 +1,8 @@
 import type { PacingMode } from '../core/index';
+import type { ReplayOutcomes } from './replayOutcomes';
 import type { Thresholds } from './scenario';
+
+export type { ReplayOutcomes };
 import type { AlgorithmSummary, CampaignDayScore } from './scores';
 
 export type { AlgorithmSummary, CampaignDayScore };
@@ -50,6 +53,16 @@ export interface SimSeries {
   readonly localDays: LocalDaySeries[];
 }
 
+/** A replay's outcome sources, and per algorithm how many of its wins paid a recorded price. */
+export interface ReplaySummary extends ReplayOutcomes {
+  readonly wins: readonly {
+    readonly algorithm: PacingMode;
+    readonly wins: number;
+    readonly atRecordedPrice: number;
+    readonly atModelPrice: number;
+  }[];
+}
+
 export interface SimSummary {
   readonly scenario: {
     readonly name: string;
@@ -70,6 +83,8 @@ export interface SimSummary {
     readonly outages: number;
     /** Present only when the scenario restarts instances. */
     readonly restarts?: number;
+    /** Present only for a production replay (stream kind pacer-log): where market prices came from. */
+    readonly replay?: ReplaySummary;
     /** Present only when store calls take time. */
     readonly latency?: {
       readonly meanMs: number;

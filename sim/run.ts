@@ -2,7 +2,14 @@ import { type PacingMode, curveFor, targetShare } from '../core/index';
 import { type AlgorithmRun, runAlgorithm } from './engine';
 import { localPacingSeries } from './localSeries';
 import { runAlgorithmsInWorkers } from './parallel';
-import type { AlgorithmSeries, RunReport, SimSeries, SimSummary } from './result';
+import type {
+  AlgorithmSeries,
+  ReplayOutcomes,
+  ReplaySummary,
+  RunReport,
+  SimSeries,
+  SimSummary,
+} from './result';
 import type { Scenario } from './scenario';
 import { type AlgorithmSummary, type CampaignDayScore, r6, scoreRun, thresholdFailures } from './scores';
 import { type World, buildWorld } from './world';
@@ -87,6 +94,22 @@ function seriesOf(run: AlgorithmRun, world: World): AlgorithmSeries {
   return out;
 }
 
+/** Which wins of each algorithm paid a recorded price, and which a price of the fitted model. */
+function replaySummary(replay: ReplayOutcomes, runs: readonly AlgorithmRun[]): ReplaySummary {
+  return {
+    ...replay,
+    wins: runs.map((r) => {
+      const wins = r.wins.reduce((a, b) => a + b, 0);
+      return {
+        algorithm: r.mode,
+        wins,
+        atRecordedPrice: r.winsAtRecordedPrice,
+        atModelPrice: wins - r.winsAtRecordedPrice,
+      };
+    }),
+  };
+}
+
 /**
  * Runs every algorithm of the scenario over the same stream and campaigns (each campaign's mode
  * overridden by the algorithm) and scores them. The programmatic entry point of the simulator.
@@ -160,6 +183,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       outages: world.outages.length,
       ...(world.restarts.length > 0 && { restarts: world.restarts.length }),
       ...(scenario.faults.latency && { latency: scenario.faults.latency }),
+      ...(world.stream.replay && { replay: replaySummary(world.stream.replay, runs) }),
     },
     algorithms: summaries,
     thresholds: scenario.thresholds,

@@ -11,6 +11,7 @@ import {
   type InstancesSchema,
   type MarketPriceSchema,
   type OutageSchema,
+  type PacerLogStreamSchema,
   type PacerOverridesSchema,
   type RangeSchema,
   type RecordedStreamSchema,
@@ -42,6 +43,7 @@ export type SyntheticStreamSpec = Frozen<
   }
 >;
 export type RecordedStreamSpec = Frozen<Required<Omit<Static<typeof RecordedStreamSchema>, 'preset'>>>;
+export type PacerLogStreamSpec = Frozen<Static<typeof PacerLogStreamSchema>>;
 export type CampaignSpec = Frozen<Static<typeof CampaignSpecSchema>>;
 export type Range = Frozen<Static<typeof RangeSchema>>;
 export type CampaignGeneratorSpec = Frozen<
@@ -78,7 +80,7 @@ export type Scenario = Frozen<{
   algorithms: PacingMode[];
   instances: Required<Static<typeof InstancesSchema>>;
   pacer: PacerOverrides;
-  stream: SyntheticStreamSpec | RecordedStreamSpec;
+  stream: SyntheticStreamSpec | RecordedStreamSpec | PacerLogStreamSpec;
   bidding: {
     kind: 'fixed' | 'linear_ctr';
     baseCtr: number;
@@ -342,7 +344,11 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
   const r = copy as Input;
   const problems: string[] = [];
   const stream =
-    r.stream.kind === 'synthetic' ? syntheticFrom(r.stream, problems) : recordedFrom(r.stream, problems);
+    r.stream.kind === 'synthetic'
+      ? syntheticFrom(r.stream, problems)
+      : r.stream.kind === 'pacer-log'
+        ? { kind: 'pacer-log' as const, path: r.stream.path }
+        : recordedFrom(r.stream, problems);
   const winNotices = r.winNotices;
   if (winNotices.lateDelayMsMax < winNotices.lateDelayMsMin)
     problems.push('/winNotices/lateDelayMsMax: must be >= lateDelayMsMin');

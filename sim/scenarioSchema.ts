@@ -198,18 +198,39 @@ export const RecordedStreamSchema = Type.Object(
   closed,
 );
 
+export const PacerLogStreamSchema = Type.Object(
+  {
+    kind: Type.Literal('pacer-log'),
+    path: Type.String({
+      description:
+        "The server's traffic recording (its RECORD_DIR, or one .ndjson.gz file of it), relative to the scenario file. Decision rows inside the scenario's days replay for the campaigns the scenario lists; market prices come from the recorded wins where the server's bid won and from a lognormal fitted on the recording where it did not.",
+      minLength: 1,
+    }),
+  },
+  closed,
+);
+
 /**
  * `kind` picks the branch (if/then/else rather than anyOf, so an error names the field of the
  * stream kind given, not every field of every kind).
  */
-const StreamSchema = Type.Unsafe<Static<typeof SyntheticStreamSchema> | Static<typeof RecordedStreamSchema>>({
+const StreamSchema = Type.Unsafe<
+  | Static<typeof SyntheticStreamSchema>
+  | Static<typeof RecordedStreamSchema>
+  | Static<typeof PacerLogStreamSchema>
+>({
   type: 'object',
   required: ['kind'],
-  properties: { kind: { type: 'string', enum: ['synthetic', 'recorded'] } },
+  properties: { kind: { type: 'string', enum: ['synthetic', 'recorded', 'pacer-log'] } },
   if: { properties: { kind: { const: 'synthetic' } } },
   // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keyword.
   then: SyntheticStreamSchema,
-  else: RecordedStreamSchema,
+  else: {
+    if: { properties: { kind: { const: 'pacer-log' } } },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keyword.
+    then: PacerLogStreamSchema,
+    else: RecordedStreamSchema,
+  },
 });
 
 export const CampaignSpecSchema = Type.Object(

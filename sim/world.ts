@@ -12,6 +12,7 @@ import {
   wholeMinutes,
 } from './localDays';
 import { type Scenario, ScenarioError, minutesOf } from './scenario';
+import { pacerLogStream } from './sources/pacerLog';
 import { recordedStream } from './sources/recorded';
 import type { StreamFactory } from './sources/source';
 import { syntheticStream } from './sources/synthetic';
@@ -80,21 +81,24 @@ export function buildWorld(scenario: Scenario, seed = scenario.seed): World {
   const days = scenario.days;
   const { zones: zoneDays, startMs, endMs: zonesEndMs } = zonesAndWindow(scenario);
   const s = scenario.stream;
-  const stream =
-    s.kind === 'synthetic'
-      ? syntheticStream(s, startMs, days, zonesEndMs)
-      : recordedStream(
-          s,
-          resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', s.path),
-          startMs,
-          days,
-        );
-  if (s.kind === 'synthetic') checkExpectedWork(stream.plan, scenario.sourcePath ?? scenario.name);
+  const abs = (path: string) => resolve(scenario.sourcePath ? dirname(scenario.sourcePath) : '.', path);
+  // A production replay binds its rows to the campaigns the scenario lists (each recorded
+  // decision asks its own campaign), so its campaigns are built before its stream.
+  const log = s.kind === 'pacer-log' ? pacerLogStream(s, abs(s.path), startMs, days) : null;
+  const planned =
+    s.kind === 'pacer-log'
+      ? log!
+      : s.kind === 'synthetic'
+        ? syntheticStream(s, startMs, days, zonesEndMs)
+        : recordedStream(s, abs(s.path), startMs, days);
+  if (s.kind === 'synthetic') checkExpectedWork(planned.plan, scenario.sourcePath ?? scenario.name);
   // A recording of `days` full days may outlast a zone's shorter (23-hour) days: the run covers it.
-  const endMs = Math.max(zonesEndMs, stream.plan.endMs);
+  const endMs = Math.max(zonesEndMs, planned.plan.endMs);
   const minutes = (endMs - startMs) / MINUTE_MS;
   const zones = new Map(zoneDays.map((z) => [z.timeZone, onRunGrid(z, startMs, minutes)]));
-  const campaigns = buildCampaigns(scenario, stream.plan, zones);
+  const campaigns = buildCampaigns(scenario, planned.plan, zones);
+  const stream: StreamFactory =
+    log !== null ? log.bind(campaigns.map((c) => c.id)) : (planned as StreamFactory);
   // Outages and restarts are set in UTC clock time from startDate's UTC midnight.
   const utcStartMs = Date.parse(`${scenario.startDate}T00:00:00Z`);
   const outages = scenario.faults.outages

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { newDecision } from '../../core/decision';
 import { microsToCents } from '../../core/money';
+import type { TrafficRecorder } from '../recording/trafficRecorder';
 import type { PacerRuntime } from '../runtime/types';
 import { centsField } from './campaignJson';
 import type { PacerMetrics } from './metrics';
@@ -31,7 +32,12 @@ export const DEGRADED_WARNING = 'Operating in degraded mode';
  * decision handlers are synchronous: the runtime decides from local state and never awaits the
  * store, and one Decision object per app is filled and read within a single handler call.
  */
-export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metrics: PacerMetrics): void {
+export function pacingRoutes(
+  app: FastifyInstance,
+  runtime: PacerRuntime,
+  metrics: PacerMetrics,
+  recorder?: TrafficRecorder,
+): void {
   const decision = newDecision();
 
   app.post<{ Body: DecisionRequestJson }>(
@@ -51,6 +57,7 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
       const d = runtime.decide(body.campaign_id, bidMicros, body.request_id, decision, value);
       if (d === null) throw missingCampaign(runtime, body.campaign_id);
       metrics.countDecision(d.reason);
+      recorder?.recordDecision(body.campaign_id, body.request_id, bidMicros, value, d);
       const out: DecisionResponseJson = {
         allow_bid: d.allow,
         max_bid_cents: microsToCents(d.maxBidCpmMicros),
@@ -101,6 +108,7 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
           continue;
         }
         metrics.countDecision(d.reason);
+        recorder?.recordDecision(campaignId, requestId, bidsMicros[i]!, value, d);
         degraded ||= d.degraded;
         out.decisions.push({
           campaign_id: campaignId,
@@ -140,6 +148,7 @@ export function pacingRoutes(app: FastifyInstance, runtime: PacerRuntime, metric
         ...(body.request_id === undefined ? {} : { requestId: body.request_id }),
       });
       metrics.countSpend(outcome);
+      if (outcome.counted) recorder?.recordWin(body.campaign_id, body.event_id, body.request_id, spendMicros);
       return {
         campaign_id: body.campaign_id,
         event_id: body.event_id,

@@ -4,6 +4,7 @@ import { CAMPAIGN_ID_PATTERN, CAMPAIGN_STATUSES, HOURS_PER_DAY, PACING_MODES } f
 import { DECISION_REASONS } from '../../core/decision';
 import { MAX_MICROS, MICROS_PER_CENT } from '../../core/money';
 import { ERROR_CODES } from '../errors';
+import { RecordingHealthJson } from '../recording/recordingHealth';
 import { RecordsHealthJson } from './recordsHealthSchema';
 
 /**
@@ -232,6 +233,7 @@ export const HealthResponse = Type.Object({
     description: 'The spend journal refuses writes (full disk?): while degraded, no bid is allowed.',
   }),
   records: Type.Optional(RecordsHealthJson),
+  recording: Type.Optional(RecordingHealthJson),
 });
 
 export const PerformanceQuery = Type.Object(

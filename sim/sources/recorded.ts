@@ -253,7 +253,16 @@ function replayOrder(rec: Recording, shuffled: boolean, seed: number): Uint32Arr
 }
 
 class RecordedSource implements BidSource {
-  readonly req: BidRequest = { timeMs: 0, marketPriceCpmMicros: 0, pctr: 0, click: -1 };
+  readonly req: BidRequest = {
+    timeMs: 0,
+    marketPriceCpmMicros: 0,
+    pctr: 0,
+    click: -1,
+    campaign: -1,
+    bidCpmMicros: -1,
+    value: -1,
+    recordedPrice: false,
+  };
   private next_ = 0;
   private hourStart = 0;
   private lastHour = -1;

@@ -1,3 +1,5 @@
+import type { ReplayOutcomes } from '../replayOutcomes';
+
 /**
  * A bid stream, generated lazily: one request at a time into a reused record, so a day at any
  * rate never sits in memory.
@@ -11,6 +13,14 @@ export interface BidRequest {
   pctr: number;
   /** Recorded click outcome (0/1), or -1 when the simulator draws it from pctr. */
   click: number;
+  /** The one campaign a recorded decision asked about (pacer-log), or -1: candidates are drawn. */
+  campaign: number;
+  /** The recorded bid CPM (pacer-log), or -1: the campaign bids as the scenario says. */
+  bidCpmMicros: number;
+  /** The recorded value signal (pacer-log; -1 none); other sources' value signal is pctr. */
+  value: number;
+  /** The market price is a recorded win's, not drawn from a model (pacer-log). */
+  recordedPrice: boolean;
 }
 
 export interface BidSource {
@@ -40,6 +50,8 @@ export interface StreamPlan {
 
 export interface StreamFactory {
   readonly plan: StreamPlan;
+  /** A production replay (pacer-log): where its market outcomes came from. */
+  readonly replay?: ReplayOutcomes;
   /** A fresh source at the start of the stream, its draws seeded by `seed`. */
   open(seed: number): BidSource;
 }

@@ -37,7 +37,16 @@ export function minuteRates(
 }
 
 class SyntheticSource implements BidSource {
-  readonly req: BidRequest = { timeMs: 0, marketPriceCpmMicros: 0, pctr: 0, click: -1 };
+  readonly req: BidRequest = {
+    timeMs: 0,
+    marketPriceCpmMicros: 0,
+    pctr: 0,
+    click: -1,
+    campaign: -1,
+    bidCpmMicros: -1,
+    value: -1,
+    recordedPrice: false,
+  };
   private minute = 0;
   private t: number;
   private index = -1;

@@ -47,7 +47,16 @@ export function stretchedWindow(inner: StreamFactory, fromHour: number, toHour: 
     plan,
     open(seed: number): BidSource {
       const src = inner.open(seed);
-      const req: BidRequest = { timeMs: 0, marketPriceCpmMicros: 0, pctr: 0, click: -1 };
+      const req: BidRequest = {
+        timeMs: 0,
+        marketPriceCpmMicros: 0,
+        pctr: 0,
+        click: -1,
+        campaign: -1,
+        bidCpmMicros: -1,
+        value: -1,
+        recordedPrice: false,
+      };
       return {
         req,
         next(): boolean {

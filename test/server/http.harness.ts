@@ -12,6 +12,7 @@ import {
 } from '../../core/store';
 import { buildApp } from '../../server/app';
 import { loadConfig } from '../../server/config';
+import type { TrafficRecorder } from '../../server/recording/trafficRecorder';
 import { type Runtime, createRuntime } from '../../server/runtime/runtime';
 import { FlakyStore } from '../support/flakyStore';
 import { ManualClock, ManualTimers } from '../support/manualTime';
@@ -41,7 +42,13 @@ export interface TestApp {
  */
 export async function testApp(
   env: Record<string, string> = {},
-  opts: { storeKind?: 'redis' | 'embedded'; storeDownAtStart?: boolean; store?: FlakyStore } = {},
+  opts: {
+    storeKind?: 'redis' | 'embedded';
+    storeDownAtStart?: boolean;
+    store?: FlakyStore;
+    /** A traffic recorder on the test's clock and timers (RECORD_DIR). */
+    recorder?: (clock: ManualClock, timers: ManualTimers) => TrafficRecorder;
+  } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env }, { instanceId: 'test-1' });
   const clock = new ManualClock(T0_MS);
@@ -65,6 +72,7 @@ export async function testApp(
       return runtime;
     },
     defaultMetrics: false,
+    ...(opts.recorder && { recorder: opts.recorder(clock, timers) }),
   });
   await app.ready();
   const inject = (opts: InjectOptions) => app.inject(opts);
