@@ -13,6 +13,7 @@ import {
   dayWindowAt,
   deny,
 } from '../../core/index';
+import { sameTargeting } from '../../core/targeting/targeting';
 import { InstanceIdInUseError, UnknownCampaignError } from '../errors';
 import { hashUnit, requestRand, seededRand } from './random';
 import { RequestReservations } from './reservations';
@@ -150,7 +151,9 @@ function sameCampaign(a: Campaign, b: Campaign): boolean {
     a.flightEndMs !== b.flightEndMs ||
     a.timeZone !== b.timeZone ||
     a.pacingMode !== b.pacingMode ||
-    a.maxBidCpmMicros !== b.maxBidCpmMicros
+    a.maxBidCpmMicros !== b.maxBidCpmMicros ||
+    a.creativeId !== b.creativeId ||
+    !sameTargeting(a.targeting, b.targeting)
   ) {
     return false;
   }
