@@ -148,7 +148,11 @@ export function campaignIssues(input: CampaignInput): CampaignIssue[] {
     for (const i of targetingIssues(input.targeting)) issues.push({ ...i, path: `targeting.${i.path}` });
   }
   if (input.creativeId != null && !CAMPAIGN_ID_PATTERN.test(input.creativeId)) {
-    add('creativeId', 'INVALID_CREATIVE_ID', 'creative id must be 1-128 letters, digits, ".", "_", ":" or "-".');
+    add(
+      'creativeId',
+      'INVALID_CREATIVE_ID',
+      'creative id must be 1-128 letters, digits, ".", "_", ":" or "-".',
+    );
   }
   return issues;
 }

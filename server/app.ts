@@ -6,9 +6,13 @@ import Ajv, { type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { StoreUnavailableError } from '../core/store';
+import { BidEngine } from './bid/bidEngine';
 import type { ServerConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
+import type { FrequencyCounter } from './frequency/frequencyCounter';
+import { MemoryFrequencyCounter } from './frequency/memoryFrequencyCounter';
 import { installAccessControl } from './http/access';
+import { bidRoutes } from './http/bidRoutes';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
 import { installErrorHandlers } from './http/errorHandler';
@@ -40,6 +44,8 @@ export interface AppDeps {
   readonly defaultMetrics?: boolean;
   /** PostgreSQL (or PGlite) records: audit, performance history, /health and metrics fields. */
   readonly records?: RecordsAccess;
+  /** Frequency caps of POST /bid: Redis-backed in a fleet; in-process when absent (embedded store). */
+  readonly frequency?: FrequencyCounter;
 }
 
 /**
@@ -144,6 +150,16 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   });
 
   pacingRoutes(app, runtime, metrics);
+  const frequency = deps.frequency ?? new MemoryFrequencyCounter();
+  bidRoutes(
+    app,
+    new BidEngine({
+      runtime,
+      frequency,
+      onDecision: (reason) => metrics.countDecision(reason),
+      log: app.log,
+    }),
+  );
   campaignRoutes(app, runtime, deps.records !== undefined);
   if (deps.records !== undefined) {
     recordRoutes(app, runtime, deps.records);
@@ -183,6 +199,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   });
   app.addHook('onClose', async () => {
     await runtime.close();
+    await frequency.close();
   });
   return app;
 }

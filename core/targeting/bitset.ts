@@ -6,15 +6,16 @@ export function newBitset(size: number): Bitset {
 }
 
 export function setBit(b: Bitset, i: number): void {
-  b[i >>> 5]! |= 1 << (i & 31);
+  const w = i >>> 5;
+  b[w] = (b[w] as number) | (1 << (i & 31));
 }
 
 export function orInto(target: Bitset, source: Bitset): void {
-  for (let w = 0; w < target.length; w++) target[w]! |= source[w]!;
+  for (let w = 0; w < target.length; w++) target[w] = (target[w] as number) | (source[w] as number);
 }
 
 export function andInto(target: Bitset, source: Bitset): void {
-  for (let w = 0; w < target.length; w++) target[w]! &= source[w]!;
+  for (let w = 0; w < target.length; w++) target[w] = (target[w] as number) & (source[w] as number);
 }
 
 /** Calls `visit` with every member, ascending. */

@@ -9,7 +9,8 @@ import { type Targeting, daypartSlots } from './targeting';
 export function matchesTargeting(t: Targeting | null, a: BidAttributes, weekHour: number): boolean {
   if (t === null) return true;
   if (t.geo !== null && (a.country === null || !t.geo.includes(a.country))) return false;
-  if (t.deviceTypes !== null && (a.deviceType === null || !t.deviceTypes.includes(a.deviceType))) return false;
+  if (t.deviceTypes !== null && (a.deviceType === null || !t.deviceTypes.includes(a.deviceType)))
+    return false;
   if (t.os !== null && (a.os === null || !t.os.includes(a.os))) return false;
   if (t.apps !== null || t.sites !== null) {
     const onApp = a.app !== null && t.apps !== null && t.apps.includes(a.app);

@@ -93,9 +93,11 @@ export function targetingIssues(t: TargetingInput): TargetingIssue[] {
   checkStrings('geo', t.geo, add);
   if (t.geo != null && issues.length === 0) {
     const bad = t.geo.find((c) => !isIsoAlpha3Country(c.toUpperCase()));
-    if (bad !== undefined) add('geo', `"${bad.slice(0, 16)}" is not an ISO 3166-1 alpha-3 country code such as "USA".`);
+    if (bad !== undefined)
+      add('geo', `"${bad.slice(0, 16)}" is not an ISO 3166-1 alpha-3 country code such as "USA".`);
   }
-  if (t.deviceTypes != null) checkIntegers('deviceTypes', t.deviceTypes, DEVICE_TYPE_MIN, DEVICE_TYPE_MAX, add);
+  if (t.deviceTypes != null)
+    checkIntegers('deviceTypes', t.deviceTypes, DEVICE_TYPE_MIN, DEVICE_TYPE_MAX, add);
   checkStrings('os', t.os, add);
   checkStrings('apps', t.apps, add);
   checkStrings('sites', t.sites, add);
@@ -113,12 +115,18 @@ export function targetingIssues(t: TargetingInput): TargetingIssue[] {
   }
   const cap = t.frequencyCapPerDay;
   if (cap != null && !(Number.isInteger(cap) && cap >= 1 && cap <= MAX_FREQUENCY_CAP_PER_DAY)) {
-    add('frequencyCapPerDay', `the frequency cap must be a whole number from 1 to ${MAX_FREQUENCY_CAP_PER_DAY}.`);
+    add(
+      'frequencyCapPerDay',
+      `the frequency cap must be a whole number from 1 to ${MAX_FREQUENCY_CAP_PER_DAY}.`,
+    );
   }
   return issues;
 }
 
-function normalised(list: readonly string[] | null | undefined, fold: (s: string) => string): readonly string[] | null {
+function normalised(
+  list: readonly string[] | null | undefined,
+  fold: (s: string) => string,
+): readonly string[] | null {
   if (list == null) return null;
   return Object.freeze([...new Set(list.map(fold))].sort());
 }
@@ -129,7 +137,8 @@ const same = (s: string) => s;
 export function normaliseTargeting(t: TargetingInput): Targeting {
   return Object.freeze({
     geo: normalised(t.geo, (s) => s.toUpperCase()),
-    deviceTypes: t.deviceTypes == null ? null : Object.freeze([...new Set(t.deviceTypes)].sort((a, b) => a - b)),
+    deviceTypes:
+      t.deviceTypes == null ? null : Object.freeze([...new Set(t.deviceTypes)].sort((a, b) => a - b)),
     os: normalised(t.os, (s) => s.toLowerCase()),
     apps: normalised(t.apps, same),
     sites: normalised(t.sites, same),
@@ -166,7 +175,8 @@ export function isUnrestricted(t: Targeting): boolean {
 /** The 168 hours of the week a daypart list allows, as slot (weekday-1)*24+hour -> allowed. */
 export function daypartSlots(dayparts: readonly Daypart[]): boolean[] {
   const slots = new Array<boolean>(HOURS_PER_WEEK).fill(false);
-  for (const p of dayparts) for (const d of p.weekdays) for (const h of p.hours) slots[(d - 1) * 24 + h] = true;
+  for (const p of dayparts)
+    for (const d of p.weekdays) for (const h of p.hours) slots[(d - 1) * 24 + h] = true;
   return slots;
 }
 

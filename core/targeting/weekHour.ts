@@ -13,7 +13,15 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-const WEEKDAY_INDEX: Readonly<Record<string, number>> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+const WEEKDAY_INDEX: Readonly<Record<string, number>> = {
+  Mon: 0,
+  Tue: 1,
+  Wed: 2,
+  Thu: 3,
+  Fri: 4,
+  Sat: 5,
+  Sun: 6,
+};
 
 export function weekHourAt(timeZone: string, atMs: number): number {
   let day = 0;

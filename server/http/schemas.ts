@@ -344,12 +344,16 @@ export const TargetingJsonSchema = Type.Object(
         Type.Integer({
           minimum: 1,
           maximum: MAX_FREQUENCY_CAP_PER_DAY,
-          description: "Impressions one user.id may get of this campaign per local day of the campaign's time_zone.",
+          description:
+            "Impressions one user.id may get of this campaign per local day of the campaign's time_zone.",
         }),
       ),
     ),
   },
-  { additionalProperties: false, description: 'Who the campaign bids on in POST /bid; absent means everything.' },
+  {
+    additionalProperties: false,
+    description: 'Who the campaign bids on in POST /bid; absent means everything.',
+  },
 );
 export type TargetingJson = Static<typeof TargetingJsonSchema>;
 

@@ -24,7 +24,8 @@ export function targetingToJson(t: Targeting): TargetingJson {
   if (t.apps !== null) out.apps = [...t.apps];
   if (t.sites !== null) out.sites = [...t.sites];
   if (t.segments !== null) out.segments = [...t.segments];
-  if (t.dayparts !== null) out.dayparts = t.dayparts.map((p) => ({ weekdays: [...p.weekdays], hours: [...p.hours] }));
+  if (t.dayparts !== null)
+    out.dayparts = t.dayparts.map((p) => ({ weekdays: [...p.weekdays], hours: [...p.hours] }));
   if (t.frequencyCapPerDay !== null) out.frequency_cap_per_day = t.frequencyCapPerDay;
   return out;
 }

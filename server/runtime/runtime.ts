@@ -253,6 +253,17 @@ class ServerRuntime implements Runtime {
     return out;
   }
 
+  releaseDecision(requestId: string, campaignId: string): boolean {
+    const held = this.reservations.take(requestId, campaignId);
+    if (held === undefined) return false;
+    this.instance.releaseBid(campaignId, held.reservedMicros, held.reservedAtMs, this.deps.clock.nowMs());
+    return true;
+  }
+
+  nowMs(): number {
+    return this.deps.clock.nowMs();
+  }
+
   async trackSpend(input: SpendInput): Promise<SpendOutcome> {
     const s = this.instance.states.get(input.campaignId);
     if (s === undefined) throw new UnknownCampaignError(input.campaignId);
