@@ -11,6 +11,7 @@ import { NoticeRouter } from './notices';
 import { Reconciler } from './reconciliation';
 import { Recorder } from './recorder';
 import { StoreLatency, drain } from './storeLatency';
+import { RequestAttributeSource, TargetingFilter, campaignTargetings } from './targeting';
 import type { World } from './world';
 
 export type { AlgorithmRun, OutageReconciliation, RunTotals } from './algorithmRun';
@@ -61,13 +62,18 @@ export async function runAlgorithm(
   const { startMs, endMs, days } = world;
   const minutes = days * MINUTES_PER_DAY;
   const syncInterval = sc.instances.syncIntervalMs;
-  const campaigns = world.campaigns.map((c) =>
+  const targetings = campaignTargetings(
+    sc,
+    world.campaigns.map((c) => c.id),
+  );
+  const campaigns = world.campaigns.map((c, i) =>
     makeCampaign({
       id: c.id,
       dailyBudgetMicros: c.dailyBudgetMicros,
       pacingMode: mode,
       maxBidCpmMicros: c.maxBidCpmMicros,
       hourlyMultipliers: c.hourlyMultipliers,
+      targeting: targetings[i] ?? null,
     }),
   );
 
@@ -79,7 +85,11 @@ export async function runAlgorithm(
   const rec = new Recorder(campaigns.length, days, minutes);
   const source = world.stream.open(world.seed);
   const req = source.req;
-  const market = new Market(world, mode, campaigns, source, rec);
+  const targeting =
+    sc.targeting === undefined
+      ? null
+      : new TargetingFilter(campaigns, new RequestAttributeSource(sc.targeting.requests, world.seed));
+  const market = new Market(world, mode, campaigns, source, rec, targeting);
   const notices = new NoticeRouter(world, mode, q, fleet, rec, clock);
   const faults = new Faults(world.outages, fleet, notices, latency, clock);
   const ids = campaigns.map((c) => c.id);

@@ -11,6 +11,7 @@ import { SimInvariantError } from './invariants';
 import { AliasTable, PoissonTable, type Rand, randStream } from './random';
 import type { Recorder } from './recorder';
 import type { BidSource } from './sources/source';
+import type { TargetingFilter } from './targeting';
 import type { World } from './world';
 
 /**
@@ -57,6 +58,8 @@ export class Market {
     private readonly campaigns: readonly Campaign[],
     private readonly source: BidSource,
     private readonly rec: Recorder,
+    /** The scenario's targeting: a campaign that does not match a request is not its candidate. */
+    private readonly targeting: TargetingFilter | null = null,
   ) {
     const seed = world.seed;
     const sc = world.scenario;
@@ -107,6 +110,8 @@ export class Market {
     this.allowed = 0;
     const n = this.allCompete ? this.decidedC.length : this.drawCandidates(requestNo);
     this.decided = n;
+    const targeting = this.targeting;
+    targeting?.prepare(requestNo, t);
     if (this.fillFirst && n > 0) this.source.fill();
     const value = this.valueAware ? req.pctr : -1;
     const decidedC = this.decidedC;
@@ -116,6 +121,7 @@ export class Market {
     let secondBid = 0;
     for (let j = 0; j < n; j++) {
       const c = decidedC[j]!;
+      if (targeting !== null && !targeting.allows(c)) continue;
       let bid = this.bidCpm[c]!;
       if (this.linearCtr) {
         bid = Math.round((bid * req.pctr) / this.baseCtr);
