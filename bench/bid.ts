@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import { loadavg } from 'node:os';
+import { benchBidRequest } from './bidWorkload';
+import { machineLine } from './machine';
+
+/**
+ * POST /bid against a bare Fastify route of the same shape, with 1,000 and 10,000 targeted
+ * campaigns, measured in the same run on the same machine. Each server is a child process
+ * (bench/bid-child.ts, under tsx); this process is the load generator: CONNECTIONS keep-alive
+ * connections in a closed loop, every response timed with process.hrtime (sub-millisecond).
+ * Rounds alternate between the servers so machine noise lands on all of them.
+ *
+ *   npx tsx bench/bid.ts [--seconds 5] [--rounds 2] [--connections 16]
+ *
+ * Prints a Markdown table (bench/results/bid.md holds a committed one).
+ */
+const args = process.argv.slice(2);
+const argValue = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SECONDS = argValue('seconds', 5);
+const ROUNDS = argValue('rounds', 2);
+const CONNECTIONS = argValue('connections', 16);
+const WARMUP_MS = 1_000;
+/** Distinct request bodies, cycled: 100,000 users and their attributes (bench/bidWorkload.ts). */
+const BODIES = Array.from({ length: 4096 }, (_, n) => Buffer.from(JSON.stringify(benchBidRequest(n))));
+
+interface Server {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly port: number;
+}
+
+function startServer(name: string, argv: string[]): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bid-child.ts', ...argv], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve({ name, child, port: Number(m[1]) });
+    });
+    child.on('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+}
+
+function stopServer(s: Server): Promise<void> {
+  return new Promise((resolve) => {
+    s.child.once('exit', () => resolve());
+    s.child.kill('SIGTERM');
+  });
+}
+
+interface Run {
+  readonly requests: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly bids: number;
+  readonly noBids: number;
+  readonly errors: number;
+}
+
+function post(agent: http.Agent, port: number, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/bid',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** CONNECTIONS loops for `ms`: each sends the next body as soon as its last answer came. */
+async function load(port: number, ms: number, offset: number): Promise<Run> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  let next = offset;
+  let bids = 0;
+  let noBids = 0;
+  let errors = 0;
+  const start = process.hrtime.bigint();
+  const endNs = start + BigInt(ms) * 1_000_000n;
+  const loop = async () => {
+    while (process.hrtime.bigint() < endNs) {
+      const body = BODIES[next++ % BODIES.length]!;
+      const t0 = process.hrtime.bigint();
+      const status = await post(agent, port, body).catch(() => 0);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (status === 200) bids++;
+      else if (status === 204) noBids++;
+      else errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, loop));
+  const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return {
+    requests: latencies.length,
+    perSecond: latencies.length / elapsedS,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    bids,
+    noBids,
+    errors,
+  };
+}
+
+const servers = [
+  await startServer('bare route', ['bare']),
+  await startServer('/bid, 1,000 campaigns', ['bid', '1000']),
+  await startServer('/bid, 10,000 campaigns', ['bid', '10000']),
+];
+const results = new Map<string, Run[]>(servers.map((s) => [s.name, []]));
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of servers) {
+      await load(s.port, WARMUP_MS, round * 100_000);
+      const run = await load(s.port, SECONDS * 1000, round * 100_000 + 50_000);
+      results.get(s.name)!.push(run);
+      process.stderr.write(`${s.name} round ${round + 1}: ${JSON.stringify(run)}\n`);
+    }
+  }
+} finally {
+  await Promise.all(servers.map(stopServer));
+}
+
+/** The round with the median throughput stands for the server. */
+function median(runs: Run[]): Run {
+  return [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor((runs.length - 1) / 2)]!;
+}
+const bare = median(results.get('bare route')!);
+const lines = [
+  `Machine: ${machineLine()}; 2 cores shared by the servers and the load generator (and, during this run, other work: load average ${loadavg()[0]!.toFixed(1)}).`,
+  `${CONNECTIONS} connections, closed loop, ${SECONDS} s per round, ${ROUNDS} rounds alternating between servers (median round shown).`,
+  '',
+  '| server | requests/s | vs bare | p50 ms | p99 ms | p99 vs bare | bids | no-bids (204) | errors |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...servers.map((s) => {
+    const r = median(results.get(s.name)!);
+    return `| ${s.name} | ${Math.round(r.perSecond)} | ${(r.perSecond / bare.perSecond).toFixed(2)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.p99Ms / bare.p99Ms).toFixed(2)} | ${r.bids} | ${r.noBids} | ${r.errors} |`;
+  }),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
