@@ -63,8 +63,9 @@ export async function runAlgorithm(
   const minutes = days * MINUTES_PER_DAY;
   const syncInterval = sc.instances.syncIntervalMs;
   const targetings = campaignTargetings(
-    sc,
+    sc.targeting,
     world.campaigns.map((c) => c.id),
+    sc.sourcePath ?? sc.name,
   );
   const campaigns = world.campaigns.map((c, i) =>
     makeCampaign({

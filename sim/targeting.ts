@@ -1,13 +1,30 @@
 import type { Static } from '@sinclair/typebox';
 import type { Campaign } from '../core/campaign';
+import { CodedError } from '../core/errors';
 import { type BidAttributes, bidAttributes } from '../core/targeting/request';
 import { type TargetingInput, targetingIssues } from '../core/targeting/targeting';
 import { TargetingIndex } from '../core/targeting/targetingIndex';
 import { AliasTable, type Rand, randStream } from './random';
-import { type Scenario, ScenarioError } from './scenario';
 import type { SimTargetingSchema } from './targetingSchema';
 
 export type SimTargetingSpec = Static<typeof SimTargetingSchema>;
+
+type Weighted<T> = readonly { readonly value: T; readonly weight: number }[];
+
+/** The scenario's `targeting.requests`, as the validated (frozen) scenario holds it. */
+export interface RequestAttributesSpec {
+  readonly geo?: Weighted<string>;
+  readonly deviceTypes?: Weighted<number>;
+  readonly os?: Weighted<string>;
+  readonly inventory?: readonly {
+    readonly kind: 'site' | 'app';
+    readonly value: string;
+    readonly weight: number;
+  }[];
+  readonly segments?: readonly { readonly value: string; readonly share: number }[];
+}
+
+type CampaignRule = TargetingInput & { readonly ids: readonly string[] };
 
 /** What the schema cannot check: real country codes, and each campaign named at most once. */
 export function simTargetingProblems(spec: SimTargetingSpec): string[] {
@@ -25,9 +42,12 @@ export function simTargetingProblems(spec: SimTargetingSpec): string[] {
 }
 
 /** Each campaign's targeting, by position in `ids`; null where no rule names it. */
-export function campaignTargetings(scenario: Scenario, ids: readonly string[]): (TargetingInput | null)[] {
+export function campaignTargetings(
+  spec: { readonly campaigns?: readonly CampaignRule[] } | undefined,
+  ids: readonly string[],
+  source: string,
+): (TargetingInput | null)[] {
   const out: (TargetingInput | null)[] = ids.map(() => null);
-  const spec = scenario.targeting;
   if (spec === undefined) return out;
   const at = new Map(ids.map((id, i) => [id, i]));
   for (const { ids: named, ...targeting } of spec.campaigns ?? []) {
@@ -35,9 +55,11 @@ export function campaignTargetings(scenario: Scenario, ids: readonly string[]): 
       const i = at.get(id);
       // A rule naming no campaign of the run is a typo that would silently target nothing.
       if (i === undefined)
-        throw new ScenarioError(scenario.sourcePath ?? scenario.name, [
-          `/targeting/campaigns: "${id}" is not a campaign of this scenario`,
-        ]);
+        // The code of a bad scenario (sim/errorCodes.ts): the CLI exits 2 with this sentence.
+        throw new CodedError(
+          'SIM_ERR_BAD_SCENARIO',
+          `${source}: invalid scenario\n  - /targeting/campaigns: "${id}" is not a campaign of this scenario`,
+        );
       out[i] = targeting;
     }
   }
@@ -68,7 +90,7 @@ export class RequestAttributeSource {
   private readonly inventory: WeightedPick<{ kind: 'site' | 'app'; value: string }>;
 
   constructor(
-    private readonly spec: NonNullable<Scenario['targeting']>['requests'],
+    private readonly spec: RequestAttributesSpec,
     seed: number,
   ) {
     this.rand = randStream(seed, 'targeting');

@@ -75,7 +75,7 @@ describe('simulator with targeting', async () => {
       ...base,
       targeting: { ...targeting, campaigns: [{ ids: ['zz'], geo: ['USA'] }] },
     });
-    await expect(runScenario(unknown)).rejects.toThrow(ScenarioError);
+    await expect(runScenario(unknown)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_SCENARIO' });
     expect(() => smallScenario({ targeting: { requests: { geo: [{ value: 'usa', weight: 1 }] } } })).toThrow(
       ScenarioError,
     );
