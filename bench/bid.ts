@@ -11,7 +11,7 @@ import { machineLine } from './machine';
  * connections in a closed loop, every response timed with process.hrtime (sub-millisecond).
  * Rounds alternate between the servers so machine noise lands on all of them.
  *
- *   npx tsx bench/bid.ts [--seconds 5] [--rounds 2] [--connections 16]
+ *   npx tsx bench/bid.ts [--seconds 5] [--rounds 3] [--connections 16]
  *
  * Prints a Markdown table (bench/results/bid.md holds a committed one).
  */
@@ -21,9 +21,9 @@ const argValue = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const SECONDS = argValue('seconds', 5);
-const ROUNDS = argValue('rounds', 2);
+const ROUNDS = argValue('rounds', 3);
 const CONNECTIONS = argValue('connections', 16);
-const WARMUP_MS = 1_000;
+const WARMUP_MS = 2_000;
 /** Distinct request bodies, cycled: 100,000 users and their attributes (bench/bidWorkload.ts). */
 const BODIES = Array.from({ length: 4096 }, (_, n) => Buffer.from(JSON.stringify(benchBidRequest(n))));
 

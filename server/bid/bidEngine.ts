@@ -3,7 +3,7 @@ import type { Campaign } from '../../core/campaign';
 import { newDecision } from '../../core/decision';
 import type { BidAttributes } from '../../core/targeting/request';
 import { TargetingIndex } from '../../core/targeting/targetingIndex';
-import { type FrequencyCounter, type FrequencyRef, frequencyDayKey } from '../frequency/frequencyCounter';
+import { type FrequencyCounter, FrequencyDays, type FrequencyRef } from '../frequency/frequencyCounter';
 import type { PacerRuntime } from '../runtime/types';
 
 /** Why a request got no bid, furthest stage reached first: a closed set, like decision reasons. */
@@ -80,6 +80,7 @@ const STAGE: Readonly<Record<NoBidReason, number>> = {
 export class BidEngine {
   private index: TargetingIndex<Campaign> | null = null;
   private readonly decision = newDecision();
+  private readonly days = new FrequencyDays();
 
   constructor(private readonly deps: BidEngineDeps) {
     deps.runtime.onEvent((e) => {
@@ -137,7 +138,9 @@ export class BidEngine {
       return out;
     }
     try {
-      const counts = await this.deps.frequency.counts(withCap.map((c) => frequencyRef(c, userId, nowMs)));
+      const counts = await this.deps.frequency.counts(
+        withCap.map((c) => this.frequencyRef(c, userId, nowMs)),
+      );
       withCap.forEach((c, i) => {
         if (counts[i]! >= c.targeting!.frequencyCapPerDay!) out.add(c.id);
       });
@@ -201,20 +204,20 @@ export class BidEngine {
     };
   }
 
+  private frequencyRef(c: Campaign, userId: string, nowMs: number): FrequencyRef {
+    return { campaignId: c.id, userId, dayKey: this.days.keyAt(c.timeZone, nowMs) };
+  }
+
   /** For a capped campaign, counts the impression if the cap still allows it (another instance may have taken the last one). */
   private async takeImpression(c: Campaign, userId: string | null, nowMs: number): Promise<boolean> {
     const cap = c.targeting?.frequencyCapPerDay ?? null;
     if (cap === null || this.deps.countImpressionOnBid === false) return true;
     if (userId === null) return false;
     try {
-      return await this.deps.frequency.takeImpression(frequencyRef(c, userId, nowMs), cap);
+      return await this.deps.frequency.takeImpression(this.frequencyRef(c, userId, nowMs), cap);
     } catch (err) {
       this.deps.log?.warn({ err }, 'frequency counter unreachable: a capped campaign lost its bid');
       return false;
     }
   }
-}
-
-function frequencyRef(c: Campaign, userId: string, nowMs: number): FrequencyRef {
-  return { campaignId: c.id, userId, dayKey: frequencyDayKey(c.timeZone, nowMs) };
 }
