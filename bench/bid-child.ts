@@ -1,14 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { makeCampaign } from '../core/campaign';
-import { MemoryJournal } from '../core/journal';
-import { MemoryStore } from '../core/memoryStore';
 import { buildApp } from '../server/app';
 import { loadConfig } from '../server/config';
 import { BidResponse } from '../server/http/bidSchemas';
-import { createRuntime } from '../server/runtime/runtime';
-import { intervalTimers } from '../server/runtime/time';
-import { EmbeddedStore } from '../server/store/embeddedStore';
-import { benchCampaignTargeting } from './bidWorkload';
+import { benchRuntime, benchStore } from './bidRuntime';
 
 /**
  * One server for bench/bid.ts, in its own process so the load generator never shares its event
@@ -26,32 +20,11 @@ const clock = Object.freeze({ nowMs: () => Date.now() });
 
 async function bidServer(campaigns: number): Promise<FastifyInstance> {
   const config = loadConfig({ LOG_LEVEL: 'warn', PORT: '0' }, { instanceId: 'bench' });
-  const store = new MemoryStore();
-  for (let i = 0; i < campaigns; i++) {
-    await store.putCampaign(
-      makeCampaign({
-        id: `camp-${i}`,
-        dailyBudgetMicros: 1_000_000_000_000,
-        maxBidCpmMicros: 500_000 + ((i * 7919) % 4_500_000),
-        targeting: benchCampaignTargeting(i),
-      }),
-    );
-  }
-  const app = await buildApp(config, {
-    runtime: (log) =>
-      createRuntime({
-        store: new EmbeddedStore(store),
-        journal: new MemoryJournal(),
-        clock,
-        timers: intervalTimers,
-        instanceId: config.instanceId,
-        config: config.pacer,
-        log,
-        storeKind: 'embedded',
-      }),
+  const store = await benchStore(campaigns);
+  return buildApp(config, {
+    runtime: (log) => benchRuntime(store, config, clock, log),
     defaultMetrics: false,
   });
-  return app;
 }
 
 function bare(): FastifyInstance {

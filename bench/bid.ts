@@ -1,6 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { loadavg } from 'node:os';
+import { TargetingIndex } from '../core/targeting/targetingIndex';
+import { BidEngine } from '../server/bid/bidEngine';
+import { loadConfig } from '../server/config';
+import { MemoryFrequencyCounter } from '../server/frequency/memoryFrequencyCounter';
+import { bidInputFromJson } from '../server/http/bidRoutes';
+import type { BidRequestJson } from '../server/http/bidSchemas';
+import { benchRuntime, benchStore } from './bidRuntime';
 import { benchBidRequest } from './bidWorkload';
 import { machineLine } from './machine';
 
@@ -124,6 +131,34 @@ async function load(port: number, ms: number, offset: number): Promise<Run> {
   };
 }
 
+/**
+ * The engine alone, in this process before any server starts: CPU per bid with the pacer's own
+ * state but no HTTP, and how many campaigns a request matches and the pacer is asked about.
+ */
+async function engineCpu(count: number): Promise<{ msPerBid: number; matched: number }> {
+  const config = loadConfig({ LOG_LEVEL: 'warn', PORT: '0' }, { instanceId: 'bench' });
+  const quiet = { info() {}, warn() {}, error() {} };
+  const runtime = benchRuntime(await benchStore(count), config, { nowMs: () => Date.now() }, quiet);
+  await runtime.start();
+  const index = new TargetingIndex(runtime.listCampaigns());
+  const engine = new BidEngine({ runtime, frequency: new MemoryFrequencyCounter() });
+  const inputs = Array.from({ length: 1000 }, (_, n) =>
+    bidInputFromJson(benchBidRequest(n) as BidRequestJson),
+  );
+  for (const input of inputs.slice(0, 300)) await engine.bid(input);
+  let matched = 0;
+  for (const input of inputs) matched += index.matching(input.attributes, Date.now()).length;
+  const t0 = process.cpuUsage();
+  for (const input of inputs) await engine.bid(input);
+  const used = process.cpuUsage(t0);
+  await runtime.close();
+  return { msPerBid: (used.user + used.system) / 1000 / inputs.length, matched: matched / inputs.length };
+}
+
+const engine1k = await engineCpu(1_000);
+const engine10k = await engineCpu(10_000);
+process.stderr.write(`engine: 1,000 ${JSON.stringify(engine1k)}; 10,000 ${JSON.stringify(engine10k)}\n`);
+
 const servers = [
   await startServer('bare route', ['bare']),
   await startServer('/bid, 1,000 campaigns', ['bid', '1000']),
@@ -159,4 +194,13 @@ const lines = [
     return `| ${s.name} | ${Math.round(r.perSecond)} | ${(r.perSecond / bare.perSecond).toFixed(2)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.p99Ms / bare.p99Ms).toFixed(2)} | ${r.bids} | ${r.noBids} | ${r.errors} |`;
   }),
 ];
+lines.push(
+  '',
+  'The engine alone (no HTTP; CPU time of 1,000 bids in the benchmark process, after 300 warm-up bids):',
+  '',
+  '| campaigns | matching campaigns per request (each asked of the pacer) | CPU ms per bid |',
+  '|---:|---:|---:|',
+  `| 1,000 | ${engine1k.matched.toFixed(1)} | ${engine1k.msPerBid.toFixed(3)} |`,
+  `| 10,000 | ${engine10k.matched.toFixed(1)} | ${engine10k.msPerBid.toFixed(3)} |`,
+);
 process.stdout.write(`${lines.join('\n')}\n`);
