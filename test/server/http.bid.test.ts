@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BidEngine } from '../../server/bid/bidEngine';
+import { bidInputFromJson } from '../../server/http/bidRoutes';
+import type { BidRequestJson } from '../../server/http/bidSchemas';
 import { type Json, type TestApp, bearer, createCampaign, statusOf, testApp } from './http.harness';
 
 let t: TestApp;
@@ -239,5 +242,28 @@ describe('campaign targeting in the management API', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain(field);
+  });
+});
+
+describe('BidEngine when the frequency counter is unreachable', () => {
+  it('keeps capped campaigns out (a cap it cannot check is not guessed) and still bids the others', async () => {
+    await createCampaign(t, 'capped', { max_bid_cents: 500, targeting: { frequency_cap_per_day: 100 } });
+    await createCampaign(t, 'open', { max_bid_cents: 100 });
+    const down = new Error('connection refused');
+    const warnings: string[] = [];
+    const engine = new BidEngine({
+      runtime: t.runtime,
+      frequency: {
+        counts: () => Promise.reject(down),
+        recordImpressions: () => Promise.reject(down),
+        takeImpression: () => Promise.reject(down),
+        close: async () => {},
+      },
+      log: { warn: (_obj, msg) => warnings.push(msg) },
+    });
+    const outcome = await engine.bid(bidInputFromJson(bidRequest() as BidRequestJson));
+    expect(outcome).toMatchObject({ kind: 'bid', bids: [{ campaignId: 'open' }] });
+    expect(await reservedMicros('capped')).toBe(0);
+    expect(warnings).toEqual(['frequency counter unreachable: capped campaigns sit this request out']);
   });
 });
