@@ -53,7 +53,7 @@ export function bidRoutes(app: FastifyInstance, engine: BidEngine): void {
         response: {
           200: BidResponse,
           204: { type: 'null', description: 'No bid.' },
-          ...errorResponses(400, 413, 415),
+          ...errorResponses(400, 401, 413, 415),
         },
       },
     },
