@@ -1,6 +1,13 @@
 import { isValidTimeZone } from './dayWindow';
 import { CodedError } from './errors';
 import { isMicros } from './money';
+import {
+  type Targeting,
+  type TargetingInput,
+  isUnrestricted,
+  normaliseTargeting,
+  targetingIssues,
+} from './targeting/targeting';
 
 export const PACING_MODES = ['EVEN', 'ASAP', 'FRONT_LOADED', 'ADAPTIVE', 'DUAL_GRADIENT'] as const;
 export type PacingMode = (typeof PACING_MODES)[number];
@@ -31,6 +38,10 @@ export interface Campaign {
   readonly hourlyMultipliers: readonly number[] | null;
   /** Highest CPM the pacer lets this campaign bid; null means the bidder's price is kept. */
   readonly maxBidCpmMicros: number | null;
+  /** Who the campaign bids on in the bid engine (POST /bid); null targets every request. */
+  readonly targeting: Targeting | null;
+  /** The creative a winning bid names; null answers with the campaign id. */
+  readonly creativeId: string | null;
 }
 
 export type CampaignInput = {
@@ -45,6 +56,8 @@ export type CampaignInput = {
   pacingMode?: PacingMode;
   hourlyMultipliers?: readonly number[] | null;
   maxBidCpmMicros?: number | null;
+  targeting?: TargetingInput | null;
+  creativeId?: string | null;
 };
 
 export interface CampaignIssue {
@@ -131,6 +144,16 @@ export function campaignIssues(input: CampaignInput): CampaignIssue[] {
       'max bid must be a positive whole number of micros, or absent.',
     );
   }
+  if (input.targeting != null) {
+    for (const i of targetingIssues(input.targeting)) issues.push({ ...i, path: `targeting.${i.path}` });
+  }
+  if (input.creativeId != null && !CAMPAIGN_ID_PATTERN.test(input.creativeId)) {
+    add(
+      'creativeId',
+      'INVALID_CREATIVE_ID',
+      'creative id must be 1-128 letters, digits, ".", "_", ":" or "-".',
+    );
+  }
   return issues;
 }
 
@@ -139,6 +162,13 @@ export class CampaignValidationError extends CodedError {
     super('INVALID_CAMPAIGN', issues.map((i) => `${i.path}: ${i.message}`).join(' '));
     this.name = 'CampaignValidationError';
   }
+}
+
+/** "Absent means everything": a targeting that restricts nothing is kept as null. */
+function targetingOrNull(input: TargetingInput | null | undefined): Targeting | null {
+  if (input == null) return null;
+  const t = normaliseTargeting(input);
+  return isUnrestricted(t) ? null : t;
 }
 
 /** Validates once and returns a frozen campaign with defaults filled in; throws on any issue. */
@@ -157,5 +187,7 @@ export function makeCampaign(input: CampaignInput): Campaign {
     pacingMode: input.pacingMode ?? 'EVEN',
     hourlyMultipliers: input.hourlyMultipliers ? Object.freeze([...input.hourlyMultipliers]) : null,
     maxBidCpmMicros: input.maxBidCpmMicros ?? null,
+    targeting: targetingOrNull(input.targeting),
+    creativeId: input.creativeId ?? null,
   });
 }

@@ -6,9 +6,13 @@ import Ajv, { type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { StoreUnavailableError } from '../core/store';
+import { BidEngine } from './bid/bidEngine';
 import type { ServerConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
+import type { FrequencyCounter } from './frequency/frequencyCounter';
+import { MemoryFrequencyCounter } from './frequency/memoryFrequencyCounter';
 import { installAccessControl } from './http/access';
+import { bidRoutes } from './http/bidRoutes';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
 import { installErrorHandlers } from './http/errorHandler';
@@ -45,6 +49,8 @@ export interface AppDeps {
   readonly records?: RecordsAccess;
   /** RECORD_DIR: the traffic recording; the app starts it when ready and flushes it on close. */
   readonly recorder?: TrafficRecorder;
+  /** Frequency caps of POST /bid: Redis-backed in a fleet; in-process when absent (embedded store). */
+  readonly frequency?: FrequencyCounter;
 }
 
 /**
@@ -154,6 +160,16 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     registerRecordingMetrics(metrics.registry, () => recorder.stats());
   }
   pacingRoutes(app, runtime, metrics, recorder);
+  const frequency = deps.frequency ?? new MemoryFrequencyCounter();
+  bidRoutes(
+    app,
+    new BidEngine({
+      runtime,
+      frequency,
+      onDecision: (reason) => metrics.countDecision(reason),
+      log: app.log,
+    }),
+  );
   campaignRoutes(app, runtime, deps.records !== undefined);
   if (deps.records !== undefined) {
     recordRoutes(app, runtime, deps.records);
@@ -197,6 +213,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     await runtime.close();
     // After the runtime: the notices it flushed on close are recorded too.
     await recorder?.close();
+    await frequency.close();
   });
   return app;
 }

@@ -4,13 +4,16 @@ import { hostname } from 'node:os';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError, InstanceIdInUseError } from './errors';
+import { RedisFrequencyCounter } from './frequency/redisFrequencyCounter';
 import { TrafficRecorder } from './recording/trafficRecorder';
 import { deferredLogger, openRecordsOrExit, recordedParts } from './records/recordedRuntime';
 import { createRuntime } from './runtime/runtime';
 import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
+import { createRedisClient } from './store/redisClient';
 import { RedisStore } from './store/redisStore';
+import type { RedisTopology } from './store/redisTopology';
 import { superviseWorkers } from './workers';
 
 /**
@@ -32,6 +35,15 @@ function readConfig(): ServerConfig {
     }
     process.exit(CONFIG_EXIT_CODE);
   }
+}
+
+/** Frequency caps shared by the fleet: a connection of their own, so a slow cap read never queues behind spend. */
+function redisFrequencyCounter(topology: RedisTopology): RedisFrequencyCounter {
+  const client = createRedisClient(topology);
+  // Failures surface as rejected reads (capped campaigns then sit requests out); no log per retry.
+  client.on('error', () => {});
+  client.on('node error', () => {});
+  return new RedisFrequencyCounter(client, { ownsClient: true });
 }
 
 async function main(): Promise<void> {
@@ -99,6 +111,7 @@ async function main(): Promise<void> {
         timers: intervalTimers,
       }),
     }),
+    ...(redis === null ? {} : { frequency: redisFrequencyCounter(redis) }),
   });
   if (recorded !== null && records !== null) {
     await recorded.init();

@@ -11,6 +11,7 @@ import { NoticeRouter } from './notices';
 import { Reconciler } from './reconciliation';
 import { Recorder } from './recorder';
 import { StoreLatency, drain } from './storeLatency';
+import { RequestAttributeSource, TargetingFilter, campaignTargetings } from './targeting';
 import type { World } from './world';
 
 export type { AlgorithmRun, OutageReconciliation, RunTotals } from './algorithmRun';
@@ -60,9 +61,14 @@ export async function runAlgorithm(
   const sc = world.scenario;
   const { startMs, endMs, days, minutes } = world;
   const syncInterval = sc.instances.syncIntervalMs;
+  const targetings = campaignTargetings(
+    sc.targeting,
+    world.campaigns.map((c) => c.id),
+    sc.sourcePath ?? sc.name,
+  );
   // Each campaign lives in its zone: its flight is its local days, so in a run that mixes zones a
   // campaign bids on its own days only (the run spans from the earliest midnight to the latest).
-  const campaigns = world.campaigns.map((c) =>
+  const campaigns = world.campaigns.map((c, i) =>
     makeCampaign({
       id: c.id,
       dailyBudgetMicros: c.dailyBudgetMicros,
@@ -72,6 +78,7 @@ export async function runAlgorithm(
       timeZone: c.timeZone,
       flightStartMs: c.localDays.boundsMs[0]!,
       flightEndMs: c.localDays.boundsMs[days]!,
+      targeting: targetings[i] ?? null,
     }),
   );
 
@@ -87,7 +94,11 @@ export async function runAlgorithm(
   );
   const source = world.stream.open(world.seed);
   const req = source.req;
-  const market = new Market(world, mode, campaigns, source, rec);
+  const targeting =
+    sc.targeting === undefined
+      ? null
+      : new TargetingFilter(campaigns, new RequestAttributeSource(sc.targeting.requests, world.seed));
+  const market = new Market(world, mode, campaigns, source, rec, targeting);
   const notices = new NoticeRouter(world, mode, q, fleet, rec, clock);
   const faults = new Faults(world.outages, fleet, notices, latency, clock);
   const ids = campaigns.map((c) => c.id);

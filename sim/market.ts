@@ -11,6 +11,7 @@ import { SimInvariantError } from './invariants';
 import { AliasTable, PoissonTable, type Rand, randStream } from './random';
 import type { Recorder } from './recorder';
 import type { BidSource } from './sources/source';
+import type { TargetingFilter } from './targeting';
 import type { World } from './world';
 
 /**
@@ -59,6 +60,8 @@ export class Market {
     private readonly campaigns: readonly Campaign[],
     private readonly source: BidSource,
     private readonly rec: Recorder,
+    /** The scenario's targeting: a campaign that does not match a request is not its candidate. */
+    private readonly targeting: TargetingFilter | null = null,
   ) {
     const seed = world.seed;
     const sc = world.scenario;
@@ -113,6 +116,8 @@ export class Market {
           ? this.decidedC.length
           : this.drawCandidates(requestNo);
     this.decided = n;
+    const targeting = this.targeting;
+    targeting?.prepare(requestNo, t);
     if (this.fillFirst && n > 0) this.source.fill();
     const value = !this.valueAware ? -1 : req.campaign >= 0 ? req.value : req.pctr;
     const decidedC = this.decidedC;
@@ -122,6 +127,7 @@ export class Market {
     let secondBid = 0;
     for (let j = 0; j < n; j++) {
       const c = decidedC[j]!;
+      if (targeting !== null && !targeting.allows(c)) continue;
       let bid = req.bidCpmMicros >= 0 ? req.bidCpmMicros : this.bidCpm[c]!;
       // A recorded bid is what the bidder asked already; only the scenario's own bid scales with pctr.
       if (this.linearCtr && req.bidCpmMicros < 0) {

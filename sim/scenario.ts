@@ -23,6 +23,7 @@ import {
   type WinNoticesSchema,
 } from './scenarioSchema';
 import { schemaChecker } from './schemaCheck';
+import { type SimTargetingSpec, simTargetingProblems } from './targeting';
 import { loadMultipliersFile } from './tune/multipliersFile';
 
 /** Deeply readonly: a validated scenario is frozen, and its types say so. */
@@ -97,6 +98,8 @@ export type Scenario = Frozen<{
     latency?: LatencySpec;
   };
   thresholds: Thresholds;
+  /** Request attributes and campaign targeting; absent: every campaign may meet every request. */
+  targeting?: SimTargetingSpec;
   /** Absolute path of the file it came from (recorded stream paths are relative to it), or null. */
   sourcePath: string | null;
 }>;
@@ -364,6 +367,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     : { generate: generatorFrom(r.campaigns.generate!, sourcePath, problems) };
   const date = r.startDate!;
   if (Number.isNaN(Date.parse(`${date}T00:00:00Z`))) problems.push(`/startDate: "${date}" is not a date`);
+  if (r.targeting !== undefined) problems.push(...simTargetingProblems(r.targeting as SimTargetingSpec));
   if (problems.length > 0) throw new ScenarioError(source, problems);
 
   return deepFreeze({
@@ -382,6 +386,7 @@ export function scenarioFrom(data: unknown, source: string, sourcePath: string |
     campaigns,
     faults: { outages, restarts, ...(latency && { latency }) },
     thresholds: r.thresholds!,
+    ...(r.targeting !== undefined && { targeting: r.targeting as SimTargetingSpec }),
     sourcePath,
   } satisfies Scenario);
 }

@@ -1,5 +1,6 @@
 import { type Static, type TOptional, type TSchema, Type } from '@sinclair/typebox';
 import { MAX_HOURLY_MULTIPLIER, MAX_MICROS, PACING_MODES, type PacingMode } from '../core/index';
+import { SimTargetingSchema } from './targetingSchema';
 
 /**
  * The one schema of a scenario file. The simulator validates with it (Ajv, defaults filled by the
@@ -439,6 +440,7 @@ export const ScenarioSchema = Type.Object(
     campaigns: CampaignsSchema,
     faults: Type.Optional(FaultsSchema),
     thresholds: Type.Optional(ThresholdsSchema),
+    targeting: Type.Optional(SimTargetingSchema),
   },
   closed,
 );

@@ -8,6 +8,7 @@ import { isValidTimeZone } from '../../core/dayWindow';
 import { centsToMicros, microsToCents } from '../../core/money';
 import { InvalidAmountError, InvalidCampaignError } from '../errors';
 import type { CampaignCreateJson, CampaignJson } from './schemas';
+import { targetingFromJson, targetingToJson } from './targetingJson';
 import { formatInstant, parseFlightDate } from './wallTime';
 
 /** Core field names back to the JSON names a client sent, so a message points at their field. */
@@ -22,6 +23,9 @@ const JSON_FIELD: Readonly<Record<string, string>> = {
   pacingMode: 'pacing_mode',
   hourlyMultipliers: 'hourly_multipliers',
   maxBidCpmMicros: 'max_bid_cents',
+  creativeId: 'creative_id',
+  'targeting.deviceTypes': 'targeting.device_types',
+  'targeting.frequencyCapPerDay': 'targeting.frequency_cap_per_day',
 };
 
 /** Cents from a request to micros, or a 400 naming the field. */
@@ -70,6 +74,8 @@ export function campaignFromJson(json: CampaignCreateJson): Campaign {
     maxBidCpmMicros: optionalCents('max_bid_cents', json.max_bid_cents),
     hourlyMultipliers: json.hourly_multipliers ?? null,
   };
+  if (json.targeting != null) input.targeting = targetingFromJson(json.targeting);
+  if (json.creative_id != null) input.creativeId = json.creative_id;
   if (json.name !== undefined) input.name = json.name;
   if (json.status !== undefined) input.status = json.status;
   if (json.pacing_mode !== undefined) input.pacingMode = json.pacing_mode;
@@ -100,5 +106,7 @@ export function campaignToJson(c: Campaign): CampaignJson {
     pacing_mode: c.pacingMode,
     max_bid_cents: c.maxBidCpmMicros === null ? null : microsToCents(c.maxBidCpmMicros),
     hourly_multipliers: c.hourlyMultipliers === null ? null : [...c.hourlyMultipliers],
+    targeting: c.targeting === null ? null : targetingToJson(c.targeting),
+    creative_id: c.creativeId,
   };
 }

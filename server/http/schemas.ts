@@ -3,6 +3,14 @@ import { BREAKER_STATES } from '../../core/breaker';
 import { CAMPAIGN_ID_PATTERN, CAMPAIGN_STATUSES, HOURS_PER_DAY, PACING_MODES } from '../../core/campaign';
 import { DECISION_REASONS } from '../../core/decision';
 import { MAX_MICROS, MICROS_PER_CENT } from '../../core/money';
+import {
+  DEVICE_TYPE_MAX,
+  DEVICE_TYPE_MIN,
+  MAX_DAYPARTS,
+  MAX_FREQUENCY_CAP_PER_DAY,
+  MAX_TARGETING_VALUES,
+  MAX_TARGETING_VALUE_LENGTH,
+} from '../../core/targeting/targeting';
 import { ERROR_CODES } from '../errors';
 import { RecordingHealthJson } from '../recording/recordingHealth';
 import { RecordsHealthJson } from './recordsHealthSchema';
@@ -279,6 +287,78 @@ export const AlertsResponse = Type.Object({ campaign_id: Type.String(), alerts: 
 
 // --- Campaigns ----------------------------------------------------------------------------
 
+const TargetingValue = Type.String({ minLength: 1, maxLength: MAX_TARGETING_VALUE_LENGTH });
+const TargetingList = (description: string) =>
+  Type.Optional(
+    Nullable(Type.Array(TargetingValue, { minItems: 1, maxItems: MAX_TARGETING_VALUES, description })),
+  );
+
+/** Absent (or null) fields match every request; a listed field matches any of its values. */
+export const TargetingJsonSchema = Type.Object(
+  {
+    geo: Type.Optional(
+      Nullable(
+        Type.Array(Type.String({ pattern: '^[A-Za-z]{3}$' }), {
+          minItems: 1,
+          maxItems: MAX_TARGETING_VALUES,
+          description: 'ISO 3166-1 alpha-3 countries of device.geo.country, e.g. ["USA", "CAN"].',
+        }),
+      ),
+    ),
+    device_types: Type.Optional(
+      Nullable(
+        Type.Array(Type.Integer({ minimum: DEVICE_TYPE_MIN, maximum: DEVICE_TYPE_MAX }), {
+          minItems: 1,
+          maxItems: DEVICE_TYPE_MAX,
+          description:
+            'OpenRTB device.devicetype values: 1 mobile/tablet, 2 PC, 3 connected TV, 4 phone, 5 tablet, 6 connected device, 7 set-top box.',
+        }),
+      ),
+    ),
+    os: TargetingList('device.os values, compared case-insensitively ("iOS", "Android").'),
+    apps: TargetingList('app.bundle values. With sites: a request on any listed app or site matches.'),
+    sites: TargetingList('site.domain values. With apps: a request on any listed app or site matches.'),
+    segments: TargetingList('Audience segment ids (user.data[].segment[].id); the user needs one of them.'),
+    dayparts: Type.Optional(
+      Nullable(
+        Type.Array(
+          Type.Object(
+            {
+              weekdays: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), {
+                minItems: 1,
+                maxItems: 7,
+                description: 'ISO weekdays, 1 Monday .. 7 Sunday.',
+              }),
+              hours: Type.Array(Type.Integer({ minimum: 0, maximum: 23 }), { minItems: 1, maxItems: 24 }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            minItems: 1,
+            maxItems: MAX_DAYPARTS,
+            description: "Local hours of the week, in the campaign's time_zone, when it may bid.",
+          },
+        ),
+      ),
+    ),
+    frequency_cap_per_day: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 1,
+          maximum: MAX_FREQUENCY_CAP_PER_DAY,
+          description:
+            "Impressions one user.id may get of this campaign per local day of the campaign's time_zone.",
+        }),
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Who the campaign bids on in POST /bid; absent means everything.',
+  },
+);
+export type TargetingJson = Static<typeof TargetingJsonSchema>;
+
 const campaignFields = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   daily_budget_cents: PositiveCents,
@@ -297,6 +377,15 @@ const campaignFields = {
         minItems: HOURS_PER_DAY,
         maxItems: HOURS_PER_DAY,
         description: 'ADAPTIVE: 24 weights, the share of traffic or value of each local hour.',
+      }),
+    ),
+  ),
+  targeting: Type.Optional(Nullable(TargetingJsonSchema)),
+  creative_id: Type.Optional(
+    Nullable(
+      Type.String({
+        pattern: CAMPAIGN_ID_PATTERN.source,
+        description: 'The creative a winning POST /bid names (crid); default the campaign id.',
       }),
     ),
   ),
@@ -326,6 +415,8 @@ export const CampaignResponse = Type.Object({
   pacing_mode: StringEnum(PACING_MODES),
   max_bid_cents: Nullable(Type.Number()),
   hourly_multipliers: Nullable(Type.Array(Type.Number())),
+  targeting: Nullable(TargetingJsonSchema),
+  creative_id: Nullable(Type.String()),
 });
 export type CampaignJson = Static<typeof CampaignResponse>;
 

@@ -14,6 +14,7 @@ import {
   dayWindowAt,
   deny,
 } from '../../core/index';
+import { sameTargeting } from '../../core/targeting/targeting';
 import { InstanceIdInUseError, UnknownCampaignError } from '../errors';
 import { hashUnit, requestRand, seededRand } from './random';
 import { RequestReservations } from './reservations';
@@ -151,7 +152,9 @@ function sameCampaign(a: Campaign, b: Campaign): boolean {
     a.flightEndMs !== b.flightEndMs ||
     a.timeZone !== b.timeZone ||
     a.pacingMode !== b.pacingMode ||
-    a.maxBidCpmMicros !== b.maxBidCpmMicros
+    a.maxBidCpmMicros !== b.maxBidCpmMicros ||
+    a.creativeId !== b.creativeId ||
+    !sameTargeting(a.targeting, b.targeting)
   ) {
     return false;
   }
@@ -250,6 +253,17 @@ class ServerRuntime implements Runtime {
     if (s.breaker.state !== breakerBefore) this.breakerMoved(s, nowMs);
     this.deps.onDecision?.(campaignId, out.allow);
     return out;
+  }
+
+  releaseDecision(requestId: string, campaignId: string): boolean {
+    const held = this.reservations.take(requestId, campaignId);
+    if (held === undefined) return false;
+    this.instance.releaseBid(campaignId, held.reservedMicros, held.reservedAtMs, this.deps.clock.nowMs());
+    return true;
+  }
+
+  nowMs(): number {
+    return this.deps.clock.nowMs();
   }
 
   async trackSpend(input: SpendInput): Promise<SpendOutcome> {

@@ -97,6 +97,14 @@ export interface PacerRuntime {
     out: Decision,
     value?: number,
   ): Decision | null;
+  /**
+   * Gives back the reservation `decide` made for this request id and campaign (an auction's
+   * losers): the budget is free again at once instead of after the reservation TTL. True when a
+   * reservation was still held; a second call, or a call after the win notice, frees nothing.
+   */
+  releaseDecision(requestId: string, campaignId: string): boolean;
+  /** The runtime's clock: what decisions and local days are computed at. */
+  nowMs(): number;
   /** Rejects with UnknownCampaignError (server/errors) for an unknown campaign. */
   trackSpend(input: SpendInput): Promise<SpendOutcome>;
   status(campaignId: string): BudgetStatus | null;

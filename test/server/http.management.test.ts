@@ -55,6 +55,8 @@ describe('campaign CRUD', () => {
       pacing_mode: 'FRONT_LOADED',
       max_bid_cents: 500,
       hourly_multipliers: null,
+      targeting: null,
+      creative_id: null,
     });
     expect((await call('GET', '/campaigns/camp-001')).body).toEqual(created.body);
     expect((await call('GET', '/campaigns')).body).toEqual({ campaigns: [created.body], count: 1 });

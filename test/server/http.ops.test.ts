@@ -125,6 +125,7 @@ describe('OpenAPI docs', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/alerts/{id}',
+        '/bid',
         '/budget/adjust',
         '/budget/status/{id}',
         '/campaigns',
