@@ -8,6 +8,9 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { StoreUnavailableError } from '../core/store';
 import type { ServerConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
+import type { EventPipeline } from './events/eventPipeline';
+import { eventRoutes } from './events/eventRoutes';
+import { eventsHealthToJson } from './events/eventsHealthJson';
 import { installAccessControl } from './http/access';
 import { budgetUpdates } from './http/budgetUpdates';
 import { campaignRoutes } from './http/campaignRoutes';
@@ -40,6 +43,8 @@ export interface AppDeps {
   readonly defaultMetrics?: boolean;
   /** PostgreSQL (or PGlite) records: audit, performance history, /health and metrics fields. */
   readonly records?: RecordsAccess;
+  /** POST /events and GET /analytics (server/events): needs the records, where events are aggregated. */
+  readonly events?: EventPipeline;
 }
 
 /**
@@ -148,6 +153,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   if (deps.records !== undefined) {
     recordRoutes(app, runtime, deps.records);
     registerRecordsMetrics(metrics.registry, () => deps.records!.health());
+    if (deps.events !== undefined) eventRoutes(app, runtime, deps.events, deps.records, metrics.registry);
   }
   dashboardRoutes(app, runtime);
   healthRoutes(app, runtime);
@@ -163,10 +169,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
         response: { 200: HealthResponse },
       },
     },
-    async () =>
-      deps.records === undefined
-        ? healthToJson(runtime.health())
-        : { ...healthToJson(runtime.health()), records: recordsHealthToJson(deps.records.health()) },
+    async () => ({
+      ...healthToJson(runtime.health()),
+      ...(deps.records === undefined ? {} : { records: recordsHealthToJson(deps.records.health()) }),
+      ...(deps.events === undefined ? {} : { events: eventsHealthToJson(deps.events.health()) }),
+    }),
   );
 
   app.get(

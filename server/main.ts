@@ -4,12 +4,14 @@ import { hostname } from 'node:os';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError, InstanceIdInUseError } from './errors';
+import { type EventPipeline, directPipeline, streamPipeline } from './events/eventPipeline';
 import { deferredLogger, openRecordsOrExit, recordedParts } from './records/recordedRuntime';
 import { createRuntime } from './runtime/runtime';
 import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
-import { RedisStore } from './store/redisStore';
+import { createRedisClient } from './store/redisClient';
+import { DEFAULT_DEDUP_TTL_SECONDS, RedisStore } from './store/redisStore';
 import { superviseWorkers } from './workers';
 
 /**
@@ -68,6 +70,25 @@ async function main(): Promise<void> {
           log: recordsLog,
         });
 
+  // Events are aggregated into the records, so they exist only where the records do.
+  let events: EventPipeline | null = null;
+  if (records !== null) {
+    events =
+      redis === null
+        ? directPipeline({ db: records.db, clock })
+        : streamPipeline({
+            db: records.db,
+            // A connection of its own: a batch of 1,000 events must not queue behind the decision path.
+            redis: createRedisClient(redis, { commandTimeoutMs: 5000 }),
+            keyPrefix: 'pacer:',
+            dedupTtlSeconds: DEFAULT_DEDUP_TTL_SECONDS,
+            consumer: config.instanceId,
+            clock,
+            timers: intervalTimers,
+            log: recordsLog,
+          });
+  }
+
   let stopForConflict: (err: Error) => void = () => {};
   const app = await buildApp(config, {
     runtime: (log) => {
@@ -89,6 +110,7 @@ async function main(): Promise<void> {
       return runtime;
     },
     ...(recorded === null ? {} : { records: recorded.access }),
+    ...(events === null ? {} : { events }),
   });
   if (recorded !== null && records !== null) {
     await recorded.init();

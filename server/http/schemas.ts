@@ -4,6 +4,7 @@ import { CAMPAIGN_ID_PATTERN, CAMPAIGN_STATUSES, HOURS_PER_DAY, PACING_MODES } f
 import { DECISION_REASONS } from '../../core/decision';
 import { MAX_MICROS, MICROS_PER_CENT } from '../../core/money';
 import { ERROR_CODES } from '../errors';
+import { EventsHealthJson } from '../events/eventsHealthJson';
 import { RecordsHealthJson } from './recordsHealthSchema';
 
 /**
@@ -18,7 +19,7 @@ export const MAX_BATCH_CANDIDATES = 256;
 export const MAX_PERFORMANCE_DAYS = 62;
 
 /** A string enum as `{type: string, enum}`: Ajv then says "must be equal to one of the allowed values". */
-function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
+export function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
   return Type.Unsafe<T[number]>({
     type: 'string',
     enum: [...values],
@@ -27,7 +28,7 @@ function StringEnum<const T extends readonly string[]>(values: T, description?: 
 }
 
 /** `nullable: true` is understood by Ajv, fast-json-stringify and OpenAPI 3.0 alike. */
-function Nullable<T extends TSchema>(schema: T) {
+export function Nullable<T extends TSchema>(schema: T) {
   return Type.Unsafe<Static<T> | null>({ ...schema, nullable: true });
 }
 
@@ -232,6 +233,7 @@ export const HealthResponse = Type.Object({
     description: 'The spend journal refuses writes (full disk?): while degraded, no bid is allowed.',
   }),
   records: Type.Optional(RecordsHealthJson),
+  events: Type.Optional(EventsHealthJson),
 });
 
 export const PerformanceQuery = Type.Object(
