@@ -108,14 +108,27 @@ export class EventConsumer {
     const nowMs = this.o.clock.nowMs();
     if (nowMs >= this.nextClaimAtMs) {
       this.nextClaimAtMs = nowMs + Math.max(1, Math.floor(this.claimIdleMs / 2));
-      for (let p = 0; p < STREAM_PARTITIONS; p++) {
-        handled += await this.handle(
-          p,
-          await this.o.stream.claim(p, this.o.consumer, this.claimIdleMs, this.batchSize),
-        );
-      }
+      for (let p = 0; p < STREAM_PARTITIONS; p++) handled += await this.claimPartition(p);
     }
     for (let p = 0; p < STREAM_PARTITIONS; p++) handled += await this.readPartition(p);
+    return handled;
+  }
+
+  /** Takes over every entry of the partition that a dead consumer holds, a batch at a time. */
+  private async claimPartition(p: number): Promise<number> {
+    let handled = 0;
+    let cursor = '0-0';
+    do {
+      const { next, entries } = await this.o.stream.claim(
+        p,
+        this.o.consumer,
+        this.claimIdleMs,
+        this.batchSize,
+        cursor,
+      );
+      handled += await this.handle(p, entries);
+      cursor = next;
+    } while (cursor !== '0-0' && !this.closed);
     return handled;
   }
 

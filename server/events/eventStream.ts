@@ -154,18 +154,27 @@ export class EventStream {
     return (res?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, event: decodeFields(fields) }));
   }
 
-  /** Takes over entries another consumer has held longer than `minIdleMs` (it died mid-batch). */
-  async claim(partition: number, consumer: string, minIdleMs: number, count: number): Promise<StreamEntry[]> {
+  /**
+   * Takes over entries another consumer has held longer than `minIdleMs` (it died mid-batch), up
+   * to `count` from `cursor` on; `next` is where to go on, '0-0' when the scan is complete.
+   */
+  async claim(
+    partition: number,
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+    cursor = '0-0',
+  ): Promise<{ next: string; entries: StreamEntry[] }> {
     const res = (await this.redis.xautoclaim(
       this.key(partition),
       CONSUMER_GROUP,
       consumer,
       minIdleMs,
-      '0-0',
+      cursor,
       'COUNT',
       count,
     )) as [string, RawEntry[], string[]?];
-    return res[1].map(([id, fields]) => ({ id, event: decodeFields(fields) }));
+    return { next: res[0], entries: res[1].map(([id, fields]) => ({ id, event: decodeFields(fields) })) };
   }
 
   /**
