@@ -14,7 +14,7 @@ export interface ConsumerOptions {
   /** Called after each commit with the impressions that were new in it. */
   readonly onImpressions: () => ImpressionsHook;
   readonly log: { warn(obj: object, msg: string): void };
-  /** Entries per read and per history transaction. */
+  /** Entries per partition and read; one transaction takes a read of every partition. */
   readonly batchSize?: number;
   /** How often an idle consumer looks for new entries. */
   readonly pollMs?: number;
@@ -52,7 +52,7 @@ export class EventConsumer {
   private lastError: ConsumerHealth['lastError'] = null;
 
   constructor(private readonly o: ConsumerOptions) {
-    this.batchSize = o.batchSize ?? 500;
+    this.batchSize = o.batchSize ?? 250;
     this.claimIdleMs = o.claimIdleMs ?? 30_000;
   }
 
@@ -98,7 +98,10 @@ export class EventConsumer {
     this.o.log.warn({ err }, 'event consumer: batch not written, it stays pending and is retried');
   }
 
-  /** One pass over every partition: takes over abandoned entries, then reads. Returns entries handled. */
+  /**
+   * One pass: takes over abandoned entries (every claimIdleMs / 2), then reads every partition at
+   * once and writes what came back in one transaction. Returns the entries handled.
+   */
   async pollOnce(): Promise<number> {
     if (!this.groupsReady) {
       await this.o.stream.ensureGroups();
@@ -110,8 +113,13 @@ export class EventConsumer {
       this.nextClaimAtMs = nowMs + Math.max(1, Math.floor(this.claimIdleMs / 2));
       for (let p = 0; p < STREAM_PARTITIONS; p++) handled += await this.claimPartition(p);
     }
-    for (let p = 0; p < STREAM_PARTITIONS; p++) handled += await this.readPartition(p);
-    return handled;
+    const reads = await Promise.all(
+      Array.from({ length: STREAM_PARTITIONS }, async (_, p) => ({
+        p,
+        entries: await this.readPartition(p),
+      })),
+    );
+    return handled + (await this.handle(reads));
   }
 
   /** Takes over every entry of the partition that a dead consumer holds, a batch at a time. */
@@ -126,42 +134,54 @@ export class EventConsumer {
         this.batchSize,
         cursor,
       );
-      handled += await this.handle(p, entries);
+      handled += await this.handle([{ p, entries }]);
       cursor = next;
     } while (cursor !== '0-0' && !this.closed);
     return handled;
   }
 
-  private async readPartition(p: number): Promise<number> {
+  /** This consumer's own unacknowledged entries first (after a restart or a failed write), then new ones. */
+  private async readPartition(p: number): Promise<StreamEntry[]> {
     if (this.ownFirst[p]) {
       const own = await this.o.stream.read(p, this.o.consumer, this.batchSize, true);
-      if (own.length > 0) return this.handle(p, own);
+      if (own.length > 0) return own;
       this.ownFirst[p] = false;
     }
-    return this.handle(p, await this.o.stream.read(p, this.o.consumer, this.batchSize, false));
+    return this.o.stream.read(p, this.o.consumer, this.batchSize, false);
   }
 
-  /** Writes, then acknowledges; a failed write leaves the entries pending for this consumer to retry. */
-  private async handle(p: number, entries: readonly StreamEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
+  /**
+   * Writes, then acknowledges; a failed write (or ack) leaves the entries pending for this
+   * consumer, which reads its own pending entries again before new ones.
+   */
+  private async handle(batches: readonly { p: number; entries: readonly StreamEntry[] }[]): Promise<number> {
     const events: AdEvent[] = [];
-    for (const e of entries) if (e.event !== null) events.push(e.event);
+    let count = 0;
+    for (const b of batches) {
+      count += b.entries.length;
+      for (const e of b.entries) if (e.event !== null) events.push(e.event);
+    }
+    if (count === 0) return 0;
     let fresh: boolean[];
     try {
       fresh = await this.o.records.record(events, this.o.clock.nowMs());
-      await this.o.stream.ack(
-        p,
-        entries.map((e) => e.id),
+      await Promise.all(
+        batches.map((b) =>
+          this.o.stream.ack(
+            b.p,
+            b.entries.map((e) => e.id),
+          ),
+        ),
       );
     } catch (err) {
-      this.ownFirst[p] = true;
+      for (const b of batches) if (b.entries.length > 0) this.ownFirst[b.p] = true;
       throw err;
     }
     const newEvents = events.filter((_, i) => fresh[i]);
     this.aggregated += newEvents.length;
     const items = impressionItems(newEvents);
     if (items.length > 0) this.callHook(items);
-    return entries.length;
+    return count;
   }
 
   private callHook(items: Parameters<ImpressionsHook>[0]): void {

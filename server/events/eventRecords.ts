@@ -26,7 +26,8 @@ export class EventRecords {
    * Counts events exactly once, in one transaction: an event id already stored for its campaign is
    * skipped (a batch delivered again after a crash, an event sent twice), and the hour rows grow by
    * the new events only. Returns, per event, whether it was new; an id repeated inside one batch
-   * is new only the first time.
+   * is new only the first time. Rows are locked in key order, so consumers writing overlapping
+   * hours at once wait for each other instead of deadlocking.
    */
   async record(events: readonly AdEvent[], nowMs: number): Promise<boolean[]> {
     if (events.length === 0) return [];
@@ -38,6 +39,7 @@ export class EventRecords {
          ), ins AS (
            INSERT INTO ad_events (campaign_id, event_id, type, day_key, hour_index, at, recorded_at)
            SELECT campaign_id, event_id, type, day_key, hour_index, at, $7 FROM input
+            ORDER BY campaign_id, event_id
            ON CONFLICT DO NOTHING
            RETURNING campaign_id, event_id, type, day_key, hour_index
          ), hours AS (
@@ -47,6 +49,7 @@ export class EventRecords {
                   count(*) FILTER (WHERE type = 'click'),
                   count(*) FILTER (WHERE type = 'conversion')
              FROM ins GROUP BY campaign_id, day_key, hour_index
+            ORDER BY campaign_id, day_key, hour_index
            ON CONFLICT (campaign_id, day_key, hour_index) DO UPDATE SET
              impressions = event_hours.impressions + excluded.impressions,
              clicks = event_hours.clicks + excluded.clicks,
