@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   if (records !== null) {
     events =
       redis === null
-        ? directPipeline({ db: records.db, clock })
+        ? directPipeline({ db: records.db, clock, timers: intervalTimers, log: recordsLog })
         : streamPipeline({
             db: records.db,
             // A connection of its own: a batch of 1,000 events must not queue behind the decision path.

@@ -3,6 +3,7 @@ import type { Clock, Timers } from '../runtime/time';
 import type { RedisClient } from '../store/redisClient';
 import { type AdEvent, type ImpressionsHook, impressionItems, noImpressionsHook } from './adEvent';
 import { EventConsumer } from './eventConsumer';
+import { startEventPruner } from './eventPruner';
 import { EventRecords } from './eventRecords';
 import { EventStream } from './eventStream';
 
@@ -49,10 +50,16 @@ function count(c: Counters, fresh: readonly boolean[]): void {
  * written in the request, before it is acknowledged to the sender, exactly as embedded spend is:
  * a crash before the commit loses nothing the sender was told was counted.
  */
-export function directPipeline(o: { readonly db: SqlClient; readonly clock: Clock }): EventPipeline {
+export function directPipeline(o: {
+  readonly db: SqlClient;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly log: { warn(obj: object, msg: string): void };
+}): EventPipeline {
   const records = new EventRecords(o.db);
   const c: Counters = { ingested: 0, duplicates: 0 };
   let hook: ImpressionsHook = noImpressionsHook;
+  let stopPruner = () => {};
   return {
     records,
     async ingest(events) {
@@ -73,8 +80,10 @@ export function directPipeline(o: { readonly db: SqlClient; readonly clock: Cloc
       aggregated: c.ingested,
       lastError: null,
     }),
-    start: async () => {},
-    close: async () => {},
+    start: async () => {
+      stopPruner = startEventPruner({ records, clock: o.clock, timers: o.timers, log: o.log });
+    },
+    close: async () => stopPruner(),
   };
 }
 
@@ -98,6 +107,7 @@ export function streamPipeline(o: {
   const stream = new EventStream(o.redis, { prefix: o.keyPrefix, dedupTtlSeconds: o.dedupTtlSeconds });
   const c: Counters = { ingested: 0, duplicates: 0 };
   let hook: ImpressionsHook = noImpressionsHook;
+  let stopPruner = () => {};
   const consumer = new EventConsumer({
     stream,
     records,
@@ -120,8 +130,12 @@ export function streamPipeline(o: {
       hook = h;
     },
     health: () => ({ log: 'redis-stream', ...c, ...consumer.health() }),
-    start: async () => consumer.start(),
+    start: async () => {
+      consumer.start();
+      stopPruner = startEventPruner({ records, clock: o.clock, timers: o.timers, log: o.log });
+    },
     async close() {
+      stopPruner();
       await consumer.close();
       o.redis.disconnect();
     },

@@ -86,4 +86,13 @@ export class EventRecords {
       conversions: int(r.conversions),
     }));
   }
+
+  /** Drops event ids of days before `beforeDay`; the hour rows stay forever. Returns how many. */
+  async pruneBefore(beforeDay: string): Promise<number> {
+    const rows = await this.db.query<{ n: unknown }>(
+      'WITH gone AS (DELETE FROM ad_events WHERE day_key < $1 RETURNING 1) SELECT count(*) AS n FROM gone',
+      [beforeDay],
+    );
+    return int(rows[0]?.n);
+  }
 }

@@ -73,6 +73,17 @@ describe.each([
     expect(await events.hours('c1', '2026-12-01', '2026-12-31')).toEqual([]);
   });
 
+  it('prunes event ids of old days and keeps their hour rows', async () => {
+    const events = new EventRecords((await open()).db);
+    await events.record([{ ...ev('p', 'old', 'click'), dayKey: '2026-11-20' }, ev('p', 'new', 'click')], T0);
+    expect(await events.pruneBefore('2026-11-22')).toBe(1);
+    expect(await events.record([ev('p', 'new', 'click')], T0)).toEqual([false]);
+    expect((await events.hours('p', '2026-11-20', '2026-11-30')).map((h) => [h.dayKey, h.clicks])).toEqual([
+      ['2026-11-20', 1],
+      ['2026-11-30', 1],
+    ]);
+  });
+
   it('takes a batch of 1,000 in one transaction', async () => {
     const events = new EventRecords((await open()).db);
     const batch = Array.from({ length: 1000 }, (_, n) =>

@@ -59,7 +59,7 @@ beforeAll(async () => {
     timers,
     log,
   });
-  const events = directPipeline({ db: records.db, clock });
+  const events = directPipeline({ db: records.db, clock, timers, log });
   events.setOnImpressions((items) => heard.push(...items));
   app = await buildApp(config, {
     runtime: (appLog) => {
