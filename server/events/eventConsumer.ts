@@ -50,6 +50,8 @@ export class EventConsumer {
   private stats: StreamStats = { undelivered: 0, pending: 0 };
   private aggregated = 0;
   private lastError: ConsumerHealth['lastError'] = null;
+  /** Passes failed in a row. */
+  private failing = 0;
 
   constructor(private readonly o: ConsumerOptions) {
     this.batchSize = o.batchSize ?? 250;
@@ -86,16 +88,30 @@ export class EventConsumer {
       while (!this.closed && (await this.pollOnce()) > 0) {
         // keep going while there is work
       }
+      if (this.failing > 0) {
+        this.o.log.warn({ failedPasses: this.failing }, 'event consumer: working again');
+        this.failing = 0;
+      }
     } catch (err) {
       this.fail(err);
     }
   }
 
+  /**
+   * Logs the first failure of a run and the recovery, not every poll: with Redis or PostgreSQL
+   * down a consumer fails ten times a second. The last error stays in /health meanwhile.
+   */
   private fail(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
+    // The stream was lost (Redis restarted empty): create the group again on the next pass.
     if (/NOGROUP/.test(message)) this.groupsReady = false;
     this.lastError = { message, atMs: this.o.clock.nowMs() };
-    this.o.log.warn({ err }, 'event consumer: batch not written, it stays pending and is retried');
+    if (this.failing++ === 0) {
+      this.o.log.warn(
+        { err },
+        'event consumer: a pass failed; unacknowledged entries stay pending and are retried',
+      );
+    }
   }
 
   /**

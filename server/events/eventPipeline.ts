@@ -66,7 +66,12 @@ export function directPipeline(o: {
       const fresh = await records.record(events, o.clock.nowMs());
       count(c, fresh);
       const items = impressionItems(events.filter((_, i) => fresh[i]));
-      if (items.length > 0) hook(items);
+      try {
+        if (items.length > 0) hook(items);
+      } catch (err) {
+        // Committed already: a failing listener must not turn counted events into a 500 and a retry.
+        o.log.warn({ err }, 'onImpressions hook failed');
+      }
       return fresh;
     },
     setOnImpressions(h) {
