@@ -103,8 +103,6 @@ export class EventConsumer {
    */
   private fail(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    // The stream was lost (Redis restarted empty): create the group again on the next pass.
-    if (/NOGROUP/.test(message)) this.groupsReady = false;
     this.lastError = { message, atMs: this.o.clock.nowMs() };
     if (this.failing++ === 0) {
       this.o.log.warn(
@@ -119,6 +117,19 @@ export class EventConsumer {
    * once and writes what came back in one transaction. Returns the entries handled.
    */
   async pollOnce(): Promise<number> {
+    try {
+      return await this.pass();
+    } catch (err) {
+      // The stream was lost (Redis restarted empty): create the group again on the next pass.
+      if (err instanceof Error && err.message.includes('NOGROUP')) this.groupsReady = false;
+      // Partitions read before the failure hold entries delivered to us and not handled: the next
+      // pass reads our own pending entries first everywhere, rather than waiting for XAUTOCLAIM.
+      this.ownFirst.fill(true);
+      throw err;
+    }
+  }
+
+  private async pass(): Promise<number> {
     if (!this.groupsReady) {
       await this.o.stream.ensureGroups();
       this.groupsReady = true;

@@ -201,6 +201,25 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event stream and consumer
   });
 });
 
+describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event stream after Redis lost its streams`, () => {
+  it('creates the consumer group again and goes on consuming', async () => {
+    const client = singleClient();
+    const prefix = `lost${process.pid}-${seq++}:`;
+    const s = streamOn(client, prefix);
+    const campaigns = [`lost-${seq}`];
+    const c = consumer(s, 'survivor');
+    await s.append([event(campaigns[0]!, 1)]);
+    await drain(c);
+    // Redis restarted empty: the streams and their group are gone.
+    await client.del(...Array.from({ length: STREAM_PARTITIONS }, (_, p) => s.key(p)));
+    const later = Array.from({ length: 30 }, (_, n) => event(campaigns[0]!, n + 2));
+    await s.append(later);
+    await expect(c.pollOnce()).rejects.toThrow(/NOGROUP/);
+    await drain(c);
+    expect(await stored(campaigns)).toEqual(expected([event(campaigns[0]!, 1), ...later]));
+  });
+});
+
 describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event stream on a Redis Cluster`, () => {
   let cluster: RedisClusterHandle;
   beforeAll(async () => {
