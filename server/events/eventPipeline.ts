@@ -55,10 +55,12 @@ export function directPipeline(o: {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly log: { warn(obj: object, msg: string): void };
+  /** The frequency caps' listener; default none (setOnImpressions can set it later). */
+  readonly onImpressions?: ImpressionsHook;
 }): EventPipeline {
   const records = new EventRecords(o.db);
   const c: Counters = { ingested: 0, duplicates: 0 };
-  let hook: ImpressionsHook = noImpressionsHook;
+  let hook: ImpressionsHook = o.onImpressions ?? noImpressionsHook;
   let stopPruner = () => {};
   return {
     records,
@@ -107,11 +109,13 @@ export function streamPipeline(o: {
   readonly log: { warn(obj: object, msg: string): void };
   readonly claimIdleMs?: number;
   readonly batchSize?: number;
+  /** The frequency caps' listener; default none (setOnImpressions can set it later). */
+  readonly onImpressions?: ImpressionsHook;
 }): EventPipeline {
   const records = new EventRecords(o.db);
   const stream = new EventStream(o.redis, { prefix: o.keyPrefix, dedupTtlSeconds: o.dedupTtlSeconds });
   const c: Counters = { ingested: 0, duplicates: 0 };
-  let hook: ImpressionsHook = noImpressionsHook;
+  let hook: ImpressionsHook = o.onImpressions ?? noImpressionsHook;
   let stopPruner = () => {};
   const consumer = new EventConsumer({
     stream,

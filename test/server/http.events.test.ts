@@ -59,8 +59,13 @@ beforeAll(async () => {
     timers,
     log,
   });
-  const events = directPipeline({ db: records.db, clock, timers, log });
-  events.setOnImpressions((items) => heard.push(...items));
+  const events = directPipeline({
+    db: records.db,
+    clock,
+    timers,
+    log,
+    onImpressions: (items) => heard.push(...items),
+  });
   app = await buildApp(config, {
     runtime: (appLog) => {
       const runtime = createRuntime({
