@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { EventsHealth } from './eventPipeline';
+import type { EventsHealth } from './eventsHealth';
 
 /**
  * Prometheus series of the event pipeline, read from its health at scrape time. Alert on

@@ -6,20 +6,7 @@ import { EventConsumer } from './eventConsumer';
 import { startEventPruner } from './eventPruner';
 import { EventRecords } from './eventRecords';
 import { EventStream } from './eventStream';
-
-export interface EventsHealth {
-  /** Where POST /events writes: a Redis Stream read by the consumer group, or the records directly (embedded). */
-  readonly log: 'redis-stream' | 'records';
-  readonly ingested: number;
-  readonly duplicates: number;
-  /** Appended and not yet delivered to a consumer. */
-  readonly undelivered: number;
-  /** Delivered and not yet acknowledged. */
-  readonly pending: number;
-  /** Events this instance's consumer wrote to the history store. */
-  readonly aggregated: number;
-  readonly lastError: { readonly message: string; readonly atMs: number } | null;
-}
+import type { EventsHealth } from './eventsHealth';
 
 /** The event pipeline as the HTTP layer and the app see it. */
 export interface EventPipeline {

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import type { EventsHealth } from './eventPipeline';
+import type { EventsHealth } from './eventsHealth';
 
 /** The `events` part of GET /health. */
 export const EventsHealthJson = Type.Object({
