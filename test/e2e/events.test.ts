@@ -12,10 +12,10 @@ import { type RedisServerHandle, startRedisServer } from '../support/redisServer
 import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
 
 /**
- * Three instances on a private Redis and one PostgreSQL take 24,000 events, each sent twice (to
- * two different instances), shuffled so duplicates and hours arrive out of order. One instance is
- * killed with -9 while its consumer holds a batch it has read and not acknowledged, and started
- * again. /analytics must then report exactly the distinct events, on every instance.
+ * Three instances on a private Redis and one PostgreSQL take 24,000 events (and batches of 200
+ * more until the kill has landed), each sent twice to two different instances, shuffled so
+ * duplicates and hours arrive out of order. One instance is killed with -9 while its consumer
+ * holds a batch it has read and not acknowledged, and started again. /analytics must then report exactly the distinct events, on every instance.
  */
 const SEED = 'events-1';
 const EVENTS = 24_000;
@@ -84,14 +84,14 @@ async function pendingOf(name: string): Promise<number> {
   return n;
 }
 
-function makeEvents(nowMs: number): SentEvent[] {
-  return Array.from({ length: EVENTS }, (_, n) => ({
-    event_id: `${SEED}-${n}`,
-    type: TYPES[Math.floor(hashUnit(`${SEED}:t:${n}`) * TYPES.length)]!,
+function makeEvents(nowMs: number, tag: string, count: number): SentEvent[] {
+  return Array.from({ length: count }, (_, n) => ({
+    event_id: `${SEED}-${tag}-${n}`,
+    type: TYPES[Math.floor(hashUnit(`${SEED}:${tag}:t:${n}`) * TYPES.length)]!,
     campaign_id: CAMPAIGNS[n % CAMPAIGNS.length]!.id,
-    user_id: `user-${Math.floor(hashUnit(`${SEED}:u:${n}`) * 500)}`,
+    user_id: `user-${Math.floor(hashUnit(`${SEED}:${tag}:u:${n}`) * 500)}`,
     // Over the last 30 hours: several local days and hours per campaign, in no particular order.
-    at_ms: nowMs - Math.floor(hashUnit(`${SEED}:at:${n}`) * 30 * 3_600_000),
+    at_ms: nowMs - Math.floor(hashUnit(`${SEED}:${tag}:at:${n}`) * 30 * 3_600_000),
   }));
 }
 
@@ -139,7 +139,7 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event pipeline on three i
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
     const nowMs = Date.now();
-    const events = makeEvents(nowMs);
+    const events = makeEvents(nowMs, 'main', EVENTS);
     const sends = shuffledTwice(events);
     const batches: SentEvent[][] = [];
     for (let i = 0; i < sends.length; i += BATCH) batches.push(sends.slice(i, i + BATCH));
@@ -163,10 +163,22 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event pipeline on three i
     };
 
     let next = 0;
+    // Until c has died mid-batch, senders keep the consumers busy with more events (each sent
+    // twice too) once the main ones are out: a kill needs a batch in flight to land in.
+    let killing = true;
+    let fillers = 0;
     const sender = async () => {
-      while (next < batches.length) {
-        const b = next++;
-        await post(batches[b]!, b % 3);
+      for (;;) {
+        if (next < batches.length) {
+          const b = next++;
+          await post(batches[b]!, b % 3);
+        } else if (killing && fillers < 500) {
+          const more = makeEvents(nowMs, `filler${fillers++}`, BATCH / 2);
+          events.push(...more);
+          await post([...more, ...more], fillers % 3);
+        } else {
+          return;
+        }
       }
     };
     const sending = Promise.all(Array.from({ length: CONCURRENCY }, sender));
@@ -174,15 +186,20 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event pipeline on three i
     // Kill instance c the moment its consumer holds a batch it has read and not acknowledged. The
     // batch may be finished between the look and the kill: then c comes back and is killed again.
     let killedMidBatch = false;
-    for (let attempt = 0; attempt < 5 && !killedMidBatch; attempt++) {
-      await waitFor('instance c to hold a batch', async () => (await pendingOf('e2e-ev-c')) > 0, 3000, 5);
-      down.add(2);
-      await servers[2]!.kill9();
-      killedMidBatch = (await pendingOf('e2e-ev-c')) > 0;
-      if (!killedMidBatch) {
-        await servers[2]!.restart();
-        down.delete(2);
+    try {
+      for (let attempt = 0; attempt < 5 && !killedMidBatch; attempt++) {
+        await waitFor('instance c to hold a batch', async () => (await pendingOf('e2e-ev-c')) > 0, 3000, 5);
+        down.add(2);
+        await servers[2]!.kill9();
+        killedMidBatch = (await pendingOf('e2e-ev-c')) > 0;
+        if (!killedMidBatch) {
+          await servers[2]!.restart();
+          down.delete(2);
+        }
       }
+    } finally {
+      // However the kills went, the senders stop feeding and finish.
+      killing = false;
     }
     await sending;
     expect(failures).toEqual([]);
