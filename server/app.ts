@@ -9,6 +9,9 @@ import { StoreUnavailableError } from '../core/store';
 import { BidEngine } from './bid/bidEngine';
 import type { ServerConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
+import type { EventPipeline } from './events/eventPipeline';
+import { eventRoutes } from './events/eventRoutes';
+import { eventsHealthToJson } from './events/eventsHealthJson';
 import type { FrequencyCounter } from './frequency/frequencyCounter';
 import { MemoryFrequencyCounter } from './frequency/memoryFrequencyCounter';
 import { installAccessControl } from './http/access';
@@ -51,6 +54,8 @@ export interface AppDeps {
   readonly recorder?: TrafficRecorder;
   /** Frequency caps of POST /bid: Redis-backed in a fleet; in-process when absent (embedded store). */
   readonly frequency?: FrequencyCounter;
+  /** POST /events and GET /analytics (server/events): needs the records, where events are aggregated. */
+  readonly events?: EventPipeline;
 }
 
 /**
@@ -174,6 +179,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   if (deps.records !== undefined) {
     recordRoutes(app, runtime, deps.records);
     registerRecordsMetrics(metrics.registry, () => deps.records!.health());
+    if (deps.events !== undefined) eventRoutes(app, runtime, deps.events, deps.records, metrics.registry);
   }
   dashboardRoutes(app, runtime);
   healthRoutes(app, runtime);
@@ -193,6 +199,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
       ...healthToJson(runtime.health()),
       ...(deps.records !== undefined && { records: recordsHealthToJson(deps.records.health()) }),
       ...(recorder !== undefined && { recording: recordingHealthToJson(recorder.stats()) }),
+      ...(deps.events === undefined ? {} : { events: eventsHealthToJson(deps.events.health()) }),
     }),
   );
 

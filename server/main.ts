@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { buildApp } from './app';
 import { CONFIG_VARIABLES, type ServerConfig, loadConfig } from './config';
 import { CONFIG_EXIT_CODE, ConfigError, InstanceIdInUseError } from './errors';
+import { type EventPipeline, directPipeline, streamPipeline } from './events/eventPipeline';
 import { RedisFrequencyCounter } from './frequency/redisFrequencyCounter';
 import { TrafficRecorder } from './recording/trafficRecorder';
 import { deferredLogger, openRecordsOrExit, recordedParts } from './records/recordedRuntime';
@@ -12,7 +13,7 @@ import { type Clock, intervalTimers, monotonicClock } from './runtime/time';
 import { EmbeddedStore } from './store/embeddedStore';
 import { FileJournal } from './store/journal';
 import { createRedisClient } from './store/redisClient';
-import { RedisStore } from './store/redisStore';
+import { DEFAULT_DEDUP_TTL_SECONDS, RedisStore } from './store/redisStore';
 import type { RedisTopology } from './store/redisTopology';
 import { superviseWorkers } from './workers';
 
@@ -81,6 +82,25 @@ async function main(): Promise<void> {
           log: recordsLog,
         });
 
+  // Events are aggregated into the records, so they exist only where the records do.
+  let events: EventPipeline | null = null;
+  if (records !== null) {
+    events =
+      redis === null
+        ? directPipeline({ db: records.db, clock, timers: intervalTimers, log: recordsLog })
+        : streamPipeline({
+            db: records.db,
+            // A connection of its own: a batch of 1,000 events must not queue behind the decision path.
+            redis: createRedisClient(redis, { commandTimeoutMs: 5000 }),
+            keyPrefix: 'pacer:',
+            dedupTtlSeconds: DEFAULT_DEDUP_TTL_SECONDS,
+            consumer: config.instanceId,
+            clock,
+            timers: intervalTimers,
+            log: recordsLog,
+          });
+  }
+
   let stopForConflict: (err: Error) => void = () => {};
   const app = await buildApp(config, {
     runtime: (log) => {
@@ -112,6 +132,7 @@ async function main(): Promise<void> {
       }),
     }),
     ...(redis === null ? {} : { frequency: redisFrequencyCounter(redis) }),
+    ...(events === null ? {} : { events }),
   });
   if (recorded !== null && records !== null) {
     await recorded.init();

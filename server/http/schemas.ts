@@ -12,6 +12,7 @@ import {
   MAX_TARGETING_VALUE_LENGTH,
 } from '../../core/targeting/targeting';
 import { ERROR_CODES } from '../errors';
+import { EventsHealthJson } from '../events/eventsHealthJson';
 import { RecordingHealthJson } from '../recording/recordingHealth';
 import { RecordsHealthJson } from './recordsHealthSchema';
 
@@ -27,7 +28,7 @@ export const MAX_BATCH_CANDIDATES = 256;
 export const MAX_PERFORMANCE_DAYS = 62;
 
 /** A string enum as `{type: string, enum}`: Ajv then says "must be equal to one of the allowed values". */
-function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
+export function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
   return Type.Unsafe<T[number]>({
     type: 'string',
     enum: [...values],
@@ -36,7 +37,7 @@ function StringEnum<const T extends readonly string[]>(values: T, description?: 
 }
 
 /** `nullable: true` is understood by Ajv, fast-json-stringify and OpenAPI 3.0 alike. */
-function Nullable<T extends TSchema>(schema: T) {
+export function Nullable<T extends TSchema>(schema: T) {
   return Type.Unsafe<Static<T> | null>({ ...schema, nullable: true });
 }
 
@@ -242,6 +243,7 @@ export const HealthResponse = Type.Object({
   }),
   records: Type.Optional(RecordsHealthJson),
   recording: Type.Optional(RecordingHealthJson),
+  events: Type.Optional(EventsHealthJson),
 });
 
 export const PerformanceQuery = Type.Object(

@@ -95,4 +95,36 @@ CREATE VIEW campaign_days AS
     FROM campaign_hours GROUP BY campaign_id, day_key;
 `,
   },
+  {
+    version: 3,
+    name: 'delivery events (impressions, clicks, conversions) and their hour rows',
+    sql: `
+-- One row per counted event: makes the consumer's write idempotent by event id, so a batch that
+-- is delivered again after a crash (acknowledged only after this commit) adds nothing.
+CREATE TABLE ad_events (
+  campaign_id  text NOT NULL,
+  event_id     text NOT NULL,
+  type         text NOT NULL CHECK (type IN ('impression', 'click', 'conversion')),
+  day_key      text NOT NULL,
+  hour_index   smallint NOT NULL,
+  at           timestamptz NOT NULL,
+  recorded_at  timestamptz NOT NULL,
+  PRIMARY KEY (campaign_id, event_id)
+);
+CREATE INDEX ad_events_by_day ON ad_events (day_key);
+
+-- Apart from campaign_hours on purpose: there, impressions count win notices (the spend path
+-- writes one per win); here they count delivered impressions as the ad server reports them.
+-- Summing both into one column would count every won impression twice.
+CREATE TABLE event_hours (
+  campaign_id  text NOT NULL,
+  day_key      text NOT NULL CHECK (day_key ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'),
+  hour_index   smallint NOT NULL CHECK (hour_index BETWEEN 0 AND 24),
+  impressions  bigint NOT NULL DEFAULT 0,
+  clicks       bigint NOT NULL DEFAULT 0,
+  conversions  bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (campaign_id, day_key, hour_index)
+);
+`,
+  },
 ];
