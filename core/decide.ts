@@ -111,6 +111,7 @@ export function decide(
   const admission = s.breaker.admit(committed, cost, limit, nowMs);
   if (admission === 'deny') return deny(out, 'circuit_open', 1, degraded);
   if (ledger.ownDaySpentMicros + ledger.reservedMicros + cost > s.ownAllowanceMicros) {
+    if (cost > s.leaseShortMicros) s.leaseShortMicros = cost;
     return deny(out, 'lease_exhausted', 1, degraded);
   }
 
@@ -213,5 +214,8 @@ export function setPeerSpend(
 /** Budget lease granted to this instance for `dayKey`; ignored if it is for another day. */
 export function addLease(s: PacingState, dayKey: string, grantedMicros: number, nowMs: number): void {
   advance(s, nowMs);
-  if (dayKey === s.ledger.day.key && grantedMicros > 0) s.ownAllowanceMicros += grantedMicros;
+  if (dayKey === s.ledger.day.key && grantedMicros > 0) {
+    s.ownAllowanceMicros += grantedMicros;
+    s.leaseShortMicros = 0;
+  }
 }

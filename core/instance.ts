@@ -541,7 +541,8 @@ export class PacerInstance {
       planned = Math.ceil((targetShare(s.curve, f2) - targetShare(s.curve, f)) * limit);
     }
     const maxBid = s.campaign.maxBidCpmMicros;
-    const atLeast = maxBid === null ? floor : Math.max(floor, 2 * impressionCostMicros(maxBid));
+    const oneBid = Math.max(maxBid === null ? 0 : impressionCostMicros(maxBid), s.leaseShortMicros);
+    const atLeast = Math.max(floor, 2 * oneBid);
     return planned > atLeast ? planned : atLeast;
   }
 
@@ -553,9 +554,10 @@ export class PacerInstance {
       const l = s.ledger;
       const headroom = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
       const want = this.leaseRequestMicros(s, nowMs);
-      // A headroom smaller than one impression at the max bid would deny every bid for good.
+      // A headroom smaller than one impression at the max bid (or, without one, than a bid the
+      // lease could not cover) would deny every bid for good.
       const maxBid = s.campaign.maxBidCpmMicros;
-      const oneBid = maxBid === null ? 0 : impressionCostMicros(maxBid);
+      const oneBid = Math.max(maxBid === null ? 0 : impressionCostMicros(maxBid), s.leaseShortMicros);
       if (headroom >= want / 2 && headroom >= oneBid) continue;
       const limit = budgetLimitMicros(s);
       if (dayCommittedMicros(l) >= limit) continue;

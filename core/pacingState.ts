@@ -39,6 +39,11 @@ export interface PacingState {
   touched: boolean;
   /** Recent values of requests that carried a value signal; null until the first one. */
   values: ValueQuantiles | null;
+  /**
+   * Largest impression cost denied for want of lease since the last top-up: a campaign without
+   * a max bid has no other measure of "one bid", and a headroom below it would deny for good.
+   */
+  leaseShortMicros: number;
 }
 
 export interface PacingStateOptions {
@@ -73,6 +78,7 @@ export function createPacingState(
     leased,
     touched: false,
     values: null,
+    leaseShortMicros: 0,
   };
 }
 

@@ -51,6 +51,28 @@ describe('PacerInstance leases and event-id memory (found by the simulator)', ()
     expect(wins).toBe(5);
   });
 
+  it('tops up a lease too small for the bids of a campaign without a max bid (found by the record-replay e2e)', async () => {
+    // No max bid, so no measure of one bid but the bids themselves: one impression at 20 CPM costs
+    // 20,000 micros, above half the lease asked for (1% of 1.17 units). Before the fix a headroom
+    // between the two was never topped up and every bid was denied lease_exhausted all day.
+    const c = makeCampaign({ id: 'nomax', dailyBudgetMicros: 1_170_000 });
+    const inst = instance();
+    inst.upsertCampaign(c, 0);
+    await inst.sync(0);
+    const out = newDecision();
+    let wins = 0;
+    for (let t = 0; t < 3_600_000 && wins < 8; t += 1000) {
+      const d = inst.decide('nomax', 20_000_000, t, () => 0.99, out)!;
+      if (d.allow) {
+        const spend = { campaignId: 'nomax', eventId: `e${t}`, spendMicros: 20_000 };
+        inst.recordSpend({ ...spend, reservedMicros: d.reservedMicros, reservedAtMs: t }, t);
+        wins++;
+      }
+      if (t % 5000 === 0) await inst.sync(t);
+    }
+    expect(wins).toBe(8);
+  });
+
   it('forgets the oldest event id once full, and only that one', () => {
     const c = makeCampaign({ id: 'c1', dailyBudgetMicros: 1_000_000_000 });
     const inst = instance(3);
