@@ -24,9 +24,11 @@ async function precisionTrips(ctx: ValidationContext): Promise<TripResult> {
   const below = Math.floor(BUDGET_CENTS * 0.99);
   await ctx.spend(id, below, `${id}-below`);
   // The spend just booked may have used up this instance's lease: its next sync rounds (a few
-  // hundred ms) lease what is left of the budget, so a denial for the lease is tried again.
+  // hundred ms) lease what is left of the budget, so a denial for the lease is tried again. ASAP
+  // throttles near the end of its budget: a throttled bid is a coin flip, tried again too.
+  const retried = new Set(['lease_exhausted', 'throttled']);
   let beforeDecision = await ctx.decide(id, 1, `${id}-d1`);
-  for (let i = 0; i < 50 && beforeDecision.body.reason === 'lease_exhausted'; i++) {
+  for (let i = 0; i < 50 && retried.has(beforeDecision.body.reason); i++) {
     await sleep(100);
     beforeDecision = await ctx.decide(id, 1, `${id}-d1-${i}`);
   }
