@@ -151,10 +151,12 @@ export class StoreUnavailableHttpError extends PacerError {
 /** Campaigns are not loaded yet, so an unknown id may still exist: the client should retry. */
 export class NotReadyError extends PacerError {
   readonly retryAfterSeconds = 1;
-  constructor(campaignId: string) {
+  constructor(campaignId: string, why: 'loading' | 'unclaimed' = 'loading') {
     super(
       'PACER_ERR_NOT_READY',
-      `This instance has not loaded its campaigns yet (starting, or the store is unreachable), so it cannot tell whether campaign "${campaignId}" exists; retry after Retry-After seconds or on another instance.`,
+      why === 'loading'
+        ? `This instance has not loaded its campaigns yet (starting, or the store is unreachable), so it cannot tell whether campaign "${campaignId}" exists; retry after Retry-After seconds or on another instance.`
+        : `This instance has not claimed its INSTANCE_ID in the store yet (it started while the store was unreachable), so it takes no win notices for campaign "${campaignId}" until it knows it is the only process with that id; retry after Retry-After seconds or on another instance.`,
     );
     this.name = 'NotReadyError';
   }

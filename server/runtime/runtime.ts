@@ -15,7 +15,7 @@ import {
   deny,
 } from '../../core/index';
 import { sameTargeting } from '../../core/targeting/targeting';
-import { InstanceIdInUseError, UnknownCampaignError } from '../errors';
+import { InstanceIdInUseError, NotReadyError, UnknownCampaignError } from '../errors';
 import { hashUnit, requestRand, seededRand } from './random';
 import { RequestReservations } from './reservations';
 import { budgetStatus } from './status';
@@ -269,6 +269,11 @@ class ServerRuntime implements Runtime {
   async trackSpend(input: SpendInput): Promise<SpendOutcome> {
     const s = this.instance.states.get(input.campaignId);
     if (s === undefined) throw new UnknownCampaignError(input.campaignId);
+    // A process that has not claimed its id may be a second one with it: spend it counted would
+    // sit in a journal and history log no process reads again once it stops (found by npm run
+    // chaos, seed 815). The exchange retries elsewhere.
+    if (this.claim !== null && (!this.claimed || this.conflict))
+      throw new NotReadyError(input.campaignId, 'unclaimed');
     const nowMs = this.deps.clock.nowMs();
     const held =
       input.requestId !== undefined ? this.reservations.take(input.requestId, input.campaignId) : undefined;
@@ -469,11 +474,17 @@ class ServerRuntime implements Runtime {
           }
         }
       } catch (err) {
-        this.deps.log.warn(
-          { err },
-          'could not claim the instance id: the store is unreachable; will claim it later',
-        );
-        return;
+        // A client still connecting, or a store paused for a moment: try again until the
+        // deadline, so a second process with this id is refused here rather than let in.
+        if (this.deps.clock.nowMs() >= deadlineMs) {
+          this.deps.log.warn(
+            { err },
+            'could not claim the instance id: the store is unreachable; will claim it later',
+          );
+          return;
+        }
+        await waitOn(this.deps.timers, 250);
+        continue;
       }
       if (this.deps.clock.nowMs() >= deadlineMs) {
         // Nothing of this process may touch the other's leases, not even at close.

@@ -48,6 +48,15 @@ function clusterOptions(o: RedisConnectionOptions): ClusterOptions {
 }
 
 export function createRedisClient(topology: RedisTopology, o: RedisConnectionOptions = {}): RedisClient {
+  const client = connect(topology, o);
+  // Connection errors surface through command rejections; without a listener ioredis prints
+  // "Unhandled error event" with a stack for every reconnect attempt of a Redis that is down.
+  client.on('error', () => {});
+  client.on('node error', () => {});
+  return client;
+}
+
+function connect(topology: RedisTopology, o: RedisConnectionOptions): RedisClient {
   switch (topology.kind) {
     case 'single':
       return new Redis(topology.url, nodeOptions(o));

@@ -226,9 +226,6 @@ export class RedisStore implements BudgetStore {
     this.waitReplicas = topology.waitReplicas;
     this.waitTimeoutMs = Math.max(50, (options.commandTimeoutMs ?? 500) - WAIT_MARGIN_MS);
     const redis = createRedisClient(topology, options);
-    // Connection errors surface through command rejections; without a listener ioredis logs each one.
-    redis.on('error', () => {});
-    redis.on('node error', () => {});
     redis.defineCommand('pacerApplySpend', { numberOfKeys: 5, lua: APPLY_SPEND_LUA });
     redis.defineCommand('pacerAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('pacerReturnLease', { numberOfKeys: 2, lua: RETURN_LEASE_LUA });

@@ -4,6 +4,7 @@ import {
   MemoryJournal,
   MemoryStore,
   StoreUnavailableError,
+  makeCampaign,
   pacerConfig,
 } from '../../core/index';
 import { type Runtime, type RuntimeLogger, createRuntime } from '../../server/runtime/runtime';
@@ -20,7 +21,9 @@ afterEach(async () => {
 /** A store whose instance-id claim times out until `reachable`, then grants it. */
 class SlowClaimStore extends MemoryStore {
   reachable = false;
+  claimAttempts = 0;
   async claimInstance(_claim: InstanceClaim): Promise<boolean> {
+    this.claimAttempts++;
     if (!this.reachable) throw new StoreUnavailableError('claimInstance timed out');
     return true;
   }
@@ -33,11 +36,12 @@ describe('the INSTANCE_ID claim and /health', () => {
     // Redis was paused, answered /health healthy before its first round found the id taken.
     const store = new SlowClaimStore();
     const clock = new ManualClock(T0);
+    const timers = new ManualTimers(clock);
     const rt = createRuntime({
       store,
       journal: new MemoryJournal(),
       clock,
-      timers: new ManualTimers(clock),
+      timers,
       instanceId: 'i1',
       bootId: 'boot-1',
       config: pacerConfig(),
@@ -46,11 +50,27 @@ describe('the INSTANCE_ID claim and /health', () => {
       seed: 1,
     });
     runtimes.push(rt);
-    await rt.start();
+    await rt.putCampaign(makeCampaign({ id: 'c1', dailyBudgetMicros: 10_000_000, pacingMode: 'ASAP' }));
+    // Start retries the claim for one TTL and a second (6 s), then starts without it.
+    let started = false;
+    const start = rt.start().then(() => {
+      started = true;
+    });
+    for (let i = 0; i < 40 && !started; i++) {
+      timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+    await start;
+    expect(store.claimAttempts).toBeGreaterThanOrEqual(20);
     // The rest of the store answers: only the claim is missing.
     expect(rt.health()).toMatchObject({ status: 'degraded', storeHealthy: true });
+    // Unclaimed, it takes no win notices: a second process's spend would be stranded with it.
+    await expect(rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).rejects.toMatchObject({
+      code: 'PACER_ERR_NOT_READY',
+    });
     store.reachable = true;
     await rt.syncNow();
     expect(rt.health().status).toBe('healthy');
+    expect((await rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).counted).toBe(true);
   });
 });
