@@ -73,13 +73,6 @@ export class HistoryWal {
     this.outstanding.clear();
   }
 
-  /** Records appended and not yet released (what a kill -9 now would leave for the restart). */
-  pendingRecords(): number {
-    let n = 0;
-    for (const v of this.outstanding.values()) n += v;
-    return n;
-  }
-
   private kick(): void {
     if (this.writing !== null) return;
     this.writing = this.drain().finally(() => {
