@@ -113,6 +113,8 @@ export class PacerInstance {
   private appliedUnconfirmed = 0;
   /** Pending journal records (from the head) left by an earlier process: never booked by this one. */
   private inheritedPending = 0;
+  /** Acks of duplicates waiting on the first copy, by dedup key, until it is stored or journaled. */
+  private readonly unsettled = new Map<string, Ack[]>();
   /** Exposure pinned for refused notices, by dedup key, released when the notice is booked. */
   private readonly pinned = new Map<string, number>();
   /** The latest time seen by sync or spend, to date store errors without reading a clock. */
@@ -231,10 +233,13 @@ export class PacerInstance {
     const key = this.recentLimit > 0 || this.pinned.size > 0 ? dedupKey(s.campaign.id, eventId) : '';
     if (this.recentLimit > 0) {
       if (this.recent.has(key)) {
-        ack?.(DUPLICATE);
+        const waiting = this.unsettled.get(key);
+        if (waiting !== undefined && ack !== undefined) waiting.push(ack);
+        else ack?.(DUPLICATE);
         return false;
       }
       this.remember(key);
+      ack = this.settling(key, ack);
     }
     this.touch(s);
     if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
@@ -251,6 +256,23 @@ export class PacerInstance {
     });
     this.pendingAcks.push(ack);
     return true;
+  }
+
+  /**
+   * The first copy's ack, which also answers the duplicates that arrive before it is settled: with
+   * its failure when it fails (they must be retried, not told the spend is safe: found by npm run
+   * chaos, seed 74145076, a duplicate answered at once while the first copy's journal write was
+   * failing on a full disk), as duplicates once it is stored or journaled.
+   */
+  private settling(key: string, ack: Ack | undefined): Ack {
+    this.unsettled.set(key, []);
+    return (result) => {
+      const waiting = this.unsettled.get(key);
+      this.unsettled.delete(key);
+      ack?.(result);
+      if (waiting === undefined) return;
+      for (const w of waiting) w(result instanceof Error ? result : DUPLICATE);
+    };
   }
 
   /** recordSpend for callers that answer only once the spend is safe (the HTTP API). */

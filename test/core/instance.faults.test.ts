@@ -162,4 +162,28 @@ describe('event ids', () => {
     await a.flush();
     expect(store.counted.map((r) => `${r.campaignId}:${r.spendMicros}`)).toEqual(['c1:10', 'c2:20']);
   });
+
+  it('fails a duplicate that arrived while the first copy was still being written, when that write fails', async () => {
+    // Found by npm run chaos, seed 74145076: a concurrent duplicate to the same instance was
+    // answered "duplicate" (2xx) at once, the first copy then failed on a full disk (5xx), and the
+    // exchange, told the notice was safe, stopped retrying it: 636 micros lost.
+    const { journal, a } = await degradedInstance();
+    const s = a.states.get('c1')!;
+    journal.full = true;
+    const first = a.recordSpendAcked({ campaignId: 'c1', eventId: 'w1', spendMicros: 900 }, 10);
+    const second = a.recordSpendAcked({ campaignId: 'c1', eventId: 'w1', spendMicros: 900 }, 10);
+    await a.flush();
+    await expect(first).rejects.toThrow(/ENOSPC/);
+    await expect(second).rejects.toThrow(/ENOSPC/);
+    // The retry is booked once, and a duplicate of a booked notice is answered as one at once.
+    journal.full = false;
+    const retried = a.recordSpendAcked({ campaignId: 'c1', eventId: 'w1', spendMicros: 900 }, 11);
+    const again = a.recordSpendAcked({ campaignId: 'c1', eventId: 'w1', spendMicros: 900 }, 11);
+    await a.flush();
+    await expect(retried).resolves.toEqual({ counted: true, journaled: true });
+    await expect(again).resolves.toEqual({ counted: false, journaled: false });
+    expect(s.ledger.ownDaySpentMicros).toBe(900);
+    const late = a.recordSpendAcked({ campaignId: 'c1', eventId: 'w1', spendMicros: 900 }, 12);
+    await expect(late).resolves.toEqual({ counted: false, journaled: false });
+  });
 });
