@@ -51,6 +51,11 @@ export interface DaySnapshot {
 export interface BudgetStore {
   /** Applies each record atomically unless its event id was seen; true where it counted. */
   applySpend(records: readonly SpendRecord[]): Promise<boolean[]>;
+  /**
+   * applySpend that also says who counted a duplicate: true where it counted now, else the
+   * instance id its dedup marker holds ('' when unknown). Stores that can tell implement it.
+   */
+  applySpendCountedBy?(records: readonly SpendRecord[]): Promise<(true | string)[]>;
   /** Grants each request what fits under its budget (possibly 0); returns the grants. */
   acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]>;
   /** Gives back unused lease (graceful shutdown, end of day). */

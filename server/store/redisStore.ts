@@ -28,7 +28,7 @@ import type { RedisTopology } from './redisTopology';
  *   <prefix>{c:ID}:lease:<dayKey>      leases granted, all instances         TTL dayTtl
  *   <prefix>{c:ID}:lpi:<dayKey>        instance -> lease granted (hash)       TTL dayTtl
  *   <prefix>{c:ID}:total               lifetime spend                         no TTL
- *   <prefix>{c:ID}:ev:<eventId>        dedup marker                           TTL dedupTtl
+ *   <prefix>{c:ID}:ev:<eventId>        dedup marker: the counting instance    TTL dedupTtl
  *   <prefix>{c:ID}:campaign            campaign JSON                          no TTL
  *   <prefix>{c:ID}:breaker             breaker snapshot JSON                  no TTL
  *   <prefix>{idx:<b>}:campaigns        index set of the campaign ids in bucket b (0-63)     no TTL
@@ -46,7 +46,7 @@ import type { RedisTopology } from './redisTopology';
 const APPLY_SPEND_LUA = `
 -- KEYS: ev, day, hour, spi, total   ARGV: spend, hourIndex, instance, dedupTtlS, dayTtlS
 if redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[4]) == false then
-  return 0
+  return redis.call('GET', KEYS[1]) or ''
 end
 local ttl = tonumber(ARGV[5])
 redis.call('INCRBY', KEYS[2], ARGV[1])
@@ -236,16 +236,24 @@ export class RedisStore implements BudgetStore {
     // fails; a process that just started would report the store down for no reason. So commands
     // wait for the first attempt (bounded by connectTimeout), and only for that one.
     this.firstAttempt = new Promise((resolve) => {
+      // A Cluster reports an error when its first slots refresh fails and then retries by itself:
+      // ending the wait there failed a fresh client's first command on a healthy cluster ("Cluster
+      // isn't ready"). It is waited for until ready, ended, or twice the connect timeout.
+      const cluster = isCluster(redis);
+      const failed = cluster ? 'end' : 'error';
+      const timer = cluster ? setTimeout(() => done(), 2 * (options.connectTimeoutMs ?? 1000)) : null;
+      timer?.unref();
       const done = () => {
         this.attempted = true;
+        if (timer !== null) clearTimeout(timer);
         redis.off('ready', done);
-        redis.off('error', done);
+        redis.off(failed, done);
         redis.off('close', done);
         resolve();
       };
       redis.on('ready', done);
-      redis.on('error', done);
-      redis.on('close', done);
+      redis.on(failed, done);
+      if (!cluster) redis.on('close', done);
     });
   }
 
@@ -351,6 +359,11 @@ export class RedisStore implements BudgetStore {
   }
 
   async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
+    return (await this.applySpendCountedBy(records)).map((v) => v === true);
+  }
+
+  /** A duplicate answers with its marker's instance id (the instance that counted it). */
+  async applySpendCountedBy(records: readonly SpendRecord[]): Promise<(true | string)[]> {
     if (records.length === 0) return [];
     const add = (p: Pipe, r: SpendRecord) => {
       const k = this.dayKeys(r.campaignId, r.dayKey);
@@ -376,7 +389,7 @@ export class RedisStore implements BudgetStore {
       if (err instanceof StoreUnavailableError) throw err;
       throw unavailable('applySpend', err);
     }
-    return res.map((v) => v[0] === 1);
+    return res.map((v) => (v[0] === 1 ? true : String(v[0] ?? '')));
   }
 
   async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {

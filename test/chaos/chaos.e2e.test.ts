@@ -19,6 +19,12 @@ import { generateSchedule } from '../../chaos/schedule';
  *     with Redis went to the duplicate; then a notice retried after the repair counted twice)
  *   seed 606: instance 0 kill -9'd, Redis restarted empty, instance 0's journal disk full (spend
  *     Redis had counted for the killed process, not yet in PostgreSQL, was lost with Redis)
+ *   seed 925: instance 1's clock +161 s, Redis slow, then restarted empty (spend Redis counted
+ *     under a call that timed out was journaled, refused as a duplicate on replay, never written
+ *     to PostgreSQL, and so missing from the repair)
+ *   seed 74145076: Redis hung, then instance 1's journal disk full (a concurrent duplicate was
+ *     answered "duplicate" while its first copy's journal write was failing: the exchange stopped
+ *     retrying a notice nothing had booked)
  */
 const FAULTS: FaultKind[] = ['redis-kill', 'redis-hang', 'redis-slow', 'instance-kill', 'clock-step'];
 const INSTANCES = 2;
@@ -27,6 +33,8 @@ const CASES = [
   { seed: 17, minutes: 0.2, faults: FAULTS },
   { seed: 301, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 606, minutes: 0.25, faults: [...FAULT_KINDS] },
+  { seed: 925, minutes: 0.25, faults: [...FAULT_KINDS] },
+  { seed: 74145076, minutes: 0.25, faults: [...FAULT_KINDS] },
 ];
 
 describe('fault harness, fixed seeds', () => {

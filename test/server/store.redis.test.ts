@@ -229,6 +229,17 @@ describeWithRedis.each(TOPOLOGIES)(`${NEEDS_REDIS} RedisStore specifics on a %s`
     }
   });
 
+  it('says which instance counted a duplicate: the one its dedup marker names', async () => {
+    const s = await readyRedisStore(`who${prefixSeq++}:`, on);
+    expect(await s.applySpendCountedBy([rec('w1', 5), rec('w2', 7, { instanceId: '1' })])).toEqual([true, true]);
+    expect(
+      await s.applySpendCountedBy([rec('w1', 5, { instanceId: 'i2' }), rec('w2', 7), rec('w3', 1)]),
+    ).toEqual(['i1', '1', true]);
+    expect(await s.applySpend([rec('w1', 5), rec('w4', 2)])).toEqual([false, true]);
+    const [d] = await s.readDays([day]);
+    expect(d!.spentMicros).toBe(15);
+  });
+
   it('answers the first command of a fresh client instead of failing it while connecting', async () => {
     const s = newRedisStore(undefined, on);
     expect(await s.applySpend([rec('first', 3)])).toEqual([true]);

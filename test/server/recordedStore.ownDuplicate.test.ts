@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../core/memoryStore';
+import type { SpendRecord } from '../../core/store';
+import { MemoryMarker } from '../../server/records/generationMarker';
+import type { GenerationSpend } from '../../server/records/historyRecords';
+import type { HistoryWriter } from '../../server/records/historyWriter';
+import type { Records } from '../../server/records/openRecords';
+import { RecordedStore } from '../../server/records/recordedStore';
+import { ManualClock } from '../support/manualTime';
+
+/** A hot store that, like Redis, says which instance's marker holds a duplicate's event id. */
+class MarkedStore extends MemoryStore {
+  readonly markers = new Map<string, string>();
+  async applySpendCountedBy(records: readonly SpendRecord[]): Promise<(true | string)[]> {
+    const applied = await super.applySpend(records);
+    return records.map((r, i) => {
+      const key = `${r.campaignId}\u0000${r.eventId}`;
+      if (applied[i]) this.markers.set(key, r.instanceId);
+      return applied[i] ? true : (this.markers.get(key) ?? '');
+    });
+  }
+}
+
+function rec(eventId: string, instanceId: string): SpendRecord {
+  return { eventId, campaignId: 'c1', dayKey: '2026-11-30', hourIndex: 22, spendMicros: 636, instanceId };
+}
+
+async function recordedOver(inner: MarkedStore) {
+  const written: GenerationSpend[] = [];
+  const writer = { addDurably: async (items: readonly GenerationSpend[]) => void written.push(...items) };
+  const marker = new MemoryMarker();
+  await marker.write('g1');
+  const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
+  const log = { info: () => {}, warn: () => {}, error: () => {} };
+  const store = new RecordedStore({
+    inner,
+    marker,
+    records,
+    writer: writer as unknown as HistoryWriter,
+    kind: 'redis',
+    instanceId: 'i1',
+    clock: new ManualClock(0),
+    log,
+  });
+  await store.init();
+  return { store, written };
+}
+
+describe('RecordedStore over Redis, a duplicate this instance had counted', () => {
+  it('goes to the history: the call that counted it failed here, so nothing else wrote it (chaos seed 925)', async () => {
+    const inner = new MarkedStore();
+    const { store, written } = await recordedOver(inner);
+    // Counted in Redis by a call that timed out here: no history write followed.
+    await inner.applySpendCountedBy([rec('w1', 'i1')]);
+    // The journal replay finds it counted, by this instance.
+    expect(await store.applySpend([rec('w1', 'i1')])).toEqual([false]);
+    expect(written.map((w) => [w.record.eventId, w.generation])).toEqual([['w1', 'g1']]);
+  });
+
+  it('leaves a duplicate another instance counted to that instance', async () => {
+    const inner = new MarkedStore();
+    const { store, written } = await recordedOver(inner);
+    await inner.applySpendCountedBy([rec('w2', 'i2')]);
+    expect(await store.applySpend([rec('w2', 'i1'), rec('w3', 'i1')])).toEqual([false, true]);
+    expect(written.map((w) => w.record.eventId)).toEqual(['w3']);
+  });
+});
