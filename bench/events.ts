@@ -63,6 +63,7 @@ function makeEvents(tag: string, n: number, nowMs: number): AdEvent[] {
     atMs: nowMs,
     dayKey: new Date(nowMs).toISOString().slice(0, 10),
     hourIndex: new Date(nowMs).getUTCHours(),
+    bidId: null,
   }));
 }
 

@@ -153,7 +153,11 @@ async function closedLoopMax(port: number, ids: readonly string[]): Promise<numb
     ],
   });
   if (result.non2xx + result.errors > result.requests.total / 100) {
-    throw new Error(`closed loop on ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    // Which statuses, so a failure says what the server answered (404 unknown campaign, 503 ...).
+    const statuses = JSON.stringify((result as { statusCodeStats?: unknown }).statusCodeStats ?? {});
+    throw new Error(
+      `closed loop on ${port}: ${result.non2xx} non-2xx, ${result.errors} errors; statuses ${statuses}`,
+    );
   }
   return result.requests.total / SECONDS;
 }

@@ -166,6 +166,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
   }
   pacingRoutes(app, runtime, metrics, recorder);
   const frequency = deps.frequency ?? new MemoryFrequencyCounter();
+  // Caps are counted from impressions: each one ingested confirms its exposure (the won bid).
+  deps.events?.setOnImpressions((items) => frequency.confirmImpressions(items));
   bidRoutes(
     app,
     new BidEngine({

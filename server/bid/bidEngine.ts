@@ -46,11 +46,6 @@ export type BidOutcome =
 export interface BidEngineDeps {
   readonly runtime: PacerRuntime;
   readonly frequency: FrequencyCounter;
-  /**
-   * Whether a won bid counts as the impression for frequency caps (atomically, so instances racing
-   * for a user's last impression cannot both win it). Off once impressions come from POST /events.
-   */
-  readonly countImpressionOnBid?: boolean;
   /** Called with each pacer decision's reason (metrics). */
   readonly onDecision?: (reason: string) => void;
   readonly log?: { warn(obj: object, msg: string): void };
@@ -140,6 +135,7 @@ export class BidEngine {
     try {
       const counts = await this.deps.frequency.counts(
         withCap.map((c) => this.frequencyRef(c, userId, nowMs)),
+        nowMs,
       );
       withCap.forEach((c, i) => {
         if (counts[i]! >= c.targeting!.frequencyCapPerDay!) out.add(c.id);
@@ -191,7 +187,7 @@ export class BidEngine {
     let winner: Allowed | null = null;
     for (const i of order) {
       const a = allowed[i]!;
-      if (winner === null && (await this.takeImpression(a.campaign, input.userId, nowMs))) winner = a;
+      if (winner === null && (await this.takeImpression(a.campaign, input.userId, bidId, nowMs))) winner = a;
       else this.deps.runtime.releaseDecision(bidId, a.campaign.id);
     }
     if (winner === null) return 'frequency_capped';
@@ -208,13 +204,23 @@ export class BidEngine {
     return { campaignId: c.id, userId, dayKey: this.days.keyAt(c.timeZone, nowMs) };
   }
 
-  /** For a capped campaign, counts the impression if the cap still allows it (another instance may have taken the last one). */
-  private async takeImpression(c: Campaign, userId: string | null, nowMs: number): Promise<boolean> {
+  /**
+   * For a capped campaign, counts the won bid as a pending exposure if the cap still allows it
+   * (another instance may have taken the last one); its impression (POST /events with this bid id)
+   * confirms the same exposure.
+   */
+  private async takeImpression(
+    c: Campaign,
+    userId: string | null,
+    bidId: string,
+    nowMs: number,
+  ): Promise<boolean> {
     const cap = c.targeting?.frequencyCapPerDay ?? null;
-    if (cap === null || this.deps.countImpressionOnBid === false) return true;
+    if (cap === null) return true;
     if (userId === null) return false;
     try {
-      return await this.deps.frequency.takeImpression(this.frequencyRef(c, userId, nowMs), cap);
+      const exposure = { ...this.frequencyRef(c, userId, nowMs), exposureId: bidId };
+      return await this.deps.frequency.takeImpression(exposure, cap, nowMs);
     } catch (err) {
       this.deps.log?.warn({ err }, 'frequency counter unreachable: a capped campaign lost its bid');
       return false;

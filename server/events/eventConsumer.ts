@@ -192,6 +192,10 @@ export class EventConsumer {
     let fresh: boolean[];
     try {
       fresh = await this.o.records.record(events, this.o.clock.nowMs());
+      // Every impression of the batch, not only the fresh ones: a batch re-delivered after the
+      // hook failed is all duplicates here, and the caps count exposures idempotently.
+      const items = impressionItems(events);
+      if (items.length > 0) await this.o.onImpressions()(items);
       await Promise.all(
         batches.map((b) =>
           this.o.stream.ack(
@@ -204,20 +208,8 @@ export class EventConsumer {
       for (const b of batches) if (b.entries.length > 0) this.ownFirst[b.p] = true;
       throw err;
     }
-    const newEvents = events.filter((_, i) => fresh[i]);
-    this.aggregated += newEvents.length;
-    const items = impressionItems(newEvents);
-    if (items.length > 0) this.callHook(items);
+    this.aggregated += fresh.filter(Boolean).length;
     return count;
-  }
-
-  private callHook(items: Parameters<ImpressionsHook>[0]): void {
-    try {
-      this.o.onImpressions()(items);
-    } catch (err) {
-      // The counts are committed and acknowledged; a failing listener must not re-deliver them.
-      this.o.log.warn({ err }, 'event consumer: onImpressions hook failed');
-    }
   }
 
   private async refreshStats(): Promise<void> {

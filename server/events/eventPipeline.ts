@@ -54,13 +54,10 @@ export function directPipeline(o: {
     async ingest(events) {
       const fresh = await records.record(events, o.clock.nowMs());
       count(c, fresh);
-      const items = impressionItems(events.filter((_, i) => fresh[i]));
-      try {
-        if (items.length > 0) hook(items);
-      } catch (err) {
-        // Committed already: a failing listener must not turn counted events into a 500 and a retry.
-        o.log.warn({ err }, 'onImpressions hook failed');
-      }
+      // Every impression, not only fresh ones: a sender retrying after a failed hook gets its
+      // exposures counted then (idempotently), as the stream consumer's re-delivery does.
+      const items = impressionItems(events);
+      if (items.length > 0) await hook(items);
       return fresh;
     },
     setOnImpressions(h) {

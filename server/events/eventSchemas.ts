@@ -26,6 +26,14 @@ export const AdEventJson = Type.Object(
     user_id: Type.Optional(
       Type.String({ minLength: 1, maxLength: 128, description: 'Whose impression it was (frequency caps).' }),
     ),
+    bid_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 300,
+        description:
+          'The id of the bid the impression came from (the bid id POST /bid answered): the frequency cap then counts that won bid and its impression once.',
+      }),
+    ),
     at_ms: Type.Optional(
       Type.Integer({
         minimum: 0,

@@ -43,6 +43,7 @@ export function stampEvents(
       atMs,
       dayKey: w.key,
       hourIndex: hourIndex(w, atMs),
+      bidId: b.bid_id ?? null,
     };
   });
 }

@@ -49,7 +49,7 @@ const TYPES = new Set<string>(AD_EVENT_TYPES);
  * character an event id may hold.
  */
 export function encodeEvent(e: AdEvent): string {
-  return JSON.stringify([e.eventId, e.type, e.campaignId, e.userId, e.atMs, e.dayKey, e.hourIndex]);
+  return JSON.stringify([e.eventId, e.type, e.campaignId, e.userId, e.atMs, e.dayKey, e.hourIndex, e.bidId]);
 }
 
 /** Rebuilds an event from its stream fields; null for anything this version did not write. */
@@ -61,13 +61,15 @@ export function decodeFields(fields: readonly string[] | null): AdEvent | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(v) || v.length !== 7) return null;
-  const [eventId, type, campaignId, userId, atMs, dayKey, hourIndex] = v as unknown[];
+  // Seven elements: written before impressions carried their bid id.
+  if (!Array.isArray(v) || (v.length !== 7 && v.length !== 8)) return null;
+  const [eventId, type, campaignId, userId, atMs, dayKey, hourIndex, bidId = null] = v as unknown[];
   if (typeof eventId !== 'string' || typeof campaignId !== 'string' || typeof dayKey !== 'string')
     return null;
   if (typeof type !== 'string' || !TYPES.has(type)) return null;
   if (!Number.isSafeInteger(atMs) || !Number.isInteger(hourIndex)) return null;
   if (userId !== null && typeof userId !== 'string') return null;
+  if (bidId !== null && typeof bidId !== 'string') return null;
   return {
     eventId,
     type: type as AdEventType,
@@ -76,6 +78,7 @@ export function decodeFields(fields: readonly string[] | null): AdEvent | null {
     atMs: atMs as number,
     dayKey,
     hourIndex: hourIndex as number,
+    bidId: bidId as string | null,
   };
 }
 

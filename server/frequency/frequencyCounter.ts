@@ -2,8 +2,12 @@ import { type DayWindow, dayWindowAt } from '../../core/dayWindow';
 
 /**
  * Impressions per user, campaign and local day of the campaign: what a frequency cap is checked
- * against. The bid engine reads it for the capped campaigns a request matches and takes one
- * impression for the winner; the event pipeline (POST /events) adds impressions it ingests.
+ * against. Caps are counted from impressions (POST /events), each exposure once: an exposure is
+ * the bid it came from (`bid_id` of the impression event, the `id` of the bid /bid answered) or,
+ * for an impression without one, its event id. Between a won bid and its impression the bid
+ * counts as a pending exposure for `PENDING_IMPRESSION_MS`, so a user cannot be shown a capped
+ * campaign again while its impression is on the way; the impression then confirms that same
+ * exposure (not a second one), and a win whose impression never comes stops counting.
  */
 export interface FrequencyRef {
   readonly campaignId: string;
@@ -12,21 +16,28 @@ export interface FrequencyRef {
   readonly dayKey: string;
 }
 
-export interface ImpressionItem extends FrequencyRef {
-  /** Impressions to add; default 1. */
-  readonly count?: number;
+export interface Exposure extends FrequencyRef {
+  /** The bid id of the impression, else `e:<event id>`: the same exposure counts once. */
+  readonly exposureId: string;
 }
 
+/** How long a won bid counts toward its user's cap without its impression. */
+export const PENDING_IMPRESSION_MS = 10 * 60_000;
+
 export interface FrequencyCounter {
-  /** The impressions counted so far, one number per ref, in order. Rejects when the store is away. */
-  counts(refs: readonly FrequencyRef[]): Promise<number[]>;
-  /** Adds impressions unconditionally (the event pipeline's path). */
-  recordImpressions(items: readonly ImpressionItem[]): Promise<void>;
   /**
-   * Counts one impression only if the user is still below `cap`, atomically across every instance
-   * sharing the store: two instances racing for a user's last impression cannot both get it.
+   * Exposures so far (impressions, and wins still waiting for theirs at `nowMs`), one number per
+   * ref, in order. Rejects when the store is away.
    */
-  takeImpression(ref: FrequencyRef, cap: number): Promise<boolean>;
+  counts(refs: readonly FrequencyRef[], nowMs: number): Promise<number[]>;
+  /** Impressions (the event pipeline's path): idempotent by exposure id, so a re-delivery is safe. */
+  confirmImpressions(items: readonly Exposure[]): Promise<void>;
+  /**
+   * Counts a won bid as a pending exposure only if the user is still below `cap`, atomically
+   * across every instance sharing the store: two instances racing for a user's last impression
+   * cannot both get it.
+   */
+  takeImpression(exposure: Exposure, cap: number, nowMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,16 @@
-import type { FrequencyCounter, FrequencyRef, ImpressionItem } from './frequencyCounter';
+import {
+  type Exposure,
+  type FrequencyCounter,
+  type FrequencyRef,
+  PENDING_IMPRESSION_MS,
+} from './frequencyCounter';
+
+/** Exposure id -> until when it counts (Infinity once its impression came). */
+type Exposures = Map<string, number>;
 
 interface CampaignDay {
   dayKey: string;
-  readonly byUser: Map<string, number>;
+  readonly byUser: Map<string, Exposures>;
 }
 
 /**
@@ -13,35 +21,44 @@ interface CampaignDay {
 export class MemoryFrequencyCounter implements FrequencyCounter {
   private readonly byCampaign = new Map<string, CampaignDay>();
 
-  async counts(refs: readonly FrequencyRef[]): Promise<number[]> {
-    return refs.map((r) => this.count(r));
+  async counts(refs: readonly FrequencyRef[], nowMs: number): Promise<number[]> {
+    return refs.map((r) => this.count(r, nowMs));
   }
 
-  async recordImpressions(items: readonly ImpressionItem[]): Promise<void> {
-    for (const item of items) this.add(item, item.count ?? 1);
+  async confirmImpressions(items: readonly Exposure[]): Promise<void> {
+    for (const item of items) this.exposures(item, true)?.set(item.exposureId, Number.POSITIVE_INFINITY);
   }
 
-  async takeImpression(ref: FrequencyRef, cap: number): Promise<boolean> {
-    if (this.count(ref) >= cap) return false;
-    this.add(ref, 1);
+  async takeImpression(e: Exposure, cap: number, nowMs: number): Promise<boolean> {
+    if (this.count(e, nowMs) >= cap) return false;
+    const mine = this.exposures(e, true);
+    if (mine !== undefined && !mine.has(e.exposureId)) mine.set(e.exposureId, nowMs + PENDING_IMPRESSION_MS);
     return true;
   }
 
   async close(): Promise<void> {}
 
-  private count(r: FrequencyRef): number {
-    const day = this.byCampaign.get(r.campaignId);
-    return day === undefined || day.dayKey !== r.dayKey ? 0 : (day.byUser.get(r.userId) ?? 0);
+  /** Counts what is current, dropping pending exposures whose impression never came. */
+  private count(r: FrequencyRef, nowMs: number): number {
+    const mine = this.exposures(r, false);
+    if (mine === undefined) return 0;
+    for (const [id, until] of mine) if (until <= nowMs) mine.delete(id);
+    return mine.size;
   }
 
-  private add(r: FrequencyRef, n: number): void {
+  private exposures(r: FrequencyRef, create: boolean): Exposures | undefined {
     let day = this.byCampaign.get(r.campaignId);
-    // Day keys are ISO dates: a later day compares greater. An older one is a late event, not counted.
-    if (day !== undefined && r.dayKey < day.dayKey) return;
-    if (day === undefined || r.dayKey > day.dayKey) {
+    if (day === undefined || day.dayKey !== r.dayKey) {
+      // Day keys are ISO dates: a later day compares greater. An older one is a late event, not counted.
+      if (!create || (day !== undefined && r.dayKey < day.dayKey)) return undefined;
       day = { dayKey: r.dayKey, byUser: new Map() };
       this.byCampaign.set(r.campaignId, day);
     }
-    day.byUser.set(r.userId, (day.byUser.get(r.userId) ?? 0) + n);
+    let mine = day.byUser.get(r.userId);
+    if (mine === undefined && create) {
+      mine = new Map();
+      day.byUser.set(r.userId, mine);
+    }
+    return mine;
   }
 }

@@ -1,27 +1,37 @@
 import type { RedisClient } from '../store/redisClient';
 import { isCluster } from '../store/redisClient';
 import {
+  type Exposure,
   FREQUENCY_TTL_SECONDS,
   type FrequencyCounter,
   type FrequencyRef,
-  type ImpressionItem,
+  PENDING_IMPRESSION_MS,
 } from './frequencyCounter';
 
 /**
- * One hash per campaign and local day, `<prefix>{c:<campaignId>}:freq:<dayKey>`, user id ->
- * impressions. The `{c:...}` hash tag is the campaign's, so Redis Cluster keeps a campaign's
- * counters on the slot of its budget keys. Each write renews a TTL of one (long) day.
+ * One sorted set per campaign, local day and user, `<prefix>{c:<campaignId>}:freq:<dayKey>:<userId>`:
+ * member = exposure id, score = until when it counts (the pending window of a won bid, +inf once
+ * its impression came). The `{c:...}` hash tag is the campaign's, so Redis Cluster keeps a
+ * campaign's counters on the slot of its budget keys. Each write renews a TTL of one (long) day.
  */
 const TAKE_LUA = `
-local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if n >= tonumber(ARGV[2]) then return 0 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+-- KEYS: the user's exposures   ARGV: cap, nowMs, untilMs, exposureId, ttlS
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
 type ScriptedClient = RedisClient & {
-  pacerTakeImpression(key: string, userId: string, cap: number, ttlSeconds: number): Promise<number>;
+  pacerTakeImpression(
+    key: string,
+    cap: number,
+    nowMs: number,
+    untilMs: number,
+    exposureId: string,
+    ttlSeconds: number,
+  ): Promise<number>;
 };
 
 export interface RedisFrequencyCounterOptions {
@@ -47,35 +57,35 @@ export class RedisFrequencyCounter implements FrequencyCounter {
     this.redis = client as ScriptedClient;
   }
 
-  key(campaignId: string, dayKey: string): string {
-    return `${this.prefix}{c:${campaignId}}:freq:${dayKey}`;
+  key(r: FrequencyRef): string {
+    return `${this.prefix}{c:${r.campaignId}}:freq:${r.dayKey}:${r.userId}`;
   }
 
-  async counts(refs: readonly FrequencyRef[]): Promise<number[]> {
+  async counts(refs: readonly FrequencyRef[], nowMs: number): Promise<number[]> {
     if (refs.length === 0) return [];
-    let raw: (string | null)[];
+    // Exclusive of now: a pending exposure counts while its deadline is ahead (as in the take).
+    const from = `(${nowMs}`;
     if (isCluster(this.redis)) {
       // A Cluster pipeline must stay on one node; separate commands are routed per slot.
-      raw = await Promise.all(refs.map((r) => this.redis.hget(this.key(r.campaignId, r.dayKey), r.userId)));
-    } else {
-      const p = this.redis.pipeline();
-      for (const r of refs) p.hget(this.key(r.campaignId, r.dayKey), r.userId);
-      const res = (await p.exec()) ?? [];
-      raw = res.map(([err, v]) => {
-        if (err) throw err;
-        return v as string | null;
-      });
+      return Promise.all(refs.map((r) => this.redis.zcount(this.key(r), from, '+inf')));
     }
-    return raw.map((v) => (v === null ? 0 : Number(v)));
+    const p = this.redis.pipeline();
+    for (const r of refs) p.zcount(this.key(r), from, '+inf');
+    const res = (await p.exec()) ?? [];
+    return res.map(([err, v]) => {
+      if (err) throw err;
+      return Number(v);
+    });
   }
 
-  async recordImpressions(items: readonly ImpressionItem[]): Promise<void> {
+  async confirmImpressions(items: readonly Exposure[]): Promise<void> {
     if (items.length === 0) return;
-    const run = async (item: ImpressionItem) => {
-      const key = this.key(item.campaignId, item.dayKey);
+    const run = async (e: Exposure) => {
+      const key = this.key(e);
+      // GT: a pending exposure becomes a confirmed one; a confirmed one stays; a new one is added.
       const res = await this.redis
         .multi()
-        .hincrby(key, item.userId, item.count ?? 1)
+        .zadd(key, 'GT', '+inf', e.exposureId)
         .expire(key, FREQUENCY_TTL_SECONDS)
         .exec();
       for (const [err] of res ?? []) if (err) throw err;
@@ -83,9 +93,16 @@ export class RedisFrequencyCounter implements FrequencyCounter {
     await Promise.all(items.map(run));
   }
 
-  async takeImpression(ref: FrequencyRef, cap: number): Promise<boolean> {
-    const key = this.key(ref.campaignId, ref.dayKey);
-    return (await this.redis.pacerTakeImpression(key, ref.userId, cap, FREQUENCY_TTL_SECONDS)) === 1;
+  async takeImpression(e: Exposure, cap: number, nowMs: number): Promise<boolean> {
+    const taken = await this.redis.pacerTakeImpression(
+      this.key(e),
+      cap,
+      nowMs,
+      nowMs + PENDING_IMPRESSION_MS,
+      e.exposureId,
+      FREQUENCY_TTL_SECONDS,
+    );
+    return taken === 1;
   }
 
   async close(): Promise<void> {

@@ -36,7 +36,7 @@ async function postgres(): Promise<Records> {
 }
 
 function ev(campaignId: string, eventId: string, type: AdEvent['type'], hourIndex = 12): AdEvent {
-  return { eventId, type, campaignId, userId: null, atMs: T0, dayKey: '2026-11-30', hourIndex };
+  return { eventId, type, campaignId, userId: null, atMs: T0, dayKey: '2026-11-30', hourIndex, bidId: null };
 }
 
 describe.each([

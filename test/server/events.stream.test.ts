@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdEvent, AdEventType, ImpressionItem } from '../../server/events/adEvent';
+import type { AdEvent, AdEventType } from '../../server/events/adEvent';
 import { EventConsumer } from '../../server/events/eventConsumer';
 import { STREAM_PARTITIONS } from '../../server/events/eventKeys';
 import { EventRecords } from '../../server/events/eventRecords';
 import { EventStream } from '../../server/events/eventStream';
+import type { Exposure } from '../../server/frequency/frequencyCounter';
 import { type Records, openRecords } from '../../server/records/openRecords';
 import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { ManualClock, ManualTimers } from '../support/manualTime';
@@ -50,6 +51,7 @@ function event(campaignId: string, n: number, over: Partial<AdEvent> = {}): AdEv
     atMs: T0 + (n % 3) * 3_600_000,
     dayKey: '2026-11-30',
     hourIndex: 12 + (n % 3),
+    bidId: n % 4 === 0 ? `bid-${n}` : null,
     ...over,
   };
 }
@@ -95,7 +97,7 @@ function streamOn(client: Redis | Cluster, prefix = `t${process.pid}-${seq++}:`)
 function consumer(
   stream: EventStream,
   name: string,
-  o: { claimIdleMs?: number; hook?: ImpressionItem[]; eventRecords?: EventRecords } = {},
+  o: { claimIdleMs?: number; hook?: Exposure[]; eventRecords?: EventRecords } = {},
 ) {
   const clock = new ManualClock(T0);
   return new EventConsumer({
@@ -104,7 +106,7 @@ function consumer(
     consumer: name,
     clock,
     timers: new ManualTimers(clock),
-    onImpressions: () => (items) => o.hook?.push(...items),
+    onImpressions: () => async (items) => void o.hook?.push(...items),
     log: { warn: () => {} },
     batchSize: 50,
     claimIdleMs: o.claimIdleMs ?? 3_600_000,
@@ -140,26 +142,26 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event stream and consumer
     await s.ensureGroups();
     // "dead-1" read a batch on every partition and died before writing it.
     for (let p = 0; p < STREAM_PARTITIONS; p++) await s.read(p, 'dead-1', 40, false);
-    // "dead-2" read the next batches, wrote them, and died before acknowledging.
-    let committedImpressions = 0;
+    // "dead-2" read the next batches, wrote them, and died before acknowledging (and before
+    // telling the frequency caps).
     for (let p = 0; p < STREAM_PARTITIONS; p++) {
       const batch = (await s.read(p, 'dead-2', 40, false)).map((e) => e.event!);
-      const fresh = await new EventRecords(records.db).record(batch, T0);
-      committedImpressions += batch.filter(
-        (e, i) => fresh[i] && e.type === 'impression' && e.userId !== null,
-      ).length;
+      await new EventRecords(records.db).record(batch, T0);
     }
     expect((await s.stats()).pending).toBeGreaterThan(0);
 
-    const hook: ImpressionItem[] = [];
+    const hook: Exposure[] = [];
     const live = consumer(s, 'live', { claimIdleMs: 0, hook });
     await drain(live);
 
     expect(await stored(campaigns)).toEqual(expected(events));
     expect(await s.stats()).toEqual({ undelivered: 0, pending: 0 });
-    // The hook hears each impression with a user once: not those "dead-2" committed (it died before telling).
-    const withUser = events.filter((e) => e.type === 'impression' && e.userId !== null).length;
-    expect(hook).toHaveLength(withUser - committedImpressions);
+    // The caps hear every impression with a user, those "dead-2" committed too (it died before
+    // telling them), each as its exposure: the bid id when the event has one, else its event id.
+    const exposures = events
+      .filter((e) => e.type === 'impression' && e.userId !== null)
+      .map((e) => e.bidId ?? `e:${e.eventId}`);
+    expect(hook.map((x) => x.exposureId).sort()).toEqual(exposures.sort());
     // Sent again after all that: nothing new reaches the stream.
     expect((await s.append(events)).some(Boolean)).toBe(false);
   });
@@ -198,6 +200,38 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} event stream and consumer
     await drain(c);
     expect(await stored(campaigns)).toEqual(expected(events));
     expect(await s.stats()).toEqual({ undelivered: 0, pending: 0 });
+  });
+
+  it('leaves a batch pending when the frequency caps cannot take its impressions, and tells them again', async () => {
+    const s = streamOn(singleClient());
+    const campaigns = [`capfail-${seq}`];
+    const events = Array.from({ length: 80 }, (_, n) => event(campaigns[0]!, n));
+    await s.append(events);
+    const clock = new ManualClock(T0);
+    const heard: Exposure[] = [];
+    let failures = 1;
+    const c = new EventConsumer({
+      stream: s,
+      records: new EventRecords(records.db),
+      consumer: 'capfail',
+      clock,
+      timers: new ManualTimers(clock),
+      onImpressions: () => async (items) => {
+        if (failures-- > 0) throw new Error('frequency counter unreachable');
+        heard.push(...items);
+      },
+      log: { warn: () => {} },
+      batchSize: 50,
+      claimIdleMs: 3_600_000,
+    });
+    await expect(c.pollOnce()).rejects.toThrow(/unreachable/);
+    expect((await s.stats()).pending).toBeGreaterThan(0);
+    await drain(c);
+    // The history counted each event once, and the caps heard every impression with a user.
+    expect(await stored(campaigns)).toEqual(expected(events));
+    expect(await s.stats()).toEqual({ undelivered: 0, pending: 0 });
+    const withUser = events.filter((e) => e.type === 'impression' && e.userId !== null);
+    expect(new Set(heard.map((x) => x.exposureId)).size).toBe(withUser.length);
   });
 });
 

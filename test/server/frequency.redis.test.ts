@@ -1,7 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Campaign, makeCampaign } from '../../core/campaign';
-import { FREQUENCY_TTL_SECONDS, frequencyDayKey } from '../../server/frequency/frequencyCounter';
+import {
+  FREQUENCY_TTL_SECONDS,
+  PENDING_IMPRESSION_MS,
+  frequencyDayKey,
+} from '../../server/frequency/frequencyCounter';
 import { MemoryFrequencyCounter } from '../../server/frequency/memoryFrequencyCounter';
 import { RedisFrequencyCounter } from '../../server/frequency/redisFrequencyCounter';
 import { CampaignRecords } from '../../server/records/campaignRecords';
@@ -25,41 +29,66 @@ afterAll(async () => {
 });
 
 const ref = (userId: string, campaignId = 'c1', dayKey = '2024-06-03') => ({ campaignId, userId, dayKey });
+const exp = (exposureId: string, userId: string, campaignId = 'c1', dayKey = '2024-06-03') => ({
+  ...ref(userId, campaignId, dayKey),
+  exposureId,
+});
+const T = Date.UTC(2024, 5, 3, 12, 0);
 
 describe.each([
   ['redis', () => new RedisFrequencyCounter(redis, { keyPrefix: `${prefix}${Math.random()}:` })],
   ['memory', () => new MemoryFrequencyCounter()],
 ] as const)('%s frequency counter', (_kind, make) => {
-  it('counts per campaign, user and day', async () => {
+  it('counts impressions per campaign, user and day, each exposure once', async () => {
     const f = make();
-    await f.recordImpressions([ref('u1'), ref('u1'), { ...ref('u2'), count: 3 }, ref('u1', 'c2')]);
+    await f.confirmImpressions([exp('b1', 'u1'), exp('b2', 'u1'), exp('b1', 'u1'), exp('b3', 'u2')]);
+    // A re-delivered batch changes nothing.
+    await f.confirmImpressions([exp('b3', 'u2'), exp('b4', 'u1', 'c2')]);
     expect(
-      await f.counts([ref('u1'), ref('u2'), ref('u3'), ref('u1', 'c2'), ref('u1', 'c1', '2024-06-04')]),
-    ).toEqual([2, 3, 0, 1, 0]);
-    expect(await f.counts([])).toEqual([]);
+      await f.counts([ref('u1'), ref('u2'), ref('u3'), ref('u1', 'c2'), ref('u1', 'c1', '2024-06-04')], T),
+    ).toEqual([2, 1, 0, 1, 0]);
+    expect(await f.counts([], T)).toEqual([]);
   });
 
   it('takes an impression only below the cap, even with 50 takes racing', async () => {
     const f = make();
-    const taken = await Promise.all(Array.from({ length: 50 }, () => f.takeImpression(ref('racer'), 7)));
+    const taken = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => f.takeImpression(exp(`bid-${i}`, 'racer'), 7, T)),
+    );
     expect(taken.filter(Boolean)).toHaveLength(7);
-    expect(await f.counts([ref('racer')])).toEqual([7]);
-    expect(await f.takeImpression(ref('racer', 'c1', '2024-06-04'), 7)).toBe(true);
+    expect(await f.counts([ref('racer')], T)).toEqual([7]);
+    expect(await f.takeImpression(exp('bid-x', 'racer', 'c1', '2024-06-04'), 7, T)).toBe(true);
+  });
+
+  it('counts a won bid until its impression confirms it, once; an unconfirmed win lapses', async () => {
+    const f = make();
+    expect(await f.takeImpression(exp('won-1', 'u1'), 2, T)).toBe(true);
+    expect(await f.takeImpression(exp('won-2', 'u1'), 2, T)).toBe(true);
+    // Both wins count while their impressions are on the way: the cap of 2 is reached.
+    expect(await f.takeImpression(exp('won-3', 'u1'), 2, T + 1_000)).toBe(false);
+    // The impression of won-1 arrives: the same exposure, not a third one.
+    await f.confirmImpressions([exp('won-1', 'u1')]);
+    expect(await f.counts([ref('u1')], T + 2_000)).toEqual([2]);
+    // won-2's impression never comes: once the window has passed only won-1 counts.
+    const later = T + PENDING_IMPRESSION_MS + 1;
+    expect(await f.counts([ref('u1')], later)).toEqual([1]);
+    expect(await f.takeImpression(exp('won-4', 'u1'), 2, later)).toBe(true);
+    expect(await f.takeImpression(exp('won-5', 'u1'), 2, later)).toBe(false);
   });
 
   it('keeps "__proto__" and "constructor" user ids apart from everything else', async () => {
     const f = make();
-    await f.recordImpressions([ref('__proto__'), ref('constructor')]);
-    expect(await f.counts([ref('__proto__'), ref('constructor'), ref('toString')])).toEqual([1, 1, 0]);
+    await f.confirmImpressions([exp('e:1', '__proto__'), exp('e:2', 'constructor')]);
+    expect(await f.counts([ref('__proto__'), ref('constructor'), ref('toString')], T)).toEqual([1, 1, 0]);
   });
 });
 
 describe('RedisFrequencyCounter keys', () => {
   it("share the campaign's hash tag and expire within a long day", async () => {
     const f = new RedisFrequencyCounter(redis, { keyPrefix: prefix });
-    expect(f.key('camp-9', '2024-06-03')).toBe(`${prefix}{c:camp-9}:freq:2024-06-03`);
-    await f.takeImpression(ref('u', 'camp-9'), 3);
-    const ttl = await redis.ttl(f.key('camp-9', '2024-06-03'));
+    expect(f.key(ref('u', 'camp-9'))).toBe(`${prefix}{c:camp-9}:freq:2024-06-03:u`);
+    await f.takeImpression(exp('b', 'u', 'camp-9'), 3, T);
+    const ttl = await redis.ttl(f.key(ref('u', 'camp-9')));
     expect(ttl).toBeGreaterThan(FREQUENCY_TTL_SECONDS - 10);
     expect(ttl).toBeLessThanOrEqual(FREQUENCY_TTL_SECONDS);
     expect(() => new RedisFrequencyCounter(redis, { keyPrefix: 'a{b' })).toThrow(/braces/);

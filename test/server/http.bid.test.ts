@@ -255,7 +255,7 @@ describe('BidEngine when the frequency counter is unreachable', () => {
       runtime: t.runtime,
       frequency: {
         counts: () => Promise.reject(down),
-        recordImpressions: () => Promise.reject(down),
+        confirmImpressions: () => Promise.reject(down),
         takeImpression: () => Promise.reject(down),
         close: async () => {},
       },

@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../../core/journal';
 import { buildApp } from '../../server/app';
 import { loadConfig } from '../../server/config';
-import type { ImpressionItem } from '../../server/events/adEvent';
 import { directPipeline } from '../../server/events/eventPipeline';
 import { MAX_EVENTS_PER_BATCH } from '../../server/events/eventSchemas';
+import { PENDING_IMPRESSION_MS } from '../../server/frequency/frequencyCounter';
+import { MemoryFrequencyCounter } from '../../server/frequency/memoryFrequencyCounter';
 import { type Records, openRecords } from '../../server/records/openRecords';
 import { recordedParts } from '../../server/records/recordedRuntime';
-import { createRuntime } from '../../server/runtime/runtime';
+import { type Runtime, createRuntime } from '../../server/runtime/runtime';
 import { EmbeddedStore } from '../../server/store/embeddedStore';
 import { ManualClock, ManualTimers } from '../support/manualTime';
 
@@ -24,7 +25,10 @@ const HOUR = 3_600_000;
 let app: FastifyInstance;
 let records: Records;
 let dir: string;
-const heard: ImpressionItem[] = [];
+let clock: ManualClock;
+let runtime: Runtime;
+/** The caps' counter the app confirms impressions into. */
+const frequency = new MemoryFrequencyCounter();
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions check the shape
 type Json = any;
@@ -46,7 +50,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pacer-http-events-'));
   records = await openRecords({ databaseUrl: null, dataDir: dir });
   const config = loadConfig({ LOG_LEVEL: 'silent' }, { instanceId: 'events-1' });
-  const clock = new ManualClock(T0);
+  clock = new ManualClock(T0);
   const timers = new ManualTimers(clock);
   const log = { info: () => {}, warn: () => {}, error: () => {} };
   const recorded = recordedParts({
@@ -64,11 +68,10 @@ beforeAll(async () => {
     clock,
     timers,
     log,
-    onImpressions: (items) => heard.push(...items),
   });
   app = await buildApp(config, {
     runtime: (appLog) => {
-      const runtime = createRuntime({
+      runtime = createRuntime({
         store: recorded.store,
         journal: new MemoryJournal(),
         clock,
@@ -84,6 +87,7 @@ beforeAll(async () => {
     },
     records: recorded.access,
     events,
+    frequency,
     defaultMetrics: false,
   });
   await recorded.init();
@@ -133,11 +137,9 @@ describe('POST /events', () => {
       status: 202,
       body: { received: 8, accepted: 0, duplicates: 8 },
     });
-    // The hook heard each impression with a user once, and none without.
-    expect(heard).toEqual([
-      { campaignId: 'camp-1', userId: 'u-1', atMs: T0 },
-      { campaignId: 'camp-1', userId: 'u-2', atMs: T0 - 2 * HOUR },
-    ]);
+    // The frequency caps counted each impression with a user once (sent three times), none without.
+    const ref = (userId: string) => ({ campaignId: 'camp-1', userId, dayKey: '2026-11-30' });
+    expect(await frequency.counts([ref('u-1'), ref('u-2'), ref('u-3')], T0)).toEqual([1, 1, 0]);
   });
 
   it('refuses a whole batch naming an unknown campaign, counting none of it', async () => {
@@ -180,6 +182,51 @@ describe('POST /events', () => {
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('PACER_ERR_EVENT_TIME');
     }
+  });
+});
+
+describe('frequency caps counted from impressions', () => {
+  const bidFor = (id: string, user: string) =>
+    call({
+      method: 'POST',
+      url: '/bid',
+      payload: { id, imp: [{ id: '1' }], site: { domain: 'news.example' }, user: { id: user } },
+    });
+
+  it('an impression keeps its won bid counted; a win without one stops counting after the window', async () => {
+    const created = await call({
+      method: 'POST',
+      url: '/campaigns',
+      payload: {
+        id: 'capped-ev',
+        daily_budget_cents: 1_000_000,
+        pacing_mode: 'ASAP',
+        max_bid_cents: 500,
+        targeting: { frequency_cap_per_day: 1 },
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await runtime.syncNow();
+    const won = await bidFor('cap-r1', 'cap-u1');
+    expect(won.status, JSON.stringify(won.body)).toBe(200);
+    const bid = won.body.seatbid[0].bid[0];
+    expect(bid.campaign_id).toBe('capped-ev');
+    // The win counts while its impression is on the way: the cap of 1 is reached.
+    expect((await bidFor('cap-r2', 'cap-u1')).status).toBe(204);
+    expect((await bidFor('cap-r3', 'cap-u2')).status).toBe(200);
+    // u1's impression arrives (twice), naming the bid; u2's never does.
+    const impression = {
+      event_id: 'cap-imp-1',
+      type: 'impression',
+      campaign_id: 'capped-ev',
+      user_id: 'cap-u1',
+      bid_id: bid.id,
+    };
+    expect((await postEvents([impression, impression])).body.accepted).toBe(1);
+    clock.advance(PENDING_IMPRESSION_MS + 1_000);
+    await runtime.syncNow();
+    expect((await bidFor('cap-r4', 'cap-u1')).status).toBe(204);
+    expect((await bidFor('cap-r5', 'cap-u2')).status).toBe(200);
   });
 });
 
@@ -252,11 +299,12 @@ describe('health and metrics', () => {
       log: 'records',
       consumer_lag: 0,
       pending: 0,
-      ingested: 9,
-      duplicates: 9,
+      // What the tests above sent: 10 taken in, 10 repeats.
+      ingested: 10,
+      duplicates: 10,
     });
     const metrics = await call({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/^pacer_events_consumer_lag 0$/m);
-    expect(metrics.body).toMatch(/^pacer_events_ingested_total 9$/m);
+    expect(metrics.body).toMatch(/^pacer_events_ingested_total 10$/m);
   });
 });

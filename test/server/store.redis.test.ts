@@ -231,7 +231,10 @@ describeWithRedis.each(TOPOLOGIES)(`${NEEDS_REDIS} RedisStore specifics on a %s`
 
   it('says which instance counted a duplicate: the one its dedup marker names', async () => {
     const s = await readyRedisStore(`who${prefixSeq++}:`, on);
-    expect(await s.applySpendCountedBy([rec('w1', 5), rec('w2', 7, { instanceId: '1' })])).toEqual([true, true]);
+    expect(await s.applySpendCountedBy([rec('w1', 5), rec('w2', 7, { instanceId: '1' })])).toEqual([
+      true,
+      true,
+    ]);
     expect(
       await s.applySpendCountedBy([rec('w1', 5, { instanceId: 'i2' }), rec('w2', 7), rec('w3', 1)]),
     ).toEqual(['i1', '1', true]);
