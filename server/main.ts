@@ -139,7 +139,9 @@ async function main(): Promise<void> {
     app.log.info({ records: records.where, generation: recorded.store.health().generation }, 'records ready');
   } else {
     app.log.warn(
-      'Redis Sentinel or Cluster: running without the PostgreSQL system of record (not yet supported on these topologies); Redis alone holds campaigns and spend.',
+      config.redisUrl === null
+        ? 'Redis Sentinel or Cluster: running without the PostgreSQL system of record (not yet supported on these topologies); Redis alone holds campaigns and spend.'
+        : `WORKERS=${config.workers} without DATABASE_URL: running without the system of record (each worker would open a PGlite of its own); Redis alone holds campaigns and spend. Set DATABASE_URL to keep them in PostgreSQL.`,
     );
   }
   if (redis === null) {
