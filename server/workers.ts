@@ -8,17 +8,16 @@ import { join } from 'node:path';
  * leases), sharing Redis exactly as separate hosts do; the primary only starts, restarts and stops
  * them.
  */
-export const WORKERS_VARIABLE =
-  'server processes on this host, each its own instance on the shared port: a number (default 1) or "auto" (one per core)';
 export const MAX_WORKERS = 256;
 /** Set by the primary in each worker's environment. */
 export const WORKER_INDEX_ENV = 'PACER_WORKER_INDEX';
 
+/** WORKERS as the config schema let it through ("auto" or digits): the count, in range. */
 export function readWorkers(raw: string | undefined, problems: string[]): number {
   if (raw === undefined) return 1;
-  if (raw.toLowerCase() === 'auto') return availableParallelism();
+  if (raw === 'auto') return availableParallelism();
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_WORKERS) {
+  if (!(n >= 1 && n <= MAX_WORKERS)) {
     problems.push(`WORKERS="${raw}" must be "auto" or a whole number from 1 to ${MAX_WORKERS}.`);
     return 1;
   }

@@ -18,19 +18,13 @@ export type RedisTopology =
     }
   | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly waitReplicas: number };
 
-export const REDIS_TOPOLOGY_VARIABLES: Readonly<Record<string, string>> = Object.freeze({
-  REDIS_SENTINELS: 'host:port,... of the Redis Sentinels watching the primary (with REDIS_SENTINEL_NAME)',
-  REDIS_SENTINEL_NAME: 'name of the primary the Sentinels watch (sentinel monitor <name> ...)',
-  REDIS_CLUSTER_NODES: 'host:port,... of some Redis Cluster nodes (the rest are discovered)',
-  REDIS_WAIT_REPLICAS:
-    'replicas that must hold spend and lease writes before they count (WAIT); default 1 with Sentinel or Cluster, 0 with REDIS_URL',
-});
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function value(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
+/** The topology variables, validated one by one against the config schema (server/configSchema.ts). */
+export interface RedisTopologyEnv {
+  readonly REDIS_URL?: string;
+  readonly REDIS_SENTINELS?: string;
+  readonly REDIS_SENTINEL_NAME?: string;
+  readonly REDIS_CLUSTER_NODES?: string;
+  readonly REDIS_WAIT_REPLICAS?: number;
 }
 
 function hostPorts(name: string, raw: string, problems: string[]): HostPort[] {
@@ -47,12 +41,16 @@ function hostPorts(name: string, raw: string, problems: string[]): HostPort[] {
   return out;
 }
 
-/** The configured topology, or null for the embedded store; problems are appended, not thrown. */
-export function readRedisTopology(env: Env, problems: string[]): RedisTopology | null {
-  const url = value(env, 'REDIS_URL');
-  const sentinels = value(env, 'REDIS_SENTINELS');
-  const sentinelName = value(env, 'REDIS_SENTINEL_NAME');
-  const clusterNodes = value(env, 'REDIS_CLUSTER_NODES');
+/**
+ * The configured topology, or null for the embedded store: what spans the variables (one
+ * topology, a Sentinel name with its Sentinels). Problems are appended, not thrown.
+ */
+export function readRedisTopology(v: RedisTopologyEnv, problems: string[]): RedisTopology | null {
+  const url = v.REDIS_URL;
+  const sentinels = v.REDIS_SENTINELS;
+  const sentinelName = v.REDIS_SENTINEL_NAME;
+  const clusterNodes = v.REDIS_CLUSTER_NODES;
+  const waitReplicas = v.REDIS_WAIT_REPLICAS;
   const set = [
     url && 'REDIS_URL',
     sentinels && 'REDIS_SENTINELS',
@@ -65,28 +63,12 @@ export function readRedisTopology(env: Env, problems: string[]): RedisTopology |
   if (sentinelName !== undefined && sentinels === undefined) {
     problems.push('REDIS_SENTINEL_NAME is set without REDIS_SENTINELS: list the Sentinels as host:port,...');
   }
-  const waitRaw = value(env, 'REDIS_WAIT_REPLICAS');
-  let waitReplicas: number | undefined;
-  if (waitRaw !== undefined) {
-    waitReplicas = Number(waitRaw);
-    if (!/^\d+$/.test(waitRaw) || waitReplicas > 16) {
-      problems.push(`REDIS_WAIT_REPLICAS="${waitRaw}" must be a whole number from 0 to 16.`);
-      waitReplicas = 0;
-    }
-  }
-  if (url !== undefined) {
-    if (!/^rediss?:\/\/[^\s]+$/.test(url)) {
-      problems.push(`REDIS_URL="${url}" must look like redis://host:6379/0 or rediss://...`);
-    }
-    return { kind: 'single', url, waitReplicas: waitReplicas ?? 0 };
-  }
+  if (url !== undefined) return { kind: 'single', url, waitReplicas: waitReplicas ?? 0 };
   if (sentinels !== undefined) {
     if (sentinelName === undefined) {
       problems.push(
         'REDIS_SENTINELS needs REDIS_SENTINEL_NAME: the name the Sentinels monitor the primary under.',
       );
-    } else if (!/^[A-Za-z0-9._-]{1,64}$/.test(sentinelName)) {
-      problems.push(`REDIS_SENTINEL_NAME="${sentinelName}" must be 1-64 letters, digits, ".", "_" or "-".`);
     }
     return {
       kind: 'sentinel',
@@ -102,6 +84,6 @@ export function readRedisTopology(env: Env, problems: string[]): RedisTopology |
       waitReplicas: waitReplicas ?? 1,
     };
   }
-  if (waitRaw !== undefined) problems.push('REDIS_WAIT_REPLICAS is set but no Redis is configured.');
+  if (waitReplicas !== undefined) problems.push('REDIS_WAIT_REPLICAS is set but no Redis is configured.');
   return null;
 }

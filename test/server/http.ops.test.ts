@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config';
+import { CONFIG_VARIABLES, loadConfig } from '../../server/config';
 import { CONFIG_EXIT_CODE, ConfigError, ERROR_CODES } from '../../server/errors';
 import { DecisionRequest } from '../../server/http/schemas';
 import { type Json, type TestApp, createCampaign, testApp } from './http.harness';
@@ -286,5 +286,29 @@ describe('configuration', () => {
     for (const name of ['PORT', 'REDIS_URL', 'LOG_LEVEL', 'BREAKER_TRIP_RATIO', 'BREAKER_MODE', 'API_KEY'])
       expect(problems).toContain(name);
     expect(CONFIG_EXIT_CODE).toBe(78);
+  });
+
+  it('says what each bad value must be and what the variable is for, from the one schema', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env, { instanceId: 'h' });
+        return [];
+      } catch (err) {
+        return [...(err as ConfigError).problems];
+      }
+    };
+    expect(problemsOf({ PORT: '80.5' })).toEqual([
+      'PORT="80.5" must be a whole number from 0 to 65535: TCP port to listen on (default 8080).',
+    ]);
+    expect(problemsOf({ DEGRADED_THROTTLE: '1.5' })[0]).toMatch(
+      /^DEGRADED_THROTTLE="1.5" must be a number from 0 to 1: throttle floor/,
+    );
+    expect(problemsOf({ BREAKER_TRIP_RATIO: '0' })[0]).toMatch(/must be a number above 0 and up to 1/);
+    expect(problemsOf({ LOG_LEVEL: 'Loud' })[0]).toMatch(/^LOG_LEVEL="loud" must be one of fatal, error/);
+    expect(problemsOf({ DATABASE_URL: 'mysql://x' })[0]).toMatch(/must look like postgres:\/\//);
+    // Blank is unset; numbers arrive as numbers; every documented variable is in the schema.
+    const c = loadConfig({ PORT: ' 9090 ', HOST: '  ', BREAKER_PROBE_COUNT: '7' }, { instanceId: 'h' });
+    expect([c.port, c.host, c.pacer.breaker.probeCount]).toEqual([9090, '127.0.0.1', 7]);
+    expect(Object.keys(CONFIG_VARIABLES)).toContain('REDIS_SENTINELS');
   });
 });
