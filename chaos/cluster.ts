@@ -51,7 +51,7 @@ export class Cluster {
     readonly dir: string,
     readonly redis: RedisServerHandle,
     private readonly nowMs: () => number,
-    private readonly databaseUrl: string,
+    readonly databaseUrl: string,
   ) {}
 
   static async start(o: ClusterOptions, nowMs: () => number): Promise<Cluster> {

@@ -28,6 +28,7 @@ export function formatRun(r: RunResult, replay: string): string {
   }
   for (const v of r.violations)
     lines.push(`  VIOLATED ${v.invariant}${v.campaignId ? ` [${v.campaignId}]` : ''}: ${v.detail}`);
+  if (r.lossDetail !== '') lines.push('  lost: notices acknowledged and not held', r.lossDetail);
   if (r.violations.length > 0) lines.push(`  replay: ${replay}`);
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { send } from './http';
 import { FaultInjector } from './injector';
 import { type HealthCheck, type StoreCampaign, type Violation, checkInvariants } from './invariants';
 import { ClientLedger } from './ledger';
+import { explainLoss } from './lossReport';
 import { generateSchedule } from './schedule';
 import { type CampaignPlan, planCampaigns } from './trafficPlan';
 
@@ -62,6 +63,8 @@ export interface RunResult {
   readonly wallMs: number;
   /** Last lines of every server's output, for a failing run. */
   readonly serverLogs: string;
+  /** For lost spend: the acknowledged notices PostgreSQL or Redis does not hold (lossReport.ts). */
+  readonly lossDetail: string;
 }
 
 export const API_KEY = 'chaos-harness-api-key-0001';
@@ -270,6 +273,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       health,
       duplicates: injector.duplicates,
     });
+    const lossDetail = await explainLoss(violations, notices, cluster.databaseUrl, cluster.redis.url, t0);
     return {
       seed: o.seed,
       schedule,
@@ -299,6 +303,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       })),
       wallMs: nowMs() - startedMs,
       serverLogs: violations.length > 0 ? cluster.serverLogs() : '',
+      lossDetail,
     };
   } finally {
     await cleanupAll();

@@ -121,15 +121,22 @@ export class HistoryWriter {
    */
   async addDurably(items: readonly GenerationSpend[]): Promise<void> {
     if (items.length === 0) return;
+    await this.logDurably(items);
+    for (const item of items) this.queue.push(item);
+    if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
+  }
+
+  /** Writes items without a log segment to the write-ahead log (memory only if it cannot). */
+  private async logDurably(items: readonly GenerationSpend[]): Promise<void> {
+    const unlogged = items.filter((item) => !this.walSegment.has(item));
+    if (unlogged.length === 0) return;
     try {
-      const segment = await this.wal.append(items);
-      for (const item of items) this.walSegment.set(item, segment);
+      const segment = await this.wal.append(unlogged);
+      for (const item of unlogged) this.walSegment.set(item, segment);
     } catch (err) {
       if (this.walFailures++ === 0)
         this.o.log.warn({ err }, 'could not write the history log; counted spend waits in memory');
     }
-    for (const item of items) this.queue.push(item);
-    if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
   }
 
   /** These records are stored in PostgreSQL or a spill file: their log segments may go. */
@@ -311,31 +318,44 @@ export class HistoryWriter {
   }
 
   /**
-   * For a repair: stops writing, waits for a write in flight, and takes out every record counted
-   * under another generation than `current` (memory and spill files). The caller seeds them into
-   * the new Redis and gives them back with `readd`; `resume` lets writing go on.
+   * For a repair, or a start after one: stops writing, waits for a write in flight, and takes out
+   * every record counted under another generation than `current` (memory and spill files). The
+   * caller seeds them into the new Redis and gives them back with `readd`; `resume` lets writing
+   * go on. Records it takes out of a file are logged again first, so a kill -9 meanwhile loses
+   * none of them; files holding only `current` records stay as they are.
    */
   async takeStale(current: string): Promise<GenerationSpend[]> {
     this.paused++;
     while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
     await this.spillsSettled();
     const stale: GenerationSpend[] = [];
+    const kept: string[] = [];
     for (const path of this.spilled) {
-      for (const item of await this.readSpill(path)) {
-        if (item.generation === current) this.queue.push(item);
-        else stale.push(item);
+      const items = await this.readSpill(path);
+      if (items.every((item) => item.generation === current)) {
+        kept.push(path);
+        continue;
       }
+      await this.logDurably(items);
+      for (const item of items) (item.generation === current ? this.queue : stale).push(item);
       await rm(path, { force: true });
+      this.spilledRecords = Math.max(0, this.spilledRecords - items.length);
     }
-    this.spilled = [];
-    this.spilledRecords = 0;
+    this.spilled = kept;
     const keep: GenerationSpend[] = [];
     for (const item of this.queue) (item.generation === current ? keep : stale).push(item);
     this.queue = keep;
     return stale;
   }
 
-  readd(items: readonly GenerationSpend[]): void {
+  /**
+   * Gives records back to the queue: those `takeStale` took out, re-labelled with the generation
+   * that now counts them (logged anew, and the old entries released), or as they were when seeding
+   * them failed.
+   */
+  async readd(items: readonly GenerationSpend[], replacing: readonly GenerationSpend[] = []): Promise<void> {
+    await this.logDurably(items);
+    this.releaseWal(replacing);
     this.queue = items.concat(this.queue);
   }
 

@@ -159,7 +159,11 @@ export class RecordedStore implements BudgetStore {
       const marker = await this.o.marker.read();
       if (marker !== null) {
         await this.o.records.generations.ensureRegistered(marker, this.o.clock.nowMs());
-        this.generation = marker;
+        // Adopted, not just taken: a previous run of this instance killed before a repair left
+        // spend counted under the lost generation in its history log, which no PostgreSQL write
+        // will take (that generation is closed) and no repair knew of. Found by npm run chaos,
+        // seed 113027 (instance killed, Redis emptied and repaired while it was down).
+        await this.adopt(marker);
         return;
       }
       await this.repairNow();
@@ -333,7 +337,10 @@ export class RecordedStore implements BudgetStore {
     try {
       for (const chunk of chunks(stale, SEED_CHUNK))
         await this.o.inner.applySpend(chunk.map((s) => s.record));
-      writer?.readd(stale.map((s): GenerationSpend => ({ record: s.record, generation })));
+      await writer?.readd(
+        stale.map((s): GenerationSpend => ({ record: s.record, generation })),
+        stale,
+      );
       await this.reassertLeases();
       this.generation = generation;
       if (stale.length > 0) {
@@ -344,7 +351,7 @@ export class RecordedStore implements BudgetStore {
       }
     } catch (err) {
       // Seeding again later is safe: the new store counts each event id once.
-      writer?.readd(stale);
+      await writer?.readd(stale);
       throw err instanceof StoreUnavailableError
         ? err
         : new StoreUnavailableError('adopting the repaired store failed', { cause: err });

@@ -178,7 +178,10 @@ describe('HistoryWriter', () => {
     writer.add(record(100), 'g2');
     const stale = await writer.takeStale('g2');
     expect(stale.map((s) => s.record.eventId).sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
-    writer.readd(stale.map((s) => ({ record: s.record, generation: 'g2' })));
+    await writer.readd(
+      stale.map((s) => ({ record: s.record, generation: 'g2' })),
+      stale,
+    );
     writer.resume();
     history.up = true;
     await writer.writeNow();

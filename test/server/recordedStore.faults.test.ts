@@ -27,7 +27,12 @@ function rec(eventId: string, instanceId: string): SpendRecord {
 
 async function recordedOver(inner: MarkedStore) {
   const written: GenerationSpend[] = [];
-  const writer = { addDurably: async (items: readonly GenerationSpend[]) => void written.push(...items) };
+  const writer = {
+    addDurably: async (items: readonly GenerationSpend[]) => void written.push(...items),
+    takeStale: async () => [],
+    readd: async () => {},
+    resume: () => {},
+  };
   const marker = new MemoryMarker();
   await marker.write('g1');
   const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
@@ -63,5 +68,41 @@ describe('RecordedStore over Redis, a duplicate this instance had counted', () =
     await inner.applySpendCountedBy([rec('w2', 'i2')]);
     expect(await store.applySpend([rec('w2', 'i1'), rec('w3', 'i1')])).toEqual([false, true]);
     expect(written.map((w) => w.record.eventId)).toEqual(['w3']);
+  });
+});
+
+describe('RecordedStore starting on a repaired Redis', () => {
+  it('seeds what its killed predecessor counted under the lost generation (chaos seed 113027)', async () => {
+    // The previous run counted w1 in the Redis that was then emptied, logged its history, and was
+    // killed before PostgreSQL stored it; a peer repaired Redis (generation g2) meanwhile.
+    const inner = new MarkedStore();
+    const left: GenerationSpend[] = [{ record: rec('w1', 'i1'), generation: 'g1' }];
+    const readded: GenerationSpend[] = [];
+    const writer = {
+      addDurably: async () => {},
+      takeStale: async (current: string) => left.filter((s) => s.generation !== current),
+      readd: async (items: readonly GenerationSpend[]) => void readded.push(...items),
+      resume: () => {},
+      stats: () => ({ queuedRecords: 0, lastSuccessAtMs: 0, lastError: null }),
+    };
+    const marker = new MemoryMarker();
+    await marker.write('g2');
+    const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
+    const store = new RecordedStore({
+      inner,
+      marker,
+      records,
+      writer: writer as unknown as HistoryWriter,
+      kind: 'redis',
+      instanceId: 'i1',
+      clock: new ManualClock(0),
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+    });
+    await store.init();
+    const [day] = await inner.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }]);
+    expect(day!.spentMicros).toBe(636);
+    // Its history goes to PostgreSQL under the generation that now counts it.
+    expect(readded.map((s) => [s.record.eventId, s.generation])).toEqual([['w1', 'g2']]);
+    expect(store.health().generation).toBe('g2');
   });
 });
