@@ -424,12 +424,21 @@ export class RecordedStore implements BudgetStore {
         : (await inner.applySpend(records)).map((a) => a || '');
       const counted: GenerationSpend[] = [];
       for (let i = 0; i < records.length; i++) {
-        // A duplicate this instance counted itself goes to the history too: it was counted by a
-        // call that failed here (a timeout while Redis was slow, then journaled and replayed),
-        // so no history write followed it, and a later repair of an emptied Redis would not have
-        // known that spend (found by npm run chaos, seed 925). PostgreSQL keeps an event id once.
         const o = outcomes[i]!;
-        if (o === true || o === this.o.instanceId) counted.push({ record: records[i]!, generation });
+        const record = records[i]!;
+        if (o === true) counted.push({ record, generation });
+        else if (o !== '') {
+          // A duplicate goes to the history too, under the instance that counted it: that count
+          // may have no history write behind it. Counted by this instance in a call that failed
+          // here (a timeout while Redis was slow, then journaled and replayed: chaos seed 925),
+          // or by a peer killed between Redis and its history log (the exchange retried here,
+          // and a duplicate is an acknowledgement: chaos seed 113027). Either way a repair of an
+          // emptied Redis would not know that spend. PostgreSQL keeps an event id once.
+          counted.push({
+            record: o === record.instanceId ? record : { ...record, instanceId: o },
+            generation,
+          });
+        }
       }
       // Durable here before the notices are acknowledged: see HistoryWal.
       await this.o.writer.addDurably(counted);
