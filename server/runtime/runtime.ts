@@ -69,6 +69,13 @@ import type {
  * and journal replay after an outage or a kill -9 is refused for ids already counted, so replay
  * is exactly-once as long as it happens within the dedup window.
  */
+/** Store lookups of unknown campaigns (decisions) at a time, per instance. */
+const LOOKUPS_IN_FLIGHT = 8;
+/** An unknown campaign id is looked up again no sooner than this. */
+const LOOKUP_RETRY_MS = 1_000;
+/** Ids remembered between lookups; past this the memory starts afresh. */
+const LOOKUP_MEMORY = 10_000;
+
 export interface RuntimeLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -191,6 +198,9 @@ class ServerRuntime implements Runtime {
   private conflict = false;
   private syncQueued = false;
   private flushQueued = false;
+  /** Unknown campaign ids of decisions, looked up in the store: not again before the time held. */
+  private readonly lookedUp = new Map<string, number>();
+  private lookupsInFlight = 0;
   private running: Promise<void> | null = null;
   private closed = false;
 
@@ -231,7 +241,10 @@ class ServerRuntime implements Runtime {
     value = -1,
   ): Decision | null {
     const s = this.instance.states.get(campaignId);
-    if (s === undefined) return null;
+    if (s === undefined) {
+      this.lookUpSoon(campaignId);
+      return null;
+    }
     const nowMs = this.deps.clock.nowMs();
     if (this.conflict) return deny(out, 'paused', 1, this.instance.degraded);
     const breakerBefore = s.breaker.state;
@@ -326,6 +339,30 @@ class ServerRuntime implements Runtime {
       await this.schedule('sync');
     }
     return this.status(campaignId);
+  }
+
+  /**
+   * A decision for a campaign this instance does not know: it may have been created through
+   * another instance since the last refresh (up to 5 s ago), so it is looked up in the store in
+   * the background (the decision never waits) and, when found, leased at once; the next decision
+   * finds it. Without this, such a campaign answered 404 on this instance for up to 5 s. Lookups
+   * are bounded (LOOKUPS_IN_FLIGHT at a time, one per id per LOOKUP_RETRY_MS), so callers sending
+   * unknown ids cannot turn decisions into a stream of store reads.
+   */
+  private lookUpSoon(campaignId: string): void {
+    if (this.lookupsInFlight >= LOOKUPS_IN_FLIGHT || !this.isReady() || this.instance.degraded) return;
+    const nowMs = this.deps.clock.nowMs();
+    const notBefore = this.lookedUp.get(campaignId);
+    if (notBefore !== undefined && notBefore > nowMs) return;
+    if (this.lookedUp.size >= LOOKUP_MEMORY) this.lookedUp.clear();
+    this.lookedUp.set(campaignId, nowMs + LOOKUP_RETRY_MS);
+    this.lookupsInFlight++;
+    void this.adoptCampaign(campaignId)
+      .then((found) => (found ? this.schedule('sync') : undefined))
+      .catch(() => undefined)
+      .finally(() => {
+        this.lookupsInFlight--;
+      });
   }
 
   /**

@@ -64,4 +64,24 @@ describe('two instances on one store', () => {
       ['new', 'b', 500],
     ]);
   });
+
+  it('decide for a campaign created on the other instance a moment ago after one background lookup', async () => {
+    const { store, a, b } = await fleet();
+    await a.putCampaign(makeCampaign({ id: 'fresh', dailyBudgetMicros: 10_000_000, pacingMode: 'ASAP' }));
+    const lookups: string[] = [];
+    const getCampaign = store.getCampaign.bind(store);
+    store.getCampaign = async (id: string) => {
+      lookups.push(id);
+      return getCampaign(id);
+    };
+    // The first decision does not wait for the store: unknown here, looked up meanwhile.
+    expect(b.decide('fresh', 1_000_000, 'r1', newDecision())).toBeNull();
+    await b.syncNow();
+    const d = b.decide('fresh', 1_000_000, 'r2', newDecision());
+    expect(d?.allow).toBe(true);
+    // Ids nobody created are looked up once per second at most, however many decisions name them.
+    for (let i = 0; i < 200; i++) expect(b.decide('nobody', 1_000_000, `x${i}`, newDecision())).toBeNull();
+    await b.syncNow();
+    expect(lookups).toEqual(['fresh', 'nobody']);
+  });
 });
