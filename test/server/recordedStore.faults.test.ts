@@ -25,30 +25,38 @@ function rec(eventId: string, instanceId: string): SpendRecord {
   return { eventId, campaignId: 'c1', dayKey: '2026-11-30', hourIndex: 22, spendMicros: 636, instanceId };
 }
 
-async function recordedOver(inner: MarkedStore) {
+/** A writer that keeps what it is given: the records the store sends to the history. */
+function keepingWriter(left: readonly GenerationSpend[] = []) {
   const written: GenerationSpend[] = [];
+  const readded: GenerationSpend[] = [];
   const writer = {
     addDurably: async (items: readonly GenerationSpend[]) => void written.push(...items),
-    takeStale: async () => [],
-    readd: async () => {},
+    takeStale: async (current: string) => left.filter((s) => s.generation !== current),
+    readd: async (items: readonly GenerationSpend[]) => void readded.push(...items),
     resume: () => {},
+    stats: () => ({ queuedRecords: 0, lastSuccessAtMs: 0, lastError: null }),
   };
+  return { writer: writer as unknown as HistoryWriter, written, readded };
+}
+
+/** A RecordedStore over `inner` in Redis mode, started on a hot store whose marker is `generation`. */
+async function recordedOver(inner: MarkedStore, generation = 'g1', left: readonly GenerationSpend[] = []) {
+  const { writer, written, readded } = keepingWriter(left);
   const marker = new MemoryMarker();
-  await marker.write('g1');
+  await marker.write(generation);
   const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
-  const log = { info: () => {}, warn: () => {}, error: () => {} };
   const store = new RecordedStore({
     inner,
     marker,
     records,
-    writer: writer as unknown as HistoryWriter,
+    writer,
     kind: 'redis',
     instanceId: 'i1',
     clock: new ManualClock(0),
-    log,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
   });
   await store.init();
-  return { store, written };
+  return { store, written, readded };
 }
 
 describe('RecordedStore over Redis, a duplicate this instance had counted', () => {
@@ -80,28 +88,7 @@ describe('RecordedStore starting on a repaired Redis', () => {
     // killed before PostgreSQL stored it; a peer repaired Redis (generation g2) meanwhile.
     const inner = new MarkedStore();
     const left: GenerationSpend[] = [{ record: rec('w1', 'i1'), generation: 'g1' }];
-    const readded: GenerationSpend[] = [];
-    const writer = {
-      addDurably: async () => {},
-      takeStale: async (current: string) => left.filter((s) => s.generation !== current),
-      readd: async (items: readonly GenerationSpend[]) => void readded.push(...items),
-      resume: () => {},
-      stats: () => ({ queuedRecords: 0, lastSuccessAtMs: 0, lastError: null }),
-    };
-    const marker = new MemoryMarker();
-    await marker.write('g2');
-    const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
-    const store = new RecordedStore({
-      inner,
-      marker,
-      records,
-      writer: writer as unknown as HistoryWriter,
-      kind: 'redis',
-      instanceId: 'i1',
-      clock: new ManualClock(0),
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-    });
-    await store.init();
+    const { store, readded } = await recordedOver(inner, 'g2', left);
     const [day] = await inner.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }]);
     expect(day!.spentMicros).toBe(636);
     // Its history goes to PostgreSQL under the generation that now counts it.
