@@ -239,7 +239,6 @@ export class PacerInstance {
         return false;
       }
       this.remember(key);
-      ack = this.settling(key, ack);
     }
     this.touch(s);
     if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
@@ -254,7 +253,8 @@ export class PacerInstance {
       spendMicros,
       instanceId: this.instanceId,
     });
-    this.pendingAcks.push(ack);
+    // Registered once the spend is booked: a throw above leaves no waiter list behind.
+    this.pendingAcks.push(this.recentLimit > 0 ? this.settling(key, ack) : ack);
     return true;
   }
 
@@ -265,12 +265,13 @@ export class PacerInstance {
    * failing on a full disk), as duplicates once it is stored or journaled.
    */
   private settling(key: string, ack: Ack | undefined): Ack {
-    this.unsettled.set(key, []);
+    // The list is this copy's own: a later copy of the same id (after the id fell out of the
+    // recent ring) gets a list of its own, and neither deletes the other's.
+    const waiting: Ack[] = [];
+    this.unsettled.set(key, waiting);
     return (result) => {
-      const waiting = this.unsettled.get(key);
-      this.unsettled.delete(key);
+      if (this.unsettled.get(key) === waiting) this.unsettled.delete(key);
       ack?.(result);
-      if (waiting === undefined) return;
       for (const w of waiting) w(result instanceof Error ? result : DUPLICATE);
     };
   }

@@ -48,14 +48,24 @@ export interface DaySnapshot {
   readonly totalSpentMicros: number;
 }
 
+/** What a duplicate's first copy was counted as, from its dedup marker. */
+export interface CountedAs {
+  readonly instanceId: string;
+  /** Absent in markers written before they held the amount. */
+  readonly spendMicros?: number;
+  readonly dayKey?: string;
+  readonly hourIndex?: number;
+}
+
 export interface BudgetStore {
   /** Applies each record atomically unless its event id was seen; true where it counted. */
   applySpend(records: readonly SpendRecord[]): Promise<boolean[]>;
   /**
-   * applySpend that also says who counted a duplicate: true where it counted now, else the
-   * instance id its dedup marker holds ('' when unknown). Stores that can tell implement it.
+   * applySpend that also says what a duplicate was counted as: true where it counted now, else
+   * what its dedup marker holds (the counting instance, and the amount, day and hour it counted
+   * when the marker says), null when unknown. Stores that can tell implement it.
    */
-  applySpendCountedBy?(records: readonly SpendRecord[]): Promise<(true | string)[]>;
+  applySpendCountedBy?(records: readonly SpendRecord[]): Promise<(true | CountedAs | null)[]>;
   /** Grants each request what fits under its budget (possibly 0); returns the grants. */
   acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]>;
   /** Gives back unused lease (graceful shutdown, end of day). */

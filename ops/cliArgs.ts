@@ -62,3 +62,23 @@ export function numberOption(
   }
   return n;
 }
+
+/**
+ * Runs a check command's `main` and exits with its code: 2 with the message for bad usage, 1 with
+ * the stack when the command itself crashed (`what` names it: "health check", "validation").
+ */
+export function runCommand(main: (argv: string[]) => Promise<number>, argv: string[], what: string): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(
+        `${what} crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}

@@ -173,6 +173,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps): Promise<Fas
     new BidEngine({
       runtime,
       frequency,
+      impressionsFromEvents: deps.events !== undefined,
       onDecision: (reason) => metrics.countDecision(reason),
       log: app.log,
     }),

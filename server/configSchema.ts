@@ -209,6 +209,16 @@ export function readServerEnv(
     raw[name] = CASE_FREE.has(name) ? v.toLowerCase() : v;
   }
   const values: Record<string, unknown> = { ...raw };
+  // Ajv would coerce any text JavaScript reads as a number ("1e3", "0x10", "+5"): whole numbers
+  // are written in decimal digits, as the hand parser before the schema required (shares, as
+  // before, take any number JavaScript reads).
+  for (const [name, v] of Object.entries(raw)) {
+    if (PROPERTIES[name]!.type !== 'integer' || /^-?\d+$/.test(v)) continue;
+    problems.push(`${name}="${v}" ${requirement(PROPERTIES[name]!, null)}: ${CONFIG_VARIABLES[name]}.`);
+    const fallback = (PROPERTIES[name] as { default?: unknown }).default;
+    if (fallback === undefined) delete values[name];
+    else values[name] = fallback;
+  }
   validate ??= new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false }).compile(
     ServerEnv,
   );
@@ -231,7 +241,7 @@ export function readServerEnv(
 }
 
 /** What a variable must be, in words: from its schema, not from Ajv's generic message. */
-function requirement(s: TSchema & Hinted, e: ErrorObject): string {
+function requirement(s: TSchema & Hinted, e: ErrorObject | null): string {
   if (s.hint !== undefined) return s.hint;
   const o = s as { enum?: string[]; minimum?: number; maximum?: number; exclusiveMinimum?: number };
   if (o.enum !== undefined) return `must be one of ${o.enum.join(', ')}`;
@@ -240,5 +250,5 @@ function requirement(s: TSchema & Hinted, e: ErrorObject): string {
     return o.exclusiveMinimum !== undefined
       ? `must be a number above ${o.exclusiveMinimum} and up to ${o.maximum}`
       : `must be a number from ${o.minimum} to ${o.maximum}`;
-  return String(e.message);
+  return String(e?.message ?? 'is not valid');
 }

@@ -1,5 +1,5 @@
 import { type CheckResult, exitCodeOf, renderTable } from '../checkTable';
-import { UsageError, numberOption, parseCli } from '../cliArgs';
+import { numberOption, parseCli, runCommand } from '../cliArgs';
 import { PacerClient } from '../pacerClient';
 import { healthChecks } from './checks';
 
@@ -41,16 +41,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return exitCodeOf(all);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(
-      `health check crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runCommand(main, process.argv.slice(2), 'health check');

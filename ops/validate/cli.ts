@@ -1,5 +1,5 @@
 import { exitCodeOf, renderTable } from '../checkTable';
-import { UsageError, numberOption, parseCli } from '../cliArgs';
+import { UsageError, numberOption, parseCli, runCommand } from '../cliArgs';
 import { PacerClient } from '../pacerClient';
 import { type SuiteOptions, ValidationContext } from './context';
 import { runSuite } from './suite';
@@ -53,16 +53,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return exitCodeOf(results);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(
-      `validation crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runCommand(main, process.argv.slice(2), 'validation');

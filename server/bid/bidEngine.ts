@@ -3,7 +3,12 @@ import type { Campaign } from '../../core/campaign';
 import { newDecision } from '../../core/decision';
 import type { BidAttributes } from '../../core/targeting/request';
 import { TargetingIndex } from '../../core/targeting/targetingIndex';
-import { type FrequencyCounter, FrequencyDays, type FrequencyRef } from '../frequency/frequencyCounter';
+import {
+  type FrequencyCounter,
+  FrequencyDays,
+  type FrequencyRef,
+  PENDING_IMPRESSION_MS,
+} from '../frequency/frequencyCounter';
 import type { PacerRuntime } from '../runtime/types';
 
 /** Why a request got no bid, furthest stage reached first: a closed set, like decision reasons. */
@@ -46,6 +51,11 @@ export type BidOutcome =
 export interface BidEngineDeps {
   readonly runtime: PacerRuntime;
   readonly frequency: FrequencyCounter;
+  /**
+   * Whether impressions reach the caps from POST /events: a win then counts as a pending exposure
+   * until its impression confirms it; without an event pipeline a win counts for the whole day.
+   */
+  readonly impressionsFromEvents?: boolean;
   /** Called with each pacer decision's reason (metrics). */
   readonly onDecision?: (reason: string) => void;
   readonly log?: { warn(obj: object, msg: string): void };
@@ -220,7 +230,10 @@ export class BidEngine {
     if (userId === null) return false;
     try {
       const exposure = { ...this.frequencyRef(c, userId, nowMs), exposureId: bidId };
-      return await this.deps.frequency.takeImpression(exposure, cap, nowMs);
+      const untilMs = this.deps.impressionsFromEvents
+        ? nowMs + PENDING_IMPRESSION_MS
+        : Number.POSITIVE_INFINITY;
+      return await this.deps.frequency.takeImpression(exposure, cap, nowMs, untilMs);
     } catch (err) {
       this.deps.log?.warn({ err }, 'frequency counter unreachable: a capped campaign lost its bid');
       return false;

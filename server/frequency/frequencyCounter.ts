@@ -33,11 +33,12 @@ export interface FrequencyCounter {
   /** Impressions (the event pipeline's path): idempotent by exposure id, so a re-delivery is safe. */
   confirmImpressions(items: readonly Exposure[]): Promise<void>;
   /**
-   * Counts a won bid as a pending exposure only if the user is still below `cap`, atomically
-   * across every instance sharing the store: two instances racing for a user's last impression
-   * cannot both get it.
+   * Counts a won bid as an exposure until `untilMs` (now + PENDING_IMPRESSION_MS while its
+   * impression is awaited from POST /events; Infinity where no event pipeline runs, so the win
+   * counts all day) only if the user is still below `cap`, atomically across every instance
+   * sharing the store: two instances racing for a user's last impression cannot both get it.
    */
-  takeImpression(exposure: Exposure, cap: number, nowMs: number): Promise<boolean>;
+  takeImpression(exposure: Exposure, cap: number, nowMs: number, untilMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

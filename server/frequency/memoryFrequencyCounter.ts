@@ -1,9 +1,4 @@
-import {
-  type Exposure,
-  type FrequencyCounter,
-  type FrequencyRef,
-  PENDING_IMPRESSION_MS,
-} from './frequencyCounter';
+import type { Exposure, FrequencyCounter, FrequencyRef } from './frequencyCounter';
 
 /** Exposure id -> until when it counts (Infinity once its impression came). */
 type Exposures = Map<string, number>;
@@ -29,10 +24,10 @@ export class MemoryFrequencyCounter implements FrequencyCounter {
     for (const item of items) this.exposures(item, true)?.set(item.exposureId, Number.POSITIVE_INFINITY);
   }
 
-  async takeImpression(e: Exposure, cap: number, nowMs: number): Promise<boolean> {
+  async takeImpression(e: Exposure, cap: number, nowMs: number, untilMs: number): Promise<boolean> {
     if (this.count(e, nowMs) >= cap) return false;
     const mine = this.exposures(e, true);
-    if (mine !== undefined && !mine.has(e.exposureId)) mine.set(e.exposureId, nowMs + PENDING_IMPRESSION_MS);
+    if (mine !== undefined && !mine.has(e.exposureId)) mine.set(e.exposureId, untilMs);
     return true;
   }
 

@@ -5,7 +5,6 @@ import {
   FREQUENCY_TTL_SECONDS,
   type FrequencyCounter,
   type FrequencyRef,
-  PENDING_IMPRESSION_MS,
 } from './frequencyCounter';
 
 /**
@@ -28,7 +27,7 @@ type ScriptedClient = RedisClient & {
     key: string,
     cap: number,
     nowMs: number,
-    untilMs: number,
+    untilMs: number | '+inf',
     exposureId: string,
     ttlSeconds: number,
   ): Promise<number>;
@@ -93,12 +92,12 @@ export class RedisFrequencyCounter implements FrequencyCounter {
     await Promise.all(items.map(run));
   }
 
-  async takeImpression(e: Exposure, cap: number, nowMs: number): Promise<boolean> {
+  async takeImpression(e: Exposure, cap: number, nowMs: number, untilMs: number): Promise<boolean> {
     const taken = await this.redis.pacerTakeImpression(
       this.key(e),
       cap,
       nowMs,
-      nowMs + PENDING_IMPRESSION_MS,
+      untilMs === Number.POSITIVE_INFINITY ? '+inf' : untilMs,
       e.exposureId,
       FREQUENCY_TTL_SECONDS,
     );

@@ -126,16 +126,21 @@ export class HistoryWriter {
     if (this.queue.length > this.o.maxQueuedRecords) void this.spillOldest();
   }
 
-  /** Writes items without a log segment to the write-ahead log (memory only if it cannot). */
-  private async logDurably(items: readonly GenerationSpend[]): Promise<void> {
+  /**
+   * Writes items without a log segment to the write-ahead log. False when it cannot (full disk):
+   * they are then in memory only, and the failure is counted and logged once.
+   */
+  private async logDurably(items: readonly GenerationSpend[]): Promise<boolean> {
     const unlogged = items.filter((item) => !this.walSegment.has(item));
-    if (unlogged.length === 0) return;
+    if (unlogged.length === 0) return true;
     try {
       const segment = await this.wal.append(unlogged);
       for (const item of unlogged) this.walSegment.set(item, segment);
+      return true;
     } catch (err) {
       if (this.walFailures++ === 0)
         this.o.log.warn({ err }, 'could not write the history log; counted spend waits in memory');
+      return false;
     }
   }
 
@@ -326,20 +331,34 @@ export class HistoryWriter {
    */
   async takeStale(current: string): Promise<GenerationSpend[]> {
     this.paused++;
-    while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
-    await this.spillsSettled();
     const stale: GenerationSpend[] = [];
     const kept: string[] = [];
-    for (const path of this.spilled) {
-      const items = await this.readSpill(path);
-      if (items.every((item) => item.generation === current)) {
-        kept.push(path);
-        continue;
+    let i = 0;
+    try {
+      while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
+      await this.spillsSettled();
+      for (; i < this.spilled.length; i++) {
+        const path = this.spilled[i]!;
+        const items = await this.readSpill(path);
+        if (items.every((item) => item.generation === current)) {
+          kept.push(path);
+          continue;
+        }
+        // A file is removed only once its records are in the log again (a full disk keeps it).
+        if (!(await this.logDurably(items))) {
+          throw new Error(`cannot log the records of ${path} again before taking them out of it`);
+        }
+        for (const item of items) (item.generation === current ? this.queue : stale).push(item);
+        await rm(path, { force: true });
+        this.spilledRecords = Math.max(0, this.spilledRecords - items.length);
       }
-      await this.logDurably(items);
-      for (const item of items) (item.generation === current ? this.queue : stale).push(item);
-      await rm(path, { force: true });
-      this.spilledRecords = Math.max(0, this.spilledRecords - items.length);
+    } catch (err) {
+      // Nothing is lost: what was taken out is logged and goes back to the queue, the files not
+      // reached stay, and writing goes on; the caller retries the adoption later.
+      this.spilled = kept.concat(this.spilled.slice(i));
+      this.queue = stale.concat(this.queue);
+      this.paused = Math.max(0, this.paused - 1);
+      throw err;
     }
     this.spilled = kept;
     const keep: GenerationSpend[] = [];

@@ -16,7 +16,6 @@ import type { Clock } from '../runtime/time';
 import { DEFAULT_DEDUP_TTL_SECONDS } from '../store/redisStore';
 import { currentActor } from './auditActor';
 import type { GenerationMarker } from './generationMarker';
-import { reconcileOwnHistory } from './historyReconcile';
 import type { GenerationSpend } from './historyRecords';
 import type { HistoryWriter, HistoryWriterStats } from './historyWriter';
 import type { Records } from './openRecords';
@@ -98,7 +97,6 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private instance: PacerInstance | null = null;
-  private reconciled = false;
   /** Outcomes of PostgreSQL operations on the request paths (the writer keeps its own). */
   private recordsOkAtMs = Number.NEGATIVE_INFINITY;
   private recordsError: { message: string; atMs: number } | null = null;
@@ -333,7 +331,13 @@ export class RecordedStore implements BudgetStore {
 
   private async adoptOnce(generation: string): Promise<void> {
     const writer = this.o.writer;
-    const stale = writer === null ? [] : await writer.takeStale(generation);
+    let stale: GenerationSpend[];
+    try {
+      stale = writer === null ? [] : await writer.takeStale(generation);
+    } catch (err) {
+      // The history log could not take the records back (full disk): adopt again later.
+      throw new StoreUnavailableError('adopting the repaired store failed: history log', { cause: err });
+    }
     try {
       for (const chunk of chunks(stale, SEED_CHUNK))
         await this.o.inner.applySpend(chunk.map((s) => s.record));
@@ -421,21 +425,28 @@ export class RecordedStore implements BudgetStore {
       const inner = this.o.inner;
       const outcomes = inner.applySpendCountedBy
         ? await inner.applySpendCountedBy(records)
-        : (await inner.applySpend(records)).map((a) => a || '');
+        : (await inner.applySpend(records)).map((a) => (a ? (true as const) : null));
       const counted: GenerationSpend[] = [];
       for (let i = 0; i < records.length; i++) {
         const o = outcomes[i]!;
         const record = records[i]!;
         if (o === true) counted.push({ record, generation });
-        else if (o !== '') {
-          // A duplicate goes to the history too, under the instance that counted it: that count
-          // may have no history write behind it. Counted by this instance in a call that failed
-          // here (a timeout while Redis was slow, then journaled and replayed: chaos seed 925),
-          // or by a peer killed between Redis and its history log (the exchange retried here,
-          // and a duplicate is an acknowledgement: chaos seed 113027). Either way a repair of an
-          // emptied Redis would not know that spend. PostgreSQL keeps an event id once.
+        else if (o !== null) {
+          // A duplicate goes to the history too, as what its marker says was counted (instance,
+          // amount, day, hour; not what the retry says): that count may have no history write
+          // behind it. Counted by this instance in a call that failed here (a timeout while
+          // Redis was slow, then journaled and replayed: chaos seed 925), or by a peer killed
+          // between Redis and its history log (the exchange retried here, and a duplicate is an
+          // acknowledgement: chaos seed 113027). Either way a repair of an emptied Redis would
+          // not know that spend. PostgreSQL keeps an event id once.
           counted.push({
-            record: o === record.instanceId ? record : { ...record, instanceId: o },
+            record: {
+              ...record,
+              instanceId: o.instanceId,
+              spendMicros: o.spendMicros ?? record.spendMicros,
+              dayKey: o.dayKey ?? record.dayKey,
+              hourIndex: o.hourIndex ?? record.hourIndex,
+            },
             generation,
           });
         }
@@ -502,40 +513,16 @@ export class RecordedStore implements BudgetStore {
     return (await this.o.inner.deleteCampaign(id)) || existed;
   }
 
+  /**
+   * The history a kill -9 of this instance's previous run left unwritten needs nothing here: every
+   * counted notice was in the history log before it was acknowledged (written at start), and a
+   * count whose answer never came is written when its notice is retried, as a duplicate. The
+   * amount-level correction that used to run here (Redis' per-instance figure minus PostgreSQL's)
+   * wrote such a retried notice a second time (review of chaos seed 113027's fix).
+   */
   async listCampaigns(): Promise<Campaign[]> {
     await this.guard();
-    const campaigns = await this.o.inner.listCampaigns();
-    if (!this.reconciled && this.o.writer !== null) await this.reconcileOnce(campaigns, this.o.writer);
-    return campaigns;
-  }
-
-  /**
-   * Once per process, at the first campaign load (the runtime serialises it with every spend it
-   * applies): restores the history a kill -9 of this instance's previous run left unwritten.
-   * Skipped, and retried at the next load, while PostgreSQL is down.
-   */
-  private async reconcileOnce(campaigns: readonly Campaign[], writer: HistoryWriter): Promise<void> {
-    try {
-      await writer.writeNow();
-      if (writer.stats().queuedRecords > 0) return;
-      const restoredMicros = await reconcileOwnHistory({
-        campaigns,
-        inner: this.o.inner,
-        records: this.o.records,
-        instanceId: this.o.instanceId,
-        generation: this.generation!,
-        nowMs: this.o.clock.nowMs(),
-      });
-      this.reconciled = true;
-      if (restoredMicros > 0) {
-        this.o.log.warn(
-          { restoredMicros },
-          'history restored: spend counted in Redis that a crash kept from PostgreSQL',
-        );
-      }
-    } catch (err) {
-      this.o.log.warn({ err }, 'could not reconcile history with Redis at start; will retry');
-    }
+    return this.o.inner.listCampaigns();
   }
 
   saveBreaker(campaignId: string, snapshot: BreakerSnapshot): Promise<void> {

@@ -5,6 +5,7 @@ import {
   type BudgetStore,
   type Campaign,
   type CampaignInput,
+  type CountedAs,
   type DayKeyRef,
   type DaySnapshot,
   HOUR_BUCKETS,
@@ -44,8 +45,8 @@ import type { RedisTopology } from './redisTopology';
  */
 
 const APPLY_SPEND_LUA = `
--- KEYS: ev, day, hour, spi, total   ARGV: spend, hourIndex, instance, dedupTtlS, dayTtlS
-if redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[4]) == false then
+-- KEYS: ev, day, hour, spi, total   ARGV: spend, hourIndex, instance, dedupTtlS, dayTtlS, marker
+if redis.call('SET', KEYS[1], ARGV[6], 'NX', 'EX', ARGV[4]) == false then
   return redis.call('GET', KEYS[1]) or ''
 end
 local ttl = tonumber(ARGV[5])
@@ -58,6 +59,30 @@ redis.call('EXPIRE', KEYS[4], ttl)
 redis.call('INCRBY', KEYS[5], ARGV[1])
 return 1
 `;
+
+/**
+ * A dedup marker's value: the counting instance, then the amount, day and hour it counted, so a
+ * duplicate can be written to the history as what was counted, not as what the retry says.
+ * Instance ids hold no tab (INSTANCE_ID's pattern). Markers of earlier versions hold the id alone.
+ */
+function markerOf(r: SpendRecord, hour: number): string {
+  return `${r.instanceId}\t${r.spendMicros}\t${r.dayKey}\t${hour}`;
+}
+
+export function parseMarker(marker: string): CountedAs | null {
+  const [instanceId, micros, dayKey, hour, ...rest] = marker.split('\t');
+  if (instanceId === undefined || instanceId === '') return null;
+  const spendMicros = Number(micros);
+  const hourIndex = Number(hour);
+  if (
+    rest.length > 0 ||
+    dayKey === undefined ||
+    !Number.isSafeInteger(spendMicros) ||
+    !Number.isInteger(hourIndex)
+  )
+    return { instanceId };
+  return { instanceId, spendMicros, dayKey, hourIndex };
+}
 
 const ACQUIRE_LEASE_LUA = `
 -- KEYS: lease, lpi   ARGV: request, budget, instance, dayTtlS
@@ -362,8 +387,8 @@ export class RedisStore implements BudgetStore {
     return (await this.applySpendCountedBy(records)).map((v) => v === true);
   }
 
-  /** A duplicate answers with its marker's instance id (the instance that counted it). */
-  async applySpendCountedBy(records: readonly SpendRecord[]): Promise<(true | string)[]> {
+  /** A duplicate answers with what its marker says it was counted as. */
+  async applySpendCountedBy(records: readonly SpendRecord[]): Promise<(true | CountedAs | null)[]> {
     if (records.length === 0) return [];
     const add = (p: Pipe, r: SpendRecord) => {
       const k = this.dayKeys(r.campaignId, r.dayKey);
@@ -379,6 +404,7 @@ export class RedisStore implements BudgetStore {
         r.instanceId,
         this.dedupTtlSeconds,
         this.dayTtlSeconds,
+        markerOf(r, hour),
       );
     };
     let res: unknown[][];
@@ -389,7 +415,7 @@ export class RedisStore implements BudgetStore {
       if (err instanceof StoreUnavailableError) throw err;
       throw unavailable('applySpend', err);
     }
-    return res.map((v) => (v[0] === 1 ? true : String(v[0] ?? '')));
+    return res.map((v) => (v[0] === 1 ? true : parseMarker(String(v[0] ?? ''))));
   }
 
   async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {

@@ -8,8 +8,10 @@ import { type ServerProcess, request, startServer, waitFor } from '../support/se
 
 /**
  * An instance killed with -9 under load holds up to a second of counted spend it has not yet
- * written to PostgreSQL. When it starts again it finds that tail (Redis credits it with more than
- * PostgreSQL's history does) and writes it back: the history ends equal to what was acknowledged.
+ * written to PostgreSQL. That tail is in its history log (fsynced before each acknowledgement),
+ * which it writes when it starts again; the notices whose answer the kill cut off are retried, and
+ * those Redis had counted come back as duplicates, which go to the history as what was counted.
+ * The history ends equal to what was acknowledged, each notice once.
  */
 let db: TestDatabase;
 let redis: RedisServerHandle;

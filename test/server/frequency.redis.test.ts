@@ -53,27 +53,41 @@ describe.each([
   it('takes an impression only below the cap, even with 50 takes racing', async () => {
     const f = make();
     const taken = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => f.takeImpression(exp(`bid-${i}`, 'racer'), 7, T)),
+      Array.from({ length: 50 }, (_, i) =>
+        f.takeImpression(exp(`bid-${i}`, 'racer'), 7, T, T + PENDING_IMPRESSION_MS),
+      ),
     );
     expect(taken.filter(Boolean)).toHaveLength(7);
     expect(await f.counts([ref('racer')], T)).toEqual([7]);
-    expect(await f.takeImpression(exp('bid-x', 'racer', 'c1', '2024-06-04'), 7, T)).toBe(true);
+    expect(
+      await f.takeImpression(exp('bid-x', 'racer', 'c1', '2024-06-04'), 7, T, T + PENDING_IMPRESSION_MS),
+    ).toBe(true);
   });
 
   it('counts a won bid until its impression confirms it, once; an unconfirmed win lapses', async () => {
     const f = make();
-    expect(await f.takeImpression(exp('won-1', 'u1'), 2, T)).toBe(true);
-    expect(await f.takeImpression(exp('won-2', 'u1'), 2, T)).toBe(true);
+    expect(await f.takeImpression(exp('won-1', 'u1'), 2, T, T + PENDING_IMPRESSION_MS)).toBe(true);
+    expect(await f.takeImpression(exp('won-2', 'u1'), 2, T, T + PENDING_IMPRESSION_MS)).toBe(true);
     // Both wins count while their impressions are on the way: the cap of 2 is reached.
-    expect(await f.takeImpression(exp('won-3', 'u1'), 2, T + 1_000)).toBe(false);
+    expect(await f.takeImpression(exp('won-3', 'u1'), 2, T + 1_000, T + 1_000 + PENDING_IMPRESSION_MS)).toBe(
+      false,
+    );
     // The impression of won-1 arrives: the same exposure, not a third one.
     await f.confirmImpressions([exp('won-1', 'u1')]);
     expect(await f.counts([ref('u1')], T + 2_000)).toEqual([2]);
     // won-2's impression never comes: once the window has passed only won-1 counts.
     const later = T + PENDING_IMPRESSION_MS + 1;
     expect(await f.counts([ref('u1')], later)).toEqual([1]);
-    expect(await f.takeImpression(exp('won-4', 'u1'), 2, later)).toBe(true);
-    expect(await f.takeImpression(exp('won-5', 'u1'), 2, later)).toBe(false);
+    expect(await f.takeImpression(exp('won-4', 'u1'), 2, later, later + PENDING_IMPRESSION_MS)).toBe(true);
+    expect(await f.takeImpression(exp('won-5', 'u1'), 2, later, later + PENDING_IMPRESSION_MS)).toBe(false);
+  });
+
+  it('counts a win all day where no impressions come (no event pipeline)', async () => {
+    const f = make();
+    expect(await f.takeImpression(exp('won-1', 'u9'), 1, T, Number.POSITIVE_INFINITY)).toBe(true);
+    const muchLater = T + 20 * PENDING_IMPRESSION_MS;
+    expect(await f.counts([ref('u9')], muchLater)).toEqual([1]);
+    expect(await f.takeImpression(exp('won-2', 'u9'), 1, muchLater, Number.POSITIVE_INFINITY)).toBe(false);
   });
 
   it('keeps "__proto__" and "constructor" user ids apart from everything else', async () => {
@@ -87,7 +101,7 @@ describe('RedisFrequencyCounter keys', () => {
   it("share the campaign's hash tag and expire within a long day", async () => {
     const f = new RedisFrequencyCounter(redis, { keyPrefix: prefix });
     expect(f.key(ref('u', 'camp-9'))).toBe(`${prefix}{c:camp-9}:freq:2024-06-03:u`);
-    await f.takeImpression(exp('b', 'u', 'camp-9'), 3, T);
+    await f.takeImpression(exp('b', 'u', 'camp-9'), 3, T, T + PENDING_IMPRESSION_MS);
     const ttl = await redis.ttl(f.key(ref('u', 'camp-9')));
     expect(ttl).toBeGreaterThan(FREQUENCY_TTL_SECONDS - 10);
     expect(ttl).toBeLessThanOrEqual(FREQUENCY_TTL_SECONDS);

@@ -156,6 +156,10 @@ describe('POST /bid: frequency cap', () => {
     for (let i = 0; i < 4; i++)
       winners.push((await bid(bidRequest({ id: `r${i}` }))).body.seatbid[0].bid[0].campaign_id);
     expect(winners).toEqual(['capped', 'capped', 'fallback', 'fallback']);
+    // No event pipeline here: a win counts all day, not only while an impression is awaited.
+    t.clock.advance(20 * 60_000);
+    await t.runtime.syncNow();
+    expect((await bid(bidRequest({ id: 'later' }))).body.seatbid[0].bid[0].campaign_id).toBe('fallback');
     // Another user, and a "__proto__" user id, have their own counts.
     for (const id of ['user-2', '__proto__'])
       expect((await bid(bidRequest({ user: { id } }))).body.seatbid[0].bid[0].campaign_id).toBe('capped');

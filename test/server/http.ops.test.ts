@@ -300,6 +300,10 @@ describe('configuration', () => {
     expect(problemsOf({ PORT: '80.5' })).toEqual([
       'PORT="80.5" must be a whole number from 0 to 65535: TCP port to listen on (default 8080).',
     ]);
+    // Decimal only, as before the schema: no exponent, hex or sign prefix slips through.
+    for (const odd of ['1e3', '0x10', '+5', '0b11'])
+      expect(problemsOf({ PORT: odd })[0], odd).toMatch(/^PORT=".*" must be a whole number/);
+    expect(loadConfig({ DEGRADED_THROTTLE: '.5' }, { instanceId: 'h' }).pacer.degradedThrottle).toBe(0.5);
     expect(problemsOf({ DEGRADED_THROTTLE: '1.5' })[0]).toMatch(
       /^DEGRADED_THROTTLE="1.5" must be a number from 0 to 1: throttle floor/,
     );

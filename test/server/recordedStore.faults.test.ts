@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../core/memoryStore';
-import type { SpendRecord } from '../../core/store';
+import type { CountedAs, SpendRecord } from '../../core/store';
 import { MemoryMarker } from '../../server/records/generationMarker';
 import type { GenerationSpend } from '../../server/records/historyRecords';
 import type { HistoryWriter } from '../../server/records/historyWriter';
@@ -8,21 +8,21 @@ import type { Records } from '../../server/records/openRecords';
 import { RecordedStore } from '../../server/records/recordedStore';
 import { ManualClock } from '../support/manualTime';
 
-/** A hot store that, like Redis, says which instance's marker holds a duplicate's event id. */
+/** A hot store that, like Redis, says what a duplicate's first copy was counted as. */
 class MarkedStore extends MemoryStore {
-  readonly markers = new Map<string, string>();
-  async applySpendCountedBy(records: readonly SpendRecord[]): Promise<(true | string)[]> {
+  readonly markers = new Map<string, CountedAs>();
+  async applySpendCountedBy(records: readonly SpendRecord[]): Promise<(true | CountedAs | null)[]> {
     const applied = await super.applySpend(records);
     return records.map((r, i) => {
       const key = `${r.campaignId}\u0000${r.eventId}`;
-      if (applied[i]) this.markers.set(key, r.instanceId);
-      return applied[i] ? true : (this.markers.get(key) ?? '');
+      if (applied[i]) this.markers.set(key, r);
+      return applied[i] ? true : (this.markers.get(key) ?? null);
     });
   }
 }
 
-function rec(eventId: string, instanceId: string): SpendRecord {
-  return { eventId, campaignId: 'c1', dayKey: '2026-11-30', hourIndex: 22, spendMicros: 636, instanceId };
+function rec(eventId: string, instanceId: string, spendMicros = 636): SpendRecord {
+  return { eventId, campaignId: 'c1', dayKey: '2026-11-30', hourIndex: 22, spendMicros, instanceId };
 }
 
 /** A writer that keeps what it is given: the records the store sends to the history. */
@@ -74,10 +74,11 @@ describe('RecordedStore over Redis, a duplicate this instance had counted', () =
     const inner = new MarkedStore();
     const { store, written } = await recordedOver(inner);
     await inner.applySpendCountedBy([rec('w2', 'i2')]);
-    expect(await store.applySpend([rec('w2', 'i1'), rec('w3', 'i1')])).toEqual([false, true]);
-    expect(written.map((w) => [w.record.eventId, w.record.instanceId])).toEqual([
-      ['w2', 'i2'],
-      ['w3', 'i1'],
+    // The retry says 999 micros: the history gets what Redis counted, 636, under i2.
+    expect(await store.applySpend([rec('w2', 'i1', 999), rec('w3', 'i1')])).toEqual([false, true]);
+    expect(written.map((w) => [w.record.eventId, w.record.instanceId, w.record.spendMicros])).toEqual([
+      ['w2', 'i2', 636],
+      ['w3', 'i1', 636],
     ]);
   });
 });

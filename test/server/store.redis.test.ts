@@ -9,7 +9,7 @@ import {
   StoreUnavailableError,
   makeCampaign,
 } from '../../core/index';
-import { INDEX_BUCKETS, RedisStore } from '../../server/store/redisStore';
+import { INDEX_BUCKETS, RedisStore, parseMarker } from '../../server/store/redisStore';
 import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redisCluster';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redisServer';
@@ -229,18 +229,25 @@ describeWithRedis.each(TOPOLOGIES)(`${NEEDS_REDIS} RedisStore specifics on a %s`
     }
   });
 
-  it('says which instance counted a duplicate: the one its dedup marker names', async () => {
+  it('says what a duplicate was counted as: the instance, amount, day and hour its marker holds', async () => {
     const s = await readyRedisStore(`who${prefixSeq++}:`, on);
     expect(await s.applySpendCountedBy([rec('w1', 5), rec('w2', 7, { instanceId: '1' })])).toEqual([
       true,
       true,
     ]);
     expect(
-      await s.applySpendCountedBy([rec('w1', 5, { instanceId: 'i2' }), rec('w2', 7), rec('w3', 1)]),
-    ).toEqual(['i1', '1', true]);
+      await s.applySpendCountedBy([rec('w1', 9, { instanceId: 'i2' }), rec('w2', 7), rec('w3', 1)]),
+    ).toEqual([
+      { instanceId: 'i1', spendMicros: 5, dayKey: '2024-03-01', hourIndex: 3 },
+      { instanceId: '1', spendMicros: 7, dayKey: '2024-03-01', hourIndex: 3 },
+      true,
+    ]);
     expect(await s.applySpend([rec('w1', 5), rec('w4', 2)])).toEqual([false, true]);
     const [d] = await s.readDays([day]);
     expect(d!.spentMicros).toBe(15);
+    // A marker of an earlier version holds the instance id alone.
+    expect(parseMarker('i7')).toEqual({ instanceId: 'i7' });
+    expect(parseMarker('')).toBeNull();
   });
 
   it('answers the first command of a fresh client instead of failing it while connecting', async () => {
