@@ -69,6 +69,8 @@ import type {
  * and journal replay after an outage or a kill -9 is refused for ids already counted, so replay
  * is exactly-once as long as it happens within the dedup window.
  */
+/** Between two attempts to claim the instance id at start. */
+const CLAIM_RETRY_MS = 250;
 /** Store lookups of unknown campaigns (decisions) at a time, per instance. */
 const LOOKUPS_IN_FLIGHT = 8;
 /** An unknown campaign id is looked up again no sooner than this. */
@@ -496,7 +498,10 @@ class ServerRuntime implements Runtime {
   private async claimAtStart(): Promise<void> {
     if (this.claim === null) return;
     const claim: InstanceClaim = { ...this.claim, renew: false };
-    const deadlineMs = this.deps.clock.nowMs() + this.claim.ttlMs + 1_000;
+    // Counted in waits of CLAIM_RETRY_MS (timers run on the monotonic clock), not read off the
+    // wall clock: a clock stepped forward during the wait made a restart after kill -9 give up
+    // at once and exit 78 (found by npm run chaos, seed 115083: +199 s while it waited).
+    let waitsLeft = Math.ceil((this.claim.ttlMs + 1_000) / CLAIM_RETRY_MS);
     for (;;) {
       try {
         // Claimed, then confirmed one and a half renewal periods later: a store that lost the
@@ -513,22 +518,22 @@ class ServerRuntime implements Runtime {
       } catch (err) {
         // A client still connecting, or a store paused for a moment: try again until the
         // deadline, so a second process with this id is refused here rather than let in.
-        if (this.deps.clock.nowMs() >= deadlineMs) {
+        if (waitsLeft-- <= 0) {
           this.deps.log.warn(
             { err },
             'could not claim the instance id: the store is unreachable; will claim it later',
           );
           return;
         }
-        await waitOn(this.deps.timers, 250);
+        await waitOn(this.deps.timers, CLAIM_RETRY_MS);
         continue;
       }
-      if (this.deps.clock.nowMs() >= deadlineMs) {
+      if (waitsLeft-- <= 0) {
         // Nothing of this process may touch the other's leases, not even at close.
         this.conflict = true;
         throw new InstanceIdInUseError(this.instanceId);
       }
-      await waitOn(this.deps.timers, 250);
+      await waitOn(this.deps.timers, CLAIM_RETRY_MS);
     }
   }
 

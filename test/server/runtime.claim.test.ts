@@ -73,4 +73,50 @@ describe('the INSTANCE_ID claim and /health', () => {
     expect(rt.health().status).toBe('healthy');
     expect((await rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).counted).toBe(true);
   });
+
+  it("waits for a killed predecessor's claim to lapse even when the clock steps forward meanwhile", async () => {
+    // Found by npm run chaos, seed 115083: the restart after kill -9 waited for the old claim,
+    // the wall clock stepped +199 s, and the restart gave up at once and exited 78.
+    class HeldClaimStore extends MemoryStore {
+      attempts = 0;
+      async claimInstance(_claim: InstanceClaim): Promise<boolean> {
+        // The old process's claim lapses after 10 attempts (2.5 s of waiting).
+        return ++this.attempts > 10;
+      }
+      async releaseInstance(_claim: InstanceClaim): Promise<void> {}
+    }
+    const store = new HeldClaimStore();
+    const clock = new ManualClock(T0);
+    const timers = new ManualTimers(clock);
+    const rt = createRuntime({
+      store,
+      journal: new MemoryJournal(),
+      clock,
+      timers,
+      instanceId: 'i1',
+      bootId: 'boot-2',
+      config: pacerConfig(),
+      log: quiet,
+      storeKind: 'redis',
+      seed: 1,
+    });
+    runtimes.push(rt);
+    let outcome: string | null = null;
+    const start = rt.start().then(
+      () => {
+        outcome = 'started';
+      },
+      (err: { code?: string }) => {
+        outcome = err.code ?? 'failed';
+      },
+    );
+    clock.advance(199_000);
+    for (let i = 0; i < 60 && outcome === null; i++) {
+      timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+    await start;
+    expect(outcome).toBe('started');
+    expect(rt.health().status).toBe('healthy');
+  });
 });
