@@ -25,6 +25,8 @@ import { generateSchedule } from '../../chaos/schedule';
  *   seed 74145076: Redis hung, then instance 1's journal disk full (a concurrent duplicate was
  *     answered "duplicate" while its first copy's journal write was failing: the exchange stopped
  *     retrying a notice nothing had booked)
+ *   seed 115083: instance 1 kill -9'd, its clock stepped +199 s while its restart waited for the
+ *     old INSTANCE_ID claim to lapse (the restart gave up at once and never came back)
  */
 const FAULTS: FaultKind[] = ['redis-kill', 'redis-hang', 'redis-slow', 'instance-kill', 'clock-step'];
 const INSTANCES = 2;
@@ -35,6 +37,7 @@ const CASES = [
   { seed: 606, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 925, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 74145076, minutes: 0.25, faults: [...FAULT_KINDS] },
+  { seed: 115083, minutes: 0.25, faults: [...FAULT_KINDS] },
 ];
 
 describe('fault harness, fixed seeds', () => {
