@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,22 @@ function children(pid: number): number[] {
   }
 }
 
+/** GET /health on a connection of its own (no keep-alive agent): the instance that answered. */
+function healthOnNewConnection(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${url}/health`, { agent: false, timeout: 5_000 }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () => resolve((JSON.parse(text) as { instance_id: string }).instance_id));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('GET /health timed out')));
+    req.on('error', reject);
+  });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -57,16 +74,18 @@ function alive(pid: number): boolean {
 describe('WORKERS=2', () => {
   it('serves from two instances on one port, and SIGTERM stops both with their spend flushed', async () => {
     const primary = server.pid()!;
+    // Other children may come and go at start (tsx's esbuild service): wait for the two workers.
+    await waitFor('the primary to have exactly its two workers', async () => children(primary).length === 2);
     const workers = children(primary);
     expect(workers.length).toBe(2);
 
-    // Connections are handed to the workers in turn: concurrent requests reach both.
+    // Connections are handed to the workers in turn: new connections reach both. Each probe
+    // opens its own: kept-alive sockets made while only the first worker listened would stay
+    // with it for good (seen: every probe answered by wk-w0).
     const seen = new Set<string>();
     await waitFor('both workers to answer /health', async () => {
-      const answers = await Promise.all(
-        Array.from({ length: 16 }, () => request('GET', `${server.url}/health`)),
-      );
-      for (const a of answers) seen.add((a.body as { instance_id: string }).instance_id);
+      const answers = await Promise.all(Array.from({ length: 16 }, () => healthOnNewConnection(server.url)));
+      for (const id of answers) seen.add(id);
       return seen.size === 2;
     });
     expect([...seen].sort()).toEqual(['wk-w0', 'wk-w1']);
