@@ -30,26 +30,32 @@ class SlowClaimStore extends MemoryStore {
   async releaseInstance(_claim: InstanceClaim): Promise<void> {}
 }
 
+/** A runtime on `store` with manual time, claiming instance id i1 under `bootId` when started. */
+function claimingRuntime(store: MemoryStore, bootId: string) {
+  const clock = new ManualClock(T0);
+  const timers = new ManualTimers(clock);
+  const rt = createRuntime({
+    store,
+    journal: new MemoryJournal(),
+    clock,
+    timers,
+    instanceId: 'i1',
+    bootId,
+    config: pacerConfig(),
+    log: quiet,
+    storeKind: 'redis',
+    seed: 1,
+  });
+  runtimes.push(rt);
+  return { clock, timers, rt };
+}
+
 describe('the INSTANCE_ID claim and /health', () => {
   it('is never healthy before the claim is made: a process started while the claim timed out may be a duplicate', async () => {
     // Found by npm run chaos, seed 742: a second process with an instance's id, started while
     // Redis was paused, answered /health healthy before its first round found the id taken.
     const store = new SlowClaimStore();
-    const clock = new ManualClock(T0);
-    const timers = new ManualTimers(clock);
-    const rt = createRuntime({
-      store,
-      journal: new MemoryJournal(),
-      clock,
-      timers,
-      instanceId: 'i1',
-      bootId: 'boot-1',
-      config: pacerConfig(),
-      log: quiet,
-      storeKind: 'redis',
-      seed: 1,
-    });
-    runtimes.push(rt);
+    const { clock, timers, rt } = claimingRuntime(store, 'boot-1');
     await rt.putCampaign(makeCampaign({ id: 'c1', dailyBudgetMicros: 10_000_000, pacingMode: 'ASAP' }));
     // Start retries the claim for one TTL and a second (6 s), then starts without it.
     let started = false;
@@ -86,21 +92,7 @@ describe('the INSTANCE_ID claim and /health', () => {
       async releaseInstance(_claim: InstanceClaim): Promise<void> {}
     }
     const store = new HeldClaimStore();
-    const clock = new ManualClock(T0);
-    const timers = new ManualTimers(clock);
-    const rt = createRuntime({
-      store,
-      journal: new MemoryJournal(),
-      clock,
-      timers,
-      instanceId: 'i1',
-      bootId: 'boot-2',
-      config: pacerConfig(),
-      log: quiet,
-      storeKind: 'redis',
-      seed: 1,
-    });
-    runtimes.push(rt);
+    const { clock, timers, rt } = claimingRuntime(store, 'boot-2');
     let outcome: string | null = null;
     const start = rt.start().then(
       () => {
