@@ -69,6 +69,7 @@ export class HistoryWriter {
   private readonly wal: HistoryWal;
   private readonly walSegment = new WeakMap<GenerationSpend, number>();
   private walFailures = 0;
+  private closedHandler: ((generations: readonly string[]) => void) | null = null;
 
   constructor(opts: HistoryWriterOptions) {
     this.o = {
@@ -100,6 +101,15 @@ export class HistoryWriter {
   private nextSpillPath(): string {
     const name = this.o.instanceId.replace(/[^A-Za-z0-9._-]/g, '_');
     return join(this.o.spillDir, `${SPILL_PREFIX}${name}-${String(this.spillSeq++).padStart(16, '0')}`);
+  }
+
+  /**
+   * Called when PostgreSQL refuses a batch for a generation a repair closed: a record labelled
+   * with the old generation reached the queue after the adoption took the stale ones out (a spend
+   * call in flight across the repair). Until it is adopted again it blocks every write.
+   */
+  onGenerationClosed(handler: (generations: readonly string[]) => void): void {
+    this.closedHandler = handler;
   }
 
   start(): void {
@@ -219,7 +229,8 @@ export class HistoryWriter {
       this.lastError = { message, atMs: this.o.clock.nowMs() };
       const backoffMs = Math.min(this.o.maxBackoffMs, 250 * 2 ** Math.min(this.consecutiveFailures - 1, 10));
       this.nextAttemptAtMs = this.o.clock.nowMs() + backoffMs;
-      if (this.consecutiveFailures === 1 && !(err instanceof GenerationClosedError)) {
+      if (err instanceof GenerationClosedError) this.closedHandler?.(err.generations);
+      else if (this.consecutiveFailures === 1) {
         this.o.log.warn(
           { err: message, queued: this.stats().queuedRecords },
           'PostgreSQL write failed: history is queued and retried with backoff',

@@ -113,6 +113,20 @@ export class RecordedStore implements BudgetStore {
     const inner = opts.inner;
     if (inner.claimInstance !== undefined) this.claimInstance = (c) => inner.claimInstance!(c);
     if (inner.releaseInstance !== undefined) this.releaseInstance = (c) => inner.releaseInstance!(c);
+    opts.writer?.onGenerationClosed((closed) => this.readopt(closed));
+  }
+
+  /**
+   * PostgreSQL refused history counted under a closed generation: a spend call that read the old
+   * marker finished after the adoption took the stale records out. Adopting the current generation
+   * again seeds and re-labels it (the store counts an event id once, so seeding twice is safe).
+   */
+  private readopt(closed: readonly string[]): void {
+    const generation = this.generation;
+    if (generation === null || closed.includes(generation)) return; // a repair is due anyway
+    this.adopt(generation).catch((err) => {
+      this.o.log.warn({ err, closed }, 'could not adopt history of a closed generation; will retry');
+    });
   }
 
   /** The instance whose leases a repair re-asserts (set once the runtime exists). */

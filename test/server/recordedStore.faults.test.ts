@@ -26,22 +26,26 @@ function rec(eventId: string, instanceId: string, spendMicros = 636): SpendRecor
 }
 
 /** A writer that keeps what it is given: the records the store sends to the history. */
-function keepingWriter(left: readonly GenerationSpend[] = []) {
+function keepingWriter(left: GenerationSpend[] = []) {
   const written: GenerationSpend[] = [];
   const readded: GenerationSpend[] = [];
+  const closed: { handler: ((gens: readonly string[]) => void) | null } = { handler: null };
   const writer = {
+    onGenerationClosed: (h: (gens: readonly string[]) => void) => {
+      closed.handler = h;
+    },
     addDurably: async (items: readonly GenerationSpend[]) => void written.push(...items),
-    takeStale: async (current: string) => left.filter((s) => s.generation !== current),
+    takeStale: async (current: string) => left.splice(0).filter((s) => s.generation !== current),
     readd: async (items: readonly GenerationSpend[]) => void readded.push(...items),
     resume: () => {},
     stats: () => ({ queuedRecords: 0, lastSuccessAtMs: 0, lastError: null }),
   };
-  return { writer: writer as unknown as HistoryWriter, written, readded };
+  return { writer: writer as unknown as HistoryWriter, written, readded, closed };
 }
 
 /** A RecordedStore over `inner` in Redis mode, started on a hot store whose marker is `generation`. */
-async function recordedOver(inner: MarkedStore, generation = 'g1', left: readonly GenerationSpend[] = []) {
-  const { writer, written, readded } = keepingWriter(left);
+async function recordedOver(inner: MarkedStore, generation = 'g1', left: GenerationSpend[] = []) {
+  const { writer, written, readded, closed } = keepingWriter(left);
   const marker = new MemoryMarker();
   await marker.write(generation);
   const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
@@ -56,7 +60,7 @@ async function recordedOver(inner: MarkedStore, generation = 'g1', left: readonl
     log: { info: () => {}, warn: () => {}, error: () => {} },
   });
   await store.init();
-  return { store, written, readded };
+  return { store, written, readded, closed };
 }
 
 describe('RecordedStore over Redis, a duplicate this instance had counted', () => {
@@ -94,6 +98,21 @@ describe('RecordedStore starting on a repaired Redis', () => {
     expect(day!.spentMicros).toBe(636);
     // Its history goes to PostgreSQL under the generation that now counts it.
     expect(readded.map((s) => [s.record.eventId, s.generation])).toEqual([['w1', 'g2']]);
+    expect(store.health().generation).toBe('g2');
+  });
+
+  it('adopts again when PostgreSQL refuses a record of the closed generation that came in late', async () => {
+    const inner = new MarkedStore();
+    const left: GenerationSpend[] = [];
+    const { store, readded, closed } = await recordedOver(inner, 'g2', left);
+    // A spend call that read marker g1 before the repair was counted by the emptied Redis and
+    // queued after the adoption: PostgreSQL refuses g1, and every write behind it waits.
+    left.push({ record: rec('w9', 'i1'), generation: 'g1' });
+    closed.handler!(['g1']);
+    await new Promise((r) => setTimeout(r, 0));
+    const [day] = await inner.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }]);
+    expect(day!.spentMicros).toBe(636);
+    expect(readded.map((s) => [s.record.eventId, s.generation])).toEqual([['w9', 'g2']]);
     expect(store.health().generation).toBe('g2');
   });
 });

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SpendRecord } from '../../core/store';
-import type { GenerationSpend, HistoryRecords } from '../../server/records/historyRecords';
+import {
+  GenerationClosedError,
+  type GenerationSpend,
+  type HistoryRecords,
+} from '../../server/records/historyRecords';
 import { HistoryWriter } from '../../server/records/historyWriter';
 import { ManualClock, ManualTimers } from '../support/manualTime';
 
@@ -187,5 +191,39 @@ describe('HistoryWriter', () => {
     await writer.writeNow();
     expect(history.stored.size).toBe(7);
     expect(new Set([...history.stored.values()].map((s) => s.generation))).toEqual(new Set(['g2']));
+  });
+
+  it('calls for a new adoption when PostgreSQL refuses a closed generation, and writes once it is re-labelled', async () => {
+    const { writer, history, clock } = setUp();
+    const refuse = history.recordSpend.bind(history);
+    history.recordSpend = async (items) => {
+      const closed = items.filter((i) => i.generation === 'g1').map((i) => i.generation);
+      if (closed.length > 0) throw new GenerationClosedError([...new Set(closed)]);
+      return refuse(items);
+    };
+    const calls: (readonly string[])[] = [];
+    writer.onGenerationClosed(async (gens) => {
+      calls.push(gens);
+      // What RecordedStore does: take the stale records out, seed them, give them back re-labelled.
+      const stale = await writer.takeStale('g2');
+      await writer.readd(
+        stale.map((s) => ({ record: s.record, generation: 'g2' })),
+        stale,
+      );
+      writer.resume();
+    });
+    writer.add(record(1), 'g2');
+    // A spend call that read the marker before the repair finishes after the adoption.
+    writer.add(record(2), 'g1');
+    await writer.writeNow();
+    expect(calls).toEqual([['g1']]);
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(10_000);
+    await writer.writeNow();
+    expect(writer.stats()).toMatchObject({ failing: false, queuedRecords: 0 });
+    expect([...history.stored.values()].map((s) => [s.record.eventId, s.generation]).sort()).toEqual([
+      ['e1', 'g2'],
+      ['e2', 'g2'],
+    ]);
   });
 });
