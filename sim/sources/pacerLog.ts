@@ -4,7 +4,13 @@ import type { ReplayOutcomes } from '../replayOutcomes';
 import type { PacerLogStreamSpec } from '../scenario';
 import { type PriceModel, drawPrice, fitCensoredLognormal, priceQuantile } from './censoredPrice';
 import { PacerLogError, type PacerLogRows, readPacerLog } from './pacerLogFiles';
-import type { BidRequest, BidSource, StreamFactory, StreamPlan } from './source';
+import {
+  type BidRequest,
+  type BidSource,
+  type StreamFactory,
+  type StreamPlan,
+  newBidRequest,
+} from './source';
 
 export type { PacerLogStreamSpec };
 
@@ -96,16 +102,7 @@ interface Replay {
 }
 
 class PacerLogSource implements BidSource {
-  readonly req: BidRequest = {
-    timeMs: 0,
-    marketPriceCpmMicros: 0,
-    pctr: 0,
-    click: -1,
-    campaign: -1,
-    bidCpmMicros: -1,
-    value: -1,
-    recordedPrice: false,
-  };
+  readonly req: BidRequest = newBidRequest();
   private k = 0;
 
   constructor(

@@ -5,7 +5,13 @@ import { randStream } from '../random';
 import type { RecordedStreamSpec } from '../scenario';
 
 export type { RecordedStreamSpec };
-import type { BidRequest, BidSource, StreamFactory, StreamPlan } from './source';
+import {
+  type BidRequest,
+  type BidSource,
+  type StreamFactory,
+  type StreamPlan,
+  newBidRequest,
+} from './source';
 
 const MINUTE_MS = 60_000;
 
@@ -253,16 +259,7 @@ function replayOrder(rec: Recording, shuffled: boolean, seed: number): Uint32Arr
 }
 
 class RecordedSource implements BidSource {
-  readonly req: BidRequest = {
-    timeMs: 0,
-    marketPriceCpmMicros: 0,
-    pctr: 0,
-    click: -1,
-    campaign: -1,
-    bidCpmMicros: -1,
-    value: -1,
-    recordedPrice: false,
-  };
+  readonly req: BidRequest = newBidRequest();
   private next_ = 0;
   private hourStart = 0;
   private lastHour = -1;

@@ -23,6 +23,20 @@ export interface BidRequest {
   recordedPrice: boolean;
 }
 
+/** A request before its source fills it: every field at its "none" value. */
+export function newBidRequest(): BidRequest {
+  return {
+    timeMs: 0,
+    marketPriceCpmMicros: 0,
+    pctr: 0,
+    click: -1,
+    campaign: -1,
+    bidCpmMicros: -1,
+    value: -1,
+    recordedPrice: false,
+  };
+}
+
 export interface BidSource {
   readonly req: BidRequest;
   /** Moves `req` to the next request (its time and click); false when the stream has ended. */

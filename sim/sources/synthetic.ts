@@ -1,7 +1,13 @@
 import { DAY_MS } from '../../core/index';
 import { type QuantileTable, type Rand, hashUniform, lognormalTable, randStream } from '../random';
 import { type SyntheticStreamSpec, minutesOf } from '../scenario';
-import type { BidRequest, BidSource, StreamFactory, StreamPlan } from './source';
+import {
+  type BidRequest,
+  type BidSource,
+  type StreamFactory,
+  type StreamPlan,
+  newBidRequest,
+} from './source';
 
 const MINUTE_MS = 60_000;
 const MINUTES_PER_DAY = 1440;
@@ -37,16 +43,7 @@ export function minuteRates(
 }
 
 class SyntheticSource implements BidSource {
-  readonly req: BidRequest = {
-    timeMs: 0,
-    marketPriceCpmMicros: 0,
-    pctr: 0,
-    click: -1,
-    campaign: -1,
-    bidCpmMicros: -1,
-    value: -1,
-    recordedPrice: false,
-  };
+  readonly req: BidRequest = newBidRequest();
   private minute = 0;
   private t: number;
   private index = -1;

@@ -1,5 +1,11 @@
 import { DAY_MS, HOUR_MS } from '../../core/index';
-import type { BidRequest, BidSource, StreamFactory, StreamPlan } from '../sources/source';
+import {
+  type BidRequest,
+  type BidSource,
+  type StreamFactory,
+  type StreamPlan,
+  newBidRequest,
+} from '../sources/source';
 
 const MINUTE_MS = 60_000;
 
@@ -47,16 +53,7 @@ export function stretchedWindow(inner: StreamFactory, fromHour: number, toHour: 
     plan,
     open(seed: number): BidSource {
       const src = inner.open(seed);
-      const req: BidRequest = {
-        timeMs: 0,
-        marketPriceCpmMicros: 0,
-        pctr: 0,
-        click: -1,
-        campaign: -1,
-        bidCpmMicros: -1,
-        value: -1,
-        recordedPrice: false,
-      };
+      const req: BidRequest = newBidRequest();
       return {
         req,
         next(): boolean {
