@@ -5,6 +5,15 @@ export interface PacerConfig {
   readonly breaker: BreakerConfig;
   /** How often the feedback controller re-plans (it runs on the first decision after each tick). */
   readonly tickMs: number;
+  /**
+   * Once a campaign's requests carry a value signal, it re-plans every `tickMs x valueTickRatio`
+   * (each plan still looks one `tickMs` ahead, so the catch-up speed per unit of time is the same).
+   * Passing the best requests buys fewer, pricier impressions (on iPinYou 1458 at 1/16 of the
+   * budget, 17% higher eCPM), so spend arrives in bigger, rarer steps and a tick's plan misses by
+   * more: at 0.5 the per-minute pacing error falls below the coin flip's at every budget, where
+   * at 1 it was 1-6% above it (README, the backtest).
+   */
+  readonly valueTickRatio: number;
   /** The controller closes the gap to the target curve over this many ticks, not at once. */
   readonly catchUpTicks: number;
   /** Half-life of the controller's estimate of how fast the campaign could spend at full pass. */
@@ -30,6 +39,7 @@ export interface PacerConfig {
 export const DEFAULT_PACER_CONFIG: PacerConfig = Object.freeze({
   breaker: DEFAULT_BREAKER_CONFIG,
   tickMs: 60_000,
+  valueTickRatio: 0.5,
   catchUpTicks: 10,
   rateHalfLifeMs: 120_000,
   reservationTtlMs: 120_000,
@@ -50,6 +60,7 @@ export function pacerConfig(overrides: Partial<PacerConfig> = {}): PacerConfig {
     throw new RangeError(`pacer config: ${what}`);
   };
   if (!(c.tickMs > 0)) bad('tickMs must be > 0');
+  if (!(c.valueTickRatio > 0 && c.valueTickRatio <= 1)) bad('valueTickRatio must be in (0, 1]');
   if (!(c.catchUpTicks >= 1)) bad('catchUpTicks must be >= 1');
   if (!(c.rateHalfLifeMs > 0)) bad('rateHalfLifeMs must be > 0');
   if (!(c.reservationTtlMs >= 1000)) bad('reservationTtlMs must be >= 1000');

@@ -3,7 +3,14 @@ import type { Decision, DecisionReason } from './decision';
 import { bookSpend, dayCommittedMicros, expireReservations, release, reserve, rollDay } from './ledger';
 import { impressionCostMicros } from './money';
 import type { PacingState } from './pacingState';
-import { computeKnots, createValueQuantiles, observeValue, valueQuantile } from './valueQuantiles';
+import {
+  computeKnots,
+  createValueQuantiles,
+  hasQuantiles,
+  observeValue,
+  refreshKnots,
+  valueQuantile,
+} from './valueQuantiles';
 
 const ASAP_REFRESH_VALUES = 4096;
 
@@ -119,9 +126,14 @@ export function decide(
   if (c.pacingMode === 'ASAP') {
     throttle = asapThrottle(s, committed, limit);
   } else {
-    if (nowMs - s.lastTickMs >= s.config.tickMs) {
+    // Value-aware, it re-plans more often; each plan still looks one tickMs ahead (see config).
+    const cfg = s.config;
+    // DUAL_GRADIENT passes all or nothing (it prices by its multiplier): no threshold to steer.
+    const valueAware = c.pacingMode !== 'DUAL_GRADIENT' && hasQuantiles(s.values);
+    const everyMs = valueAware ? cfg.tickMs * cfg.valueTickRatio : cfg.tickMs;
+    if (nowMs - s.lastTickMs >= everyMs) {
       tick(s, nowMs);
-      if (s.values !== null) computeKnots(s.values);
+      if (s.values !== null) refreshKnots(s.values, nowMs);
     }
     throttle = 1 - s.passRate;
   }

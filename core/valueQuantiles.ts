@@ -5,14 +5,20 @@
  * of a coin's share, spends the same budget on the best requests.
  *
  * A ring of the last RING_SIZE values (float32: 2 KB per campaign, allocated on the first value)
- * and QUANTILE_STEPS + 1 knots of their distribution, re-computed when the controller re-plans and,
- * while the ring is filling, each time the count of values doubles. Between re-plans a lookup is
- * one interpolation: nothing is allocated per decision.
+ * and QUANTILE_STEPS + 1 knots of their distribution, re-computed when the controller re-plans (at
+ * most once per KNOT_REFRESH_MS) and, while the ring is filling, each time the count of values
+ * doubles. Between re-computations a lookup is one interpolation: nothing is allocated per decision.
  */
 export const RING_SIZE = 512;
 export const QUANTILE_STEPS = 64;
 /** Weight of a fresh estimate in the knots once the ring is full (an EMA over re-computations). */
 export const KNOT_SMOOTHING = 0.2;
+/**
+ * Sorting the ring is most of a re-plan's cost (about 25 us, a third of a simulated day's CPU at
+ * one re-plan a minute); the knots move slowly anyway (KNOT_SMOOTHING), so a controller that
+ * re-plans faster does not re-sort faster.
+ */
+export const KNOT_REFRESH_MS = 60_000;
 /** Below this many values the quantiles say too little: decide by coin. */
 export const MIN_VALUES = 16;
 
@@ -22,6 +28,8 @@ export interface ValueQuantiles {
   seen: number;
   /** How many values the knots were computed from; 0 until the first computation. */
   knotsFrom: number;
+  /** When a re-plan last re-computed the knots (see `refreshKnots`). */
+  refreshedAtMs: number;
   /** knots[k] = the k / QUANTILE_STEPS quantile. */
   readonly knots: Float64Array;
 }
@@ -34,6 +42,7 @@ export function createValueQuantiles(): ValueQuantiles {
     ring: new Float32Array(RING_SIZE),
     seen: 0,
     knotsFrom: 0,
+    refreshedAtMs: Number.NEGATIVE_INFINITY,
     knots: new Float64Array(QUANTILE_STEPS + 1),
   };
 }
@@ -43,6 +52,18 @@ export function observeValue(q: ValueQuantiles, value: number): void {
   q.ring[q.seen % RING_SIZE] = value;
   q.seen++;
   if (q.seen >= MIN_VALUES && q.seen < 2 * RING_SIZE && q.seen >= 2 * q.knotsFrom) computeKnots(q);
+}
+
+/** At a re-plan: re-computes the knots unless they were re-computed less than KNOT_REFRESH_MS ago. */
+export function refreshKnots(q: ValueQuantiles, nowMs: number): void {
+  if (nowMs - q.refreshedAtMs < KNOT_REFRESH_MS) return;
+  q.refreshedAtMs = nowMs;
+  computeKnots(q);
+}
+
+/** True once the quantiles hold enough values to decide by (value-aware pacing is on). */
+export function hasQuantiles(q: ValueQuantiles | null): boolean {
+  return q !== null && q.knotsFrom >= MIN_VALUES;
 }
 
 export function computeKnots(q: ValueQuantiles): void {

@@ -147,7 +147,12 @@ export const ServerEnv = Type.Object(
       `throttle floor after recovery (default ${b.recoveredThrottle})`,
       b.recoveredThrottle,
     ),
-    PACING_TICK_MS: int(100, 3_600_000, 'how often the controller re-plans (default 60000)', 60_000),
+    PACING_TICK_MS: int(
+      100,
+      3_600_000,
+      'how often the controller re-plans (default 60000; half that for campaigns whose requests carry a value signal)',
+      60_000,
+    ),
     PACING_CATCH_UP_TICKS: int(1, 10_000, 'ticks over which the controller closes a gap (default 10)', 10),
     RESERVATION_TTL_MS: int(
       1000,

@@ -246,6 +246,42 @@ describe('decide: value-aware pacing', () => {
     expect(valued.meanValue).toBeGreaterThan(coin.meanValue);
   });
 
+  it('re-plans every tickMs x valueTickRatio once values decide; coin flip and DUAL_GRADIENT every tickMs', () => {
+    /** Times of the re-plans over 5 minutes of one request a second after a minute of warm-up. */
+    const replans = (mode: 'EVEN' | 'ADAPTIVE' | 'DUAL_GRADIENT', withValue: boolean) => {
+      const s = state({ dailyBudgetMicros: 100_000_000, pacingMode: mode });
+      const values = lcg(4);
+      const at: number[] = [];
+      for (let t = 0; t < 360_000; t += 1_000) {
+        const before = s.lastTickMs;
+        const d = decide(s, BID, t, never, false, newDecision(), withValue ? values() : -1);
+        if (d.allow) releaseBid(s, d.reservedMicros, t, t);
+        if (s.lastTickMs !== before && t >= 60_000) at.push(t);
+      }
+      return at;
+    };
+    const every = (ms: number) => Array.from({ length: 300_000 / ms }, (_, i) => 60_000 + i * ms);
+    expect(replans('EVEN', true)).toEqual(every(30_000));
+    expect(replans('ADAPTIVE', true)).toEqual(every(30_000));
+    expect(replans('EVEN', false)).toEqual(every(60_000));
+    expect(replans('DUAL_GRADIENT', true)).toEqual(every(60_000));
+    expect(() => pacerConfig({ valueTickRatio: 0 })).toThrow(/valueTickRatio must be in \(0, 1\]/);
+  });
+
+  it('re-sorts the recent values at most once a minute however often it re-plans', () => {
+    const s = state({ dailyBudgetMicros: 100_000_000 }, 0, false, pacerConfig({ tickMs: 10_000 }));
+    const values = lcg(5);
+    const refreshed: number[] = [];
+    for (let t = 0; t < 300_000; t += 500) {
+      decide(s, BID, t, never, false, newDecision(), values());
+      const at = s.values!.refreshedAtMs;
+      if (refreshed.at(-1) !== at && Number.isFinite(at)) refreshed.push(at);
+    }
+    // Re-plans every 5 s once values decide; the sorts stay a minute apart.
+    expect(refreshed.length).toBe(5);
+    expect(refreshed.slice(1).map((t, i) => t - refreshed[i]!)).toEqual([60_000, 60_000, 60_000, 60_000]);
+  });
+
   it('without a value signal decides exactly as a coin flip always did', () => {
     const a = state();
     const b = state();
