@@ -36,6 +36,15 @@ export interface ValueQuantiles {
 
 /** Shared by every campaign: the core is single-threaded and sorts synchronously. */
 const scratch = new Float64Array(RING_SIZE);
+/**
+ * The values are sorted as the integers of their float32 bits: values are >= 0 (decide() passes
+ * no other), and non-negative IEEE-754 floats order as their bit patterns do (-0 first, as the
+ * float sort puts it). V8 sorts an Int32Array on small integers without allocating, where a
+ * Float64Array sort boxes every element: 14 us instead of 25 per 512 random values here, and the
+ * sort was a third of a simulated day's CPU. The order, hence every knot, is the same.
+ */
+const sortBits = new Int32Array(RING_SIZE);
+const sortFloats = new Float32Array(sortBits.buffer);
 
 export function createValueQuantiles(): ValueQuantiles {
   return {
@@ -69,9 +78,11 @@ export function hasQuantiles(q: ValueQuantiles | null): boolean {
 export function computeKnots(q: ValueQuantiles): void {
   const n = q.seen < RING_SIZE ? q.seen : RING_SIZE;
   if (n === 0) return;
-  // Unused slots sort last (+Infinity) and are never read: the whole scratch sorts without a view.
-  for (let i = 0; i < RING_SIZE; i++) scratch[i] = i < n ? q.ring[i]! : Number.POSITIVE_INFINITY;
-  scratch.sort();
+  // Unused slots sort last (+Infinity's bits are the largest) and are never read: the whole
+  // array sorts without a view.
+  for (let i = 0; i < RING_SIZE; i++) sortFloats[i] = i < n ? q.ring[i]! : Number.POSITIVE_INFINITY;
+  sortBits.sort();
+  for (let i = 0; i < n; i++) scratch[i] = sortFloats[i]!;
   const knots = q.knots;
   // Once the ring is full, each re-computation moves the knots a step towards the new quantiles:
   // the upper tail of 512 values holds few of them, and re-estimating it afresh every tick would

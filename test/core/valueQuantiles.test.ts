@@ -1,0 +1,41 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { QUANTILE_STEPS, RING_SIZE, computeKnots, createValueQuantiles } from '../../core/valueQuantiles';
+
+/** The knots as first written: a Float64Array sort of the values, then linear interpolation. */
+function referenceKnots(values: readonly number[]): number[] {
+  const n = Math.min(values.length, RING_SIZE);
+  const ring = new Float32Array(RING_SIZE);
+  values.forEach((v, i) => {
+    ring[i % RING_SIZE] = v;
+  });
+  const sorted = Float64Array.from(ring.subarray(0, n)).sort();
+  return Array.from({ length: QUANTILE_STEPS + 1 }, (_, k) => {
+    const x = (k / QUANTILE_STEPS) * (n - 1);
+    const i = Math.floor(x);
+    const a = sorted[i]!;
+    return i + 1 < n ? a + (sorted[i + 1]! - a) * (x - i) : a;
+  });
+}
+
+describe('value quantiles', () => {
+  it('sorts by float bits exactly as the float sort does, for every value decide() lets in', () => {
+    const value = fc.oneof(
+      fc.float({ min: 0, noNaN: true }),
+      fc.constantFrom(0, -0, Number.MIN_VALUE, 1e-7, 0.5, Number.POSITIVE_INFINITY),
+    );
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: RING_SIZE }), (values) => {
+        const q = createValueQuantiles();
+        values.forEach((v, i) => {
+          q.ring[i] = v;
+        });
+        q.seen = values.length;
+        computeKnots(q);
+        const want = referenceKnots(values);
+        expect(Array.from(q.knots).map(String)).toEqual(want.map(String));
+      }),
+      { seed: 20261201, numRuns: 300 },
+    );
+  });
+});
