@@ -5,9 +5,15 @@ import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayWindowAt } from '../../core/index';
 import { RedisStore } from '../../server/store/redisStore';
-import { FailoverTraffic } from '../support/failoverTraffic';
+import {
+  FailoverTraffic,
+  createCampaigns,
+  expectExactTotals,
+  healthOf,
+  waitAllHealthy,
+} from '../support/failoverTraffic';
 import { type ClusterNode, type RedisClusterHandle, startRedisCluster } from '../support/redisCluster';
-import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
+import { type ServerProcess, startServer, waitFor } from '../support/serverProcess';
 
 /**
  * Three server instances on a six-node Redis Cluster. Under load, the primary holding some of the
@@ -59,29 +65,9 @@ async function primaryOf(campaignId: string): Promise<ClusterNode> {
   return p.node;
 }
 
-interface Health {
-  status: string;
-  pending_replay: number;
-  campaigns: number;
-}
-const health = async (s: ServerProcess) => (await request('GET', `${s.url}/health`)).body as Health;
-
 describe('three instances on a Redis Cluster', () => {
   it('keep exact totals and budgets while a primary dies and its replica takes over', async () => {
-    for (const c of CAMPAIGNS) {
-      const res = await request('POST', `${servers[0]!.url}/campaigns`, {
-        id: c.id,
-        daily_budget_cents: c.cents,
-        pacing_mode: 'ASAP',
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-    }
-    for (const s of servers) {
-      await waitFor(
-        `${s.instanceId} to load the campaigns`,
-        async () => (await health(s)).campaigns === CAMPAIGNS.length,
-      );
-    }
+    await createCampaigns(servers, CAMPAIGNS);
     const dayKey = dayWindowAt('UTC', Date.now()).key;
     const traffic = new FailoverTraffic(
       'cf',
@@ -101,28 +87,14 @@ describe('three instances on a Redis Cluster', () => {
     mark('load during the failover done');
     // The replica is promoted (node timeout 1 s) and every slot is served again.
     await cluster.waitHealthy(30_000, { replicas: false });
-    await waitFor(
-      'every instance healthy with nothing left to replay',
-      async () => {
-        const h = await Promise.all(servers.map(health));
-        return h.every((x) => x.status === 'healthy' && x.pending_replay === 0);
-      },
-      600,
-    );
+    await waitAllHealthy(servers, 'every instance healthy with nothing left to replay');
     mark('instances healthy again');
     const after = await traffic.run(all, 500, 16);
     mark(`load after the failover done: ${JSON.stringify(after)}`);
     // Most decisions after the failover are normal ones. (Not all need be: on a machine this busy a
     // replica can miss the WAIT deadline, and that write is retried through a short degraded spell.)
     expect(after.degradedDecisions).toBeLessThan(after.decisions / 2);
-    await waitFor(
-      'every instance healthy with nothing left to replay, after the load',
-      async () => {
-        const h = await Promise.all(servers.map(health));
-        return h.every((x) => x.status === 'healthy' && x.pending_replay === 0);
-      },
-      600,
-    );
+    await waitAllHealthy(servers, 'every instance healthy with nothing left to replay, after the load');
     expect(during.allowed + after.allowed).toBeGreaterThan(300);
     // Then the campaign on the killed primary is driven past its budget (600 bids of about 2,500
     // micros against 1,000,000): it must not be stuck after the failover, only stopped by its budget.
@@ -130,7 +102,7 @@ describe('three instances on a Redis Cluster', () => {
     mark(`small campaign driven to its budget: ${JSON.stringify(drain)}`);
     await waitFor(
       'every instance with nothing left to replay, after the drain',
-      async () => (await Promise.all(servers.map(health))).every((x) => x.pending_replay === 0),
+      async () => (await Promise.all(servers.map(healthOf))).every((x) => x.pending_replay === 0),
       600,
     );
 
@@ -143,15 +115,7 @@ describe('three instances on a Redis Cluster', () => {
     });
     try {
       expect(await store.waitReady(10_000)).toBe(true);
-      const expected = traffic.expectedMicros();
-      const snaps = await store.readDays(CAMPAIGNS.map((c) => ({ campaignId: c.id, dayKey })));
-      CAMPAIGNS.forEach((c, i) => {
-        const snap = snaps[i]!;
-        expect(snap.spentMicros, `${c.id} total`).toBe(expected.get(c.id) ?? 0);
-        expect(snap.totalSpentMicros, `${c.id} lifetime`).toBe(expected.get(c.id) ?? 0);
-        expect(snap.spentMicros, `${c.id} within budget`).toBeLessThanOrEqual(c.cents * 10_000);
-        expect(snap.leasedMicros, `${c.id} leases within budget`).toBeLessThanOrEqual(c.cents * 10_000);
-      });
+      const snaps = await expectExactTotals(store, CAMPAIGNS, dayKey, traffic);
       const small = snaps[CAMPAIGNS.findIndex((c) => c.id === 'cf-small-0')]!;
       // Driven to its budget: what is left unspent is less than a bid per instance, plus any grant
       // made by a write whose WAIT failed during the failover, which is left unused rather than

@@ -1,9 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApp, campaignBody, testApp } from '../server/http.harness';
+import { type TestApp, campaignBody } from '../server/http.harness';
 import { CHROMIUM, NEEDS_CHROMIUM } from '../support/binaries';
-import { launchChromium } from '../support/browser';
+import { type DashboardApp, dashboardApp } from '../support/dashboardApp';
 
 /**
  * The dashboard in a real headless Chromium against the real server on a real socket: a spend
@@ -14,26 +13,16 @@ import { launchChromium } from '../support/browser';
 let t: TestApp;
 let browser: Browser;
 let base: string;
+let post: DashboardApp['post'];
+let app: DashboardApp;
 
 beforeAll(async () => {
-  t = await testApp();
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-  browser = await launchChromium();
+  ({ t, browser, base, post } = app = await dashboardApp());
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await t?.close();
+  await app?.close();
 });
-
-async function post(path: string, body: unknown): Promise<Response> {
-  return fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-}
 
 describe.skipIf(CHROMIUM === null)(`${NEEDS_CHROMIUM} GET /dashboard in Chromium`, () => {
   it('lists campaigns and shows a spend made through the API, live', async () => {

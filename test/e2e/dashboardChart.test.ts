@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY, type TestApp, bearer, campaignBody, testApp } from '../server/http.harness';
-import { launchChromium } from '../support/browser';
+import { type DashboardApp, dashboardApp } from '../support/dashboardApp';
 
 /**
  * The dashboard's per-campaign view in Chromium: a spend-vs-target chart drawn as inline SVG by
@@ -12,28 +12,21 @@ import { launchChromium } from '../support/browser';
 let t: TestApp;
 let browser: Browser;
 let base: string;
+let post: DashboardApp['post'];
+let app: DashboardApp;
 
 beforeAll(async () => {
   // The "redis" kind, so the store can go away and the page show degraded mode.
   // The timeline shows the classic breaker opening at its trip ratio (precision is the default).
-  t = await testApp({ BREAKER_MODE: 'classic' }, { storeKind: 'redis' });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-  browser = await launchChromium();
+  ({ t, browser, base, post } = app = await dashboardApp(
+    { BREAKER_MODE: 'classic' },
+    { storeKind: 'redis' },
+  ));
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await t?.close();
+  await app?.close();
 });
-
-async function post(path: string, body: unknown): Promise<Response> {
-  return fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-}
 
 const attr = (page: Page, selector: string, name: string) => page.locator(selector).getAttribute(name);
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashUnit } from '../../server/runtime/random';
 import { type PostgresServerHandle, startPostgresServer } from '../support/postgresServer';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
-import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
+import { type ServerProcess, request, startRecordedFleet, waitFor } from '../support/serverProcess';
 
 /**
  * Three instances on one Redis and a PRIVATE PostgreSQL (stopped by its pid; never the shared
@@ -24,17 +24,15 @@ let root: string;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pacer-e2e-pgoutage-'));
   [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer()]);
-  for (const x of ['a', 'b', 'c']) {
-    servers.push(
-      await startServer({
-        redisUrl: redis.url,
-        journalDir: join(root, x),
-        instanceId: `po-${x}`,
-        env: { DATABASE_URL: postgres.url },
-        startTimeoutMs: 90_000,
-      }),
-    );
-  }
+  servers.push(
+    ...(await startRecordedFleet({
+      root,
+      redisUrl: redis.url,
+      databaseUrl: postgres.url,
+      prefix: 'po',
+      size: 3,
+    })),
+  );
 }, 300_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { RedisStore } from '../../server/store/redisStore';
 import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
 import { type TestDatabase, createTestDatabase } from '../support/postgresDatabase';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
-import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
+import { type ServerProcess, request, startRecordedFleet, waitFor } from '../support/serverProcess';
 
 /**
  * Three instances on one Redis and one PostgreSQL, under load. Redis is killed and restarted
@@ -38,18 +38,9 @@ let root: string;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pacer-e2e-redisloss-'));
   [db, redis] = await Promise.all([createTestDatabase('redisloss'), startRedisServer()]);
-  // One after the other: the first one creates the schema and the first generation.
-  for (const x of ['a', 'b', 'c']) {
-    servers.push(
-      await startServer({
-        redisUrl: redis.url,
-        journalDir: join(root, x),
-        instanceId: `rl-${x}`,
-        env: { DATABASE_URL: db.url },
-        startTimeoutMs: 90_000,
-      }),
-    );
-  }
+  servers.push(
+    ...(await startRecordedFleet({ root, redisUrl: redis.url, databaseUrl: db.url, prefix: 'rl', size: 3 })),
+  );
 }, 300_000);
 
 afterAll(async () => {

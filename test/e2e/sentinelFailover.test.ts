@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayWindowAt } from '../../core/index';
 import { RedisStore } from '../../server/store/redisStore';
-import { FailoverTraffic } from '../support/failoverTraffic';
+import {
+  FailoverTraffic,
+  createCampaigns,
+  expectExactTotals,
+  waitAllHealthy,
+} from '../support/failoverTraffic';
 import { type RedisSentinelHandle, SENTINEL_NAME, startRedisSentinel } from '../support/redisSentinel';
-import { type ServerProcess, request, startServer, waitFor } from '../support/serverProcess';
+import { type ServerProcess, startServer, waitFor } from '../support/serverProcess';
 
 /**
  * Two server instances on a Sentinel-managed primary with one replica. Under load the primary is
@@ -43,29 +48,9 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-interface Health {
-  status: string;
-  pending_replay: number;
-  campaigns: number;
-}
-const health = async (s: ServerProcess) => (await request('GET', `${s.url}/health`)).body as Health;
-
 describe('two instances on a Sentinel-managed Redis', () => {
   it('follow the promoted replica by themselves and keep exact totals', async () => {
-    for (const c of CAMPAIGNS) {
-      const res = await request('POST', `${servers[0]!.url}/campaigns`, {
-        id: c.id,
-        daily_budget_cents: c.cents,
-        pacing_mode: 'ASAP',
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-    }
-    for (const s of servers) {
-      await waitFor(
-        `${s.instanceId} to load the campaigns`,
-        async () => (await health(s)).campaigns === CAMPAIGNS.length,
-      );
-    }
+    await createCampaigns(servers, CAMPAIGNS);
     const dayKey = dayWindowAt('UTC', Date.now()).key;
     const traffic = new FailoverTraffic(
       'sf',
@@ -88,14 +73,7 @@ describe('two instances on a Sentinel-managed Redis', () => {
     mark('replica promoted');
     const during = await before;
     mark('load during the failover done');
-    await waitFor(
-      'both instances healthy with nothing left to replay',
-      async () => {
-        const h = await Promise.all(servers.map(health));
-        return h.every((x) => x.status === 'healthy' && x.pending_replay === 0);
-      },
-      600,
-    );
+    await waitAllHealthy(servers, 'both instances healthy with nothing left to replay');
     mark('instances healthy again');
     const after = await traffic.run(all, 500, 16);
     // A write whose replica misses the WAIT deadline fails and sends its instance briefly
@@ -106,15 +84,7 @@ describe('two instances on a Sentinel-managed Redis', () => {
     // Read straight from the promoted replica: it is the primary now.
     const store = new RedisStore({ url: `redis://127.0.0.1:${sentinel.replica.port}` });
     try {
-      const expected = traffic.expectedMicros();
-      const snaps = await store.readDays(CAMPAIGNS.map((c) => ({ campaignId: c.id, dayKey })));
-      CAMPAIGNS.forEach((c, i) => {
-        const snap = snaps[i]!;
-        expect(snap.spentMicros, `${c.id} total`).toBe(expected.get(c.id) ?? 0);
-        expect(snap.totalSpentMicros, `${c.id} lifetime`).toBe(expected.get(c.id) ?? 0);
-        expect(snap.spentMicros, `${c.id} within budget`).toBeLessThanOrEqual(c.cents * 10_000);
-        expect(snap.leasedMicros, `${c.id} leases within budget`).toBeLessThanOrEqual(c.cents * 10_000);
-      });
+      const snaps = await expectExactTotals(store, CAMPAIGNS, dayKey, traffic);
       // Lease grants whose WAIT failed during the failover stay booked unused: safe, but they
       // strand delivery (40% seen), as in the Cluster failover test; the money checks above are exact.
       expect(snaps[4]!.spentMicros / (100 * 10_000), 'small budget nearly spent').toBeGreaterThan(0.25);

@@ -1,5 +1,7 @@
+import { expect } from 'vitest';
+import type { BudgetStore, DaySnapshot } from '../../core/store';
 import { hashUnit } from '../../server/runtime/random';
-import { type ServerProcess, request } from './serverProcess';
+import { type ServerProcess, request, waitFor } from './serverProcess';
 
 /**
  * Bid traffic for failover tests, as a real ad server sends it: a decision, then for every allowed
@@ -128,4 +130,73 @@ export class FailoverTraffic {
     for (const e of this.acked.values()) out.set(e.campaignId, (out.get(e.campaignId) ?? 0) + e.spendMicros);
     return out;
   }
+}
+
+/** A campaign of a failover test: its id and daily budget in cents. */
+export interface FailoverCampaign {
+  readonly id: string;
+  readonly cents: number;
+}
+
+interface Health {
+  status: string;
+  pending_replay: number;
+  campaigns: number;
+}
+
+export const healthOf = async (s: ServerProcess) => (await request('GET', `${s.url}/health`)).body as Health;
+
+/** Creates the campaigns (ASAP, the worst case for the budget) and waits until every instance has them. */
+export async function createCampaigns(
+  servers: readonly ServerProcess[],
+  campaigns: readonly FailoverCampaign[],
+): Promise<void> {
+  for (const c of campaigns) {
+    const res = await request('POST', `${servers[0]!.url}/campaigns`, {
+      id: c.id,
+      daily_budget_cents: c.cents,
+      pacing_mode: 'ASAP',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+  }
+  for (const s of servers) {
+    await waitFor(
+      `${s.instanceId} to load the campaigns`,
+      async () => (await healthOf(s)).campaigns === campaigns.length,
+    );
+  }
+}
+
+/** Waits until every instance is healthy with nothing left in its journal to replay. */
+export async function waitAllHealthy(servers: readonly ServerProcess[], what: string): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      const h = await Promise.all(servers.map(healthOf));
+      return h.every((x) => x.status === 'healthy' && x.pending_replay === 0);
+    },
+    600,
+  );
+}
+
+/**
+ * The money checks after a failover, against what the exchange saw acknowledged: each campaign's
+ * day and lifetime totals exact, spend and leases within budget. Returns the snapshots.
+ */
+export async function expectExactTotals(
+  store: BudgetStore,
+  campaigns: readonly FailoverCampaign[],
+  dayKey: string,
+  traffic: FailoverTraffic,
+): Promise<DaySnapshot[]> {
+  const expected = traffic.expectedMicros();
+  const snaps = await store.readDays(campaigns.map((c) => ({ campaignId: c.id, dayKey })));
+  campaigns.forEach((c, i) => {
+    const snap = snaps[i]!;
+    expect(snap.spentMicros, `${c.id} total`).toBe(expected.get(c.id) ?? 0);
+    expect(snap.totalSpentMicros, `${c.id} lifetime`).toBe(expected.get(c.id) ?? 0);
+    expect(snap.spentMicros, `${c.id} within budget`).toBeLessThanOrEqual(c.cents * 10_000);
+    expect(snap.leasedMicros, `${c.id} leases within budget`).toBeLessThanOrEqual(c.cents * 10_000);
+  });
+  return snaps;
 }

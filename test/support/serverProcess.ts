@@ -81,6 +81,32 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, attem
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/**
+ * Instances `${prefix}-a`, `-b`, ... on one Redis and one PostgreSQL, started one after the other
+ * (the first creates the schema and the first generation), each journaling under `root`.
+ */
+export async function startRecordedFleet(o: {
+  root: string;
+  redisUrl: string;
+  databaseUrl: string;
+  prefix: string;
+  size: number;
+}): Promise<ServerProcess[]> {
+  const servers: ServerProcess[] = [];
+  for (const x of 'abcdefgh'.slice(0, o.size)) {
+    servers.push(
+      await startServer({
+        redisUrl: o.redisUrl,
+        journalDir: join(o.root, x),
+        instanceId: `${o.prefix}-${x}`,
+        env: { DATABASE_URL: o.databaseUrl },
+        startTimeoutMs: 90_000,
+      }),
+    );
+  }
+  return servers;
+}
+
 export async function startServer(opts: {
   /** null: no REDIS_URL (the embedded store, or a topology given in `env`). */
   redisUrl: string | null;
