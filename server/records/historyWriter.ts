@@ -70,6 +70,7 @@ export class HistoryWriter {
   private readonly walSegment = new WeakMap<GenerationSpend, number>();
   private walFailures = 0;
   private closedHandler: ((generations: readonly string[]) => void) | null = null;
+  private closing = false;
 
   constructor(opts: HistoryWriterOptions) {
     this.o = {
@@ -229,8 +230,11 @@ export class HistoryWriter {
       this.lastError = { message, atMs: this.o.clock.nowMs() };
       const backoffMs = Math.min(this.o.maxBackoffMs, 250 * 2 ** Math.min(this.consecutiveFailures - 1, 10));
       this.nextAttemptAtMs = this.o.clock.nowMs() + backoffMs;
-      if (err instanceof GenerationClosedError) this.closedHandler?.(err.generations);
-      else if (this.consecutiveFailures === 1) {
+      // Not once closing: an adoption racing close() could take records out of the files close()
+      // relies on; the next start adopts what is left (RecordedStore.init).
+      if (err instanceof GenerationClosedError) {
+        if (!this.closing) this.closedHandler?.(err.generations);
+      } else if (this.consecutiveFailures === 1) {
         this.o.log.warn(
           { err: message, queued: this.stats().queuedRecords },
           'PostgreSQL write failed: history is queued and retried with backoff',
@@ -396,6 +400,7 @@ export class HistoryWriter {
 
   /** Stops the timer and tries to write what is queued; what cannot be written is spilled to disk. */
   async close(): Promise<void> {
+    this.closing = true;
     this.stopTimer?.();
     this.stopTimer = null;
     this.nextAttemptAtMs = 0;
@@ -409,7 +414,8 @@ export class HistoryWriter {
         'PostgreSQL unreachable at shutdown: history spilled to the journal dir',
       );
     }
-    // Everything is stored or spilled: the write-ahead segments hold nothing needed.
-    if (this.queue.length === 0 && this.inFlight === null) await this.wal.removeAll();
+    // Everything is stored or spilled: the write-ahead segments hold nothing needed. Not while an
+    // adoption holds records taken out of the queue and files (paused): the log is their only copy.
+    if (this.queue.length === 0 && this.inFlight === null && this.paused === 0) await this.wal.removeAll();
   }
 }

@@ -96,6 +96,7 @@ export class RecordedStore implements BudgetStore {
   private nextRepairAtMs = 0;
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
+  private nextReadoptAtMs = 0;
   private instance: PacerInstance | null = null;
   /** Outcomes of PostgreSQL operations on the request paths (the writer keeps its own). */
   private recordsOkAtMs = Number.NEGATIVE_INFINITY;
@@ -122,11 +123,30 @@ export class RecordedStore implements BudgetStore {
    * again seeds and re-labels it (the store counts an event id once, so seeding twice is safe).
    */
   private readopt(closed: readonly string[]): void {
-    const generation = this.generation;
-    if (generation === null || closed.includes(generation)) return; // a repair is due anyway
-    this.adopt(generation).catch((err) => {
+    const nowMs = this.o.clock.nowMs();
+    // At most once per retry interval: while Redis is down every writer round would ask again.
+    if (nowMs < this.nextReadoptAtMs) return;
+    this.nextReadoptAtMs = nowMs + (this.o.repairRetryMs ?? 2_000);
+    void this.readoptNow(closed).catch((err) => {
       this.o.log.warn({ err, closed }, 'could not adopt history of a closed generation; will retry');
     });
+  }
+
+  private async readoptNow(closed: readonly string[]): Promise<void> {
+    // What the store holds now, not what this instance last saw: it may have lost its data again
+    // (the guard of the next call notes that and a repair follows) or moved on (adopted there).
+    const marker = await this.o.marker.read();
+    if (marker === null || marker !== this.generation) return;
+    if (closed.includes(marker)) {
+      // Redis came back with data older than a repair (a restored snapshot): its counters are not
+      // what PostgreSQL and the fleet agreed on. Nothing here can fix that safely; say so loudly.
+      this.o.log.error(
+        { generation: marker },
+        'the hot store holds a generation a repair closed: history cannot be written; empty it (FLUSHALL) so the fleet re-seeds it from PostgreSQL',
+      );
+      return;
+    }
+    await this.adopt(marker);
   }
 
   /** The instance whose leases a repair re-asserts (set once the runtime exists). */
@@ -355,6 +375,10 @@ export class RecordedStore implements BudgetStore {
     try {
       for (const chunk of chunks(stale, SEED_CHUNK))
         await this.o.inner.applySpend(chunk.map((s) => s.record));
+      // The store may have lost its data again meanwhile (the guard then cleared the generation):
+      // keep the records under their old label for the next adoption, and the loss noted once.
+      if ((await this.o.marker.read()) !== generation)
+        throw new StoreUnavailableError('the hot store changed while this instance adopted it');
       await writer?.readd(
         stale.map((s): GenerationSpend => ({ record: s.record, generation })),
         stale,

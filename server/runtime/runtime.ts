@@ -196,6 +196,10 @@ class ServerRuntime implements Runtime {
   private readonly claim: Omit<InstanceClaim, 'renew'> | null;
   private claimed = false;
   private lastClaimMs = Number.NEGATIVE_INFINITY;
+  /** A claim made after start (see claimLate): held or refused, for how many CLAIM_RETRY_MS ticks. */
+  private lateClaim: 'held' | 'refused' | null = null;
+  private lateClaimTicks = 0;
+  private stopLateClaimTicks: (() => void) | null = null;
   /** Another process took this instance id: stop deciding, keep the leases where they are. */
   private conflict = false;
   private syncQueued = false;
@@ -539,6 +543,7 @@ class ServerRuntime implements Runtime {
 
   /** Renews the claim every fifth of its TTL; false when another process holds the id. */
   private async renewClaim(nowMs: number): Promise<boolean> {
+    if (this.claim !== null && !this.claimed) return this.claimLate(nowMs);
     if (this.claim === null || nowMs - this.lastClaimMs < this.claim.ttlMs / 5) return true;
     const mine = await this.deps.store.claimInstance!({ ...this.claim, renew: true });
     if (mine) {
@@ -546,6 +551,38 @@ class ServerRuntime implements Runtime {
       this.lastClaimMs = nowMs;
     }
     return mine;
+  }
+
+  /**
+   * The claim a process could not make at start (the store did not answer): made here as at start,
+   * as a newcomer that never displaces a holder, and confirmed only after holding it for one and a
+   * half renewal periods of rounds, so a running holder whose claim lapsed (Redis hung longer than
+   * the TTL) takes it back first. Claimed as a renewal instead, a duplicate started during a Redis
+   * hang took the lapsed id at once and answered healthy while the original ran (found by npm run
+   * chaos, seed 90717423). Refused for longer than a TTL and a second: another process holds it.
+   * Timed in timer ticks (the monotonic clock), not read off the wall clock, which a step moves.
+   */
+  private async claimLate(nowMs: number): Promise<boolean> {
+    const claim = this.claim!;
+    const mine = await this.deps.store.claimInstance!({ ...claim, renew: false });
+    const state = mine ? 'held' : 'refused';
+    if (this.lateClaim !== state) {
+      this.lateClaim = state;
+      this.lateClaimTicks = 0;
+      this.stopLateClaimTicks ??= this.deps.timers.every(CLAIM_RETRY_MS, () => {
+        this.lateClaimTicks++;
+      });
+    }
+    const forMs = this.lateClaimTicks * CLAIM_RETRY_MS;
+    if (!mine) return forMs <= claim.ttlMs + 1_000;
+    if (forMs >= (claim.ttlMs / 5) * 1.5) {
+      this.claimed = true;
+      this.lastClaimMs = nowMs;
+      this.lateClaim = null;
+      this.stopLateClaimTicks?.();
+      this.stopLateClaimTicks = null;
+    }
+    return true;
   }
 
   private enterConflict(): void {
@@ -581,6 +618,8 @@ class ServerRuntime implements Runtime {
     this.closed = true;
     this.stopTimer?.();
     this.stopTimer = null;
+    this.stopLateClaimTicks?.();
+    this.stopLateClaimTicks = null;
     while (this.running !== null) await this.running;
     const nowMs = this.deps.clock.nowMs();
     try {

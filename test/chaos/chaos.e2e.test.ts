@@ -27,10 +27,13 @@ import { generateSchedule } from '../../chaos/schedule';
  *     retrying a notice nothing had booked)
  *   seed 115083: instance 1 kill -9'd, its clock stepped +199 s while its restart waited for the
  *     old INSTANCE_ID claim to lapse (the restart gave up at once and never came back)
+ *   seed 90717423 (3 instances, 0.5 min): a duplicate of instance 2 started, Redis hung for longer
+ *     than the claim's TTL, and the duplicate's first round took the lapsed id as a renewal:
+ *     healthy while the original ran (2 of 3 replays before the fix)
  */
 const FAULTS: FaultKind[] = ['redis-kill', 'redis-hang', 'redis-slow', 'instance-kill', 'clock-step'];
 const INSTANCES = 2;
-const CASES = [
+const CASES: { seed: number; minutes: number; faults: FaultKind[]; instances?: number }[] = [
   { seed: 12, minutes: 0.2, faults: FAULTS },
   { seed: 17, minutes: 0.2, faults: FAULTS },
   { seed: 301, minutes: 0.25, faults: [...FAULT_KINDS] },
@@ -38,19 +41,20 @@ const CASES = [
   { seed: 925, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 74145076, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 115083, minutes: 0.25, faults: [...FAULT_KINDS] },
+  { seed: 90717423, minutes: 0.5, faults: [...FAULT_KINDS], instances: 3 },
 ];
 
 describe('fault harness, fixed seeds', () => {
-  for (const { seed, minutes, faults } of CASES) {
+  for (const { seed, minutes, faults, instances = INSTANCES } of CASES) {
     it(`seed ${seed} keeps every invariant`, async () => {
       const r = await runOnce({
         seed,
         minutes,
-        instances: INSTANCES,
+        instances,
         faults,
         settleMs: 40_000,
       });
-      const report = formatRun(r, replayCommand(seed, minutes, INSTANCES, faults, false));
+      const report = formatRun(r, replayCommand(seed, minutes, instances, faults, false));
       console.log(report);
       expect(r.violations, `${report}\n${r.serverLogs}`).toEqual([]);
       // The run did what it claims: faults injected (none skipped), traffic acknowledged.

@@ -24,15 +24,13 @@ let root: string;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pacer-e2e-pgoutage-'));
   [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer()]);
-  servers.push(
-    ...(await startRecordedFleet({
-      root,
-      redisUrl: redis.url,
-      databaseUrl: postgres.url,
-      prefix: 'po',
-      size: 3,
-    })),
-  );
+  await startRecordedFleet(servers, {
+    root,
+    redisUrl: redis.url,
+    databaseUrl: postgres.url,
+    prefix: 'po',
+    size: 3,
+  });
 }, 300_000);
 
 afterAll(async () => {

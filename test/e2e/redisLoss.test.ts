@@ -38,9 +38,13 @@ let root: string;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pacer-e2e-redisloss-'));
   [db, redis] = await Promise.all([createTestDatabase('redisloss'), startRedisServer()]);
-  servers.push(
-    ...(await startRecordedFleet({ root, redisUrl: redis.url, databaseUrl: db.url, prefix: 'rl', size: 3 })),
-  );
+  await startRecordedFleet(servers, {
+    root,
+    redisUrl: redis.url,
+    databaseUrl: db.url,
+    prefix: 'rl',
+    size: 3,
+  });
 }, 300_000);
 
 afterAll(async () => {

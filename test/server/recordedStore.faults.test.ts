@@ -48,6 +48,7 @@ async function recordedOver(inner: MarkedStore, generation = 'g1', left: Generat
   const { writer, written, readded, closed } = keepingWriter(left);
   const marker = new MemoryMarker();
   await marker.write(generation);
+  const clock = new ManualClock(0);
   const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
   const store = new RecordedStore({
     inner,
@@ -56,11 +57,11 @@ async function recordedOver(inner: MarkedStore, generation = 'g1', left: Generat
     writer,
     kind: 'redis',
     instanceId: 'i1',
-    clock: new ManualClock(0),
+    clock,
     log: { info: () => {}, warn: () => {}, error: () => {} },
   });
   await store.init();
-  return { store, written, readded, closed };
+  return { store, written, readded, closed, marker, clock };
 }
 
 describe('RecordedStore over Redis, a duplicate this instance had counted', () => {
@@ -113,6 +114,30 @@ describe('RecordedStore starting on a repaired Redis', () => {
     const [day] = await inner.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }]);
     expect(day!.spentMicros).toBe(636);
     expect(readded.map((s) => [s.record.eventId, s.generation])).toEqual([['w9', 'g2']]);
+    expect(store.health().generation).toBe('g2');
+  });
+
+  it('does not adopt a store that lost its data again, and asks at most once per retry interval', async () => {
+    const inner = new MarkedStore();
+    const left: GenerationSpend[] = [];
+    const { store, readded, closed, marker, clock } = await recordedOver(inner, 'g2', left);
+    left.push({ record: rec('w8', 'i1'), generation: 'g1' });
+    // Redis emptied again (no marker): seeding w8 there would be seeding a store about to be repaired.
+    (marker as unknown as { generation: string | null }).generation = null;
+    closed.handler!(['g1']);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(readded).toEqual([]);
+    expect((await inner.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }]))[0]!.spentMicros).toBe(0);
+    // Repaired (g2 again, for the test): a refusal within the retry interval is not acted on...
+    await marker.write('g2');
+    closed.handler!(['g1']);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(readded).toEqual([]);
+    // ...one after it is.
+    clock.advance(2_000);
+    closed.handler!(['g1']);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(readded.map((s) => [s.record.eventId, s.generation])).toEqual([['w8', 'g2']]);
     expect(store.health().generation).toBe('g2');
   });
 });

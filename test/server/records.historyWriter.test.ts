@@ -226,4 +226,18 @@ describe('HistoryWriter', () => {
       ['e2', 'g2'],
     ]);
   });
+
+  it('does not call for an adoption once closing: it would race close() for the files and the log', async () => {
+    const { writer, history } = setUp();
+    history.recordSpend = async () => {
+      throw new GenerationClosedError(['g1']);
+    };
+    const calls: (readonly string[])[] = [];
+    writer.onGenerationClosed((gens) => calls.push(gens));
+    writer.add(record(1), 'g1');
+    await writer.close();
+    expect(calls).toEqual([]);
+    // What could not be written is spilled for the next start, which adopts it.
+    expect(writer.stats()).toMatchObject({ queuedRecords: 1, spilledRecords: 1 });
+  });
 });

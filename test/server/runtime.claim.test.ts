@@ -75,6 +75,10 @@ describe('the INSTANCE_ID claim and /health', () => {
       code: 'PACER_ERR_NOT_READY',
     });
     store.reachable = true;
+    // Claimed as at start: held for one and a half renewal periods (1.5 s) before it counts.
+    await rt.syncNow();
+    expect(rt.health().status).toBe('degraded');
+    timers.advance(1_500);
     await rt.syncNow();
     expect(rt.health().status).toBe('healthy');
     expect((await rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).counted).toBe(true);
@@ -110,5 +114,54 @@ describe('the INSTANCE_ID claim and /health', () => {
     await start;
     expect(outcome).toBe('started');
     expect(rt.health().status).toBe('healthy');
+  });
+
+  it('claims late as a newcomer: a running holder whose claim lapsed in a Redis hang takes it back first', async () => {
+    // Found by npm run chaos, seed 90717423: a duplicate started while its id was held, Redis hung
+    // for longer than the claim's TTL (the claim lapsed), the duplicate's start gave up claiming
+    // ("store unreachable"), and its first round claimed the lapsed id as a renewal: healthy at
+    // once, while the original ran.
+    class SharedClaimStore extends MemoryStore {
+      reachable = false;
+      holder: { bootId: string; startedAtMs: number } | null = null;
+      async claimInstance(c: InstanceClaim): Promise<boolean> {
+        if (!this.reachable) throw new StoreUnavailableError('claimInstance timed out');
+        const h = this.holder;
+        if (h !== null && h.bootId !== c.bootId) {
+          if (!c.renew || h.startedAtMs < c.startedAtMs) return false;
+        }
+        this.holder = { bootId: c.bootId, startedAtMs: c.startedAtMs };
+        return true;
+      }
+      async releaseInstance(_claim: InstanceClaim): Promise<void> {}
+    }
+    const store = new SharedClaimStore();
+    const { timers, rt } = claimingRuntime(store, 'boot-dup');
+    const fatal: Error[] = [];
+    (rt as unknown as { deps: { onFatal: (e: Error) => void } }).deps.onFatal = (e) => fatal.push(e);
+    let started = false;
+    const start = rt.start().then(() => {
+      started = true;
+    });
+    for (let i = 0; i < 40 && !started; i++) {
+      timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+    await start;
+    // Redis is back and the id's claim has lapsed: the newcomer holds it, but not yet as its own.
+    store.reachable = true;
+    await rt.syncNow();
+    expect(store.holder?.bootId).toBe('boot-dup');
+    expect(rt.health().status).toBe('degraded');
+    // The original (started earlier) renews and takes it back.
+    store.holder = { bootId: 'boot-original', startedAtMs: 0 };
+    for (let i = 0; i < 40 && fatal.length === 0; i++) {
+      timers.advance(250);
+      await rt.syncNow();
+      expect(rt.health().status).toBe('degraded');
+    }
+    // Refused for longer than a TTL and a second: another process holds the id; this one stops.
+    expect(fatal.map((e) => (e as { code?: string }).code)).toEqual(['PACER_ERR_INSTANCE_ID_IN_USE']);
+    expect(store.holder?.bootId).toBe('boot-original');
   });
 });

@@ -7,9 +7,10 @@ import type { EvalRow, SeedStats } from '../../sim/tune/tune';
 /**
  * The gate on pacing for value (README, "the iPinYou backtest"): on the real recorded stream in
  * ../shared/data, tuned on hours 0-9 and judged on 10-14 over 5 orders of the rows within each
- * hour, value-aware EVEN and tuned ADAPTIVE must buy more clicks than the coin flip at every
- * budget (2x at 1/8 and 1/16, and at least linear bidding's there), spend >= 99.5% of it in every
- * run, overspend nothing, and pace no worse than the coin flip. Deterministic from the seeds.
+ * hour, value-aware EVEN and tuned ADAPTIVE must buy more clicks than the coin flip and linear
+ * bidding at every budget (2x the coin flip's at 1/8 and 1/16), spend >= 99.9% of it in every run
+ * (the issue asks 99.5%), overspend nothing, and pace closer than the coin flip. Deterministic
+ * from the seeds.
  */
 describe('iPinYou backtest: value-aware pacing against the coin flip and linear bidding', () => {
   it('holds every claim the README makes, budget by budget', async () => {
@@ -39,13 +40,11 @@ describe('iPinYou backtest: value-aware pacing against the coin flip and linear 
         const v = spread(label);
         const where = `${section.heading}: ${label}`;
         expect(v.clicksMean, where).toBeGreaterThan(coin.clicksMean);
-        if (smallBudget) {
-          expect(v.clicksMean, where).toBeGreaterThanOrEqual(2 * coin.clicksMean);
-          expect(v.clicksMean, where).toBeGreaterThanOrEqual(linear.clicksMean);
-        }
-        expect(v.utilisationMin, where).toBeGreaterThanOrEqual(0.995);
+        expect(v.clicksMean, where).toBeGreaterThan(linear.clicksMean);
+        if (smallBudget) expect(v.clicksMean, where).toBeGreaterThanOrEqual(2 * coin.clicksMean);
+        expect(v.utilisationMin, where).toBeGreaterThanOrEqual(0.999);
         expect(v.overspentCampaignDays, where).toBe(0);
-        expect(v.rmseMean, where).toBeLessThanOrEqual(coin.rmseMean);
+        expect(v.rmseMean, where).toBeLessThan(coin.rmseMean);
       }
     });
   }, 300_000);

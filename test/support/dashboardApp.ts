@@ -18,7 +18,10 @@ export async function dashboardApp(...args: Parameters<typeof testApp>): Promise
   const t = await testApp(...args);
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-  const browser = await launchChromium();
+  const browser = await launchChromium().catch(async (err) => {
+    await t.close();
+    throw err;
+  });
   return {
     t,
     browser,

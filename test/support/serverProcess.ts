@@ -83,16 +83,13 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, attem
 
 /**
  * Instances `${prefix}-a`, `-b`, ... on one Redis and one PostgreSQL, started one after the other
- * (the first creates the schema and the first generation), each journaling under `root`.
+ * (the first creates the schema and the first generation), each journaling under `root`. Each is
+ * pushed into `servers` as it starts, so the caller's afterAll stops them even if a later one fails.
  */
-export async function startRecordedFleet(o: {
-  root: string;
-  redisUrl: string;
-  databaseUrl: string;
-  prefix: string;
-  size: number;
-}): Promise<ServerProcess[]> {
-  const servers: ServerProcess[] = [];
+export async function startRecordedFleet(
+  servers: ServerProcess[],
+  o: { root: string; redisUrl: string; databaseUrl: string; prefix: string; size: number },
+): Promise<void> {
   for (const x of 'abcdefgh'.slice(0, o.size)) {
     servers.push(
       await startServer({
@@ -104,7 +101,6 @@ export async function startRecordedFleet(o: {
       }),
     );
   }
-  return servers;
 }
 
 export async function startServer(opts: {
