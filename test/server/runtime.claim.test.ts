@@ -50,6 +50,19 @@ function claimingRuntime(store: MemoryStore, bootId: string) {
   return { clock, timers, rt };
 }
 
+/** Starts `rt` while its store cannot answer the claim: start gives up after a TTL and a second. */
+async function startWithoutClaim(rt: Runtime, timers: ManualTimers): Promise<void> {
+  let started = false;
+  const start = rt.start().then(() => {
+    started = true;
+  });
+  for (let i = 0; i < 40 && !started; i++) {
+    timers.advance(250);
+    await new Promise((r) => setImmediate(r));
+  }
+  await start;
+}
+
 describe('the INSTANCE_ID claim and /health', () => {
   it('is never healthy before the claim is made: a process started while the claim timed out may be a duplicate', async () => {
     // Found by npm run chaos, seed 742: a second process with an instance's id, started while
@@ -58,15 +71,7 @@ describe('the INSTANCE_ID claim and /health', () => {
     const { clock, timers, rt } = claimingRuntime(store, 'boot-1');
     await rt.putCampaign(makeCampaign({ id: 'c1', dailyBudgetMicros: 10_000_000, pacingMode: 'ASAP' }));
     // Start retries the claim for one TTL and a second (6 s), then starts without it.
-    let started = false;
-    const start = rt.start().then(() => {
-      started = true;
-    });
-    for (let i = 0; i < 40 && !started; i++) {
-      timers.advance(250);
-      await new Promise((r) => setImmediate(r));
-    }
-    await start;
+    await startWithoutClaim(rt, timers);
     expect(store.claimAttempts).toBeGreaterThanOrEqual(20);
     // The rest of the store answers: only the claim is missing.
     expect(rt.health()).toMatchObject({ status: 'degraded', storeHealthy: true });
@@ -139,15 +144,7 @@ describe('the INSTANCE_ID claim and /health', () => {
     const { timers, rt } = claimingRuntime(store, 'boot-dup');
     const fatal: Error[] = [];
     (rt as unknown as { deps: { onFatal: (e: Error) => void } }).deps.onFatal = (e) => fatal.push(e);
-    let started = false;
-    const start = rt.start().then(() => {
-      started = true;
-    });
-    for (let i = 0; i < 40 && !started; i++) {
-      timers.advance(250);
-      await new Promise((r) => setImmediate(r));
-    }
-    await start;
+    await startWithoutClaim(rt, timers);
     // Redis is back and the id's claim has lapsed: the newcomer holds it, but not yet as its own.
     store.reachable = true;
     await rt.syncNow();
