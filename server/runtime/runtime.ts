@@ -253,6 +253,10 @@ class ServerRuntime implements Runtime {
     }
     const nowMs = this.deps.clock.nowMs();
     if (this.conflict) return deny(out, 'paused', 1, this.instance.degraded);
+    // Unclaimed, this process may be a second one with this INSTANCE_ID: the leases it sees are
+    // the other's, and bids it allowed would spend them twice (found by npm run chaos, seed
+    // 92368341: a duplicate started during a Redis outage decided while its late claim waited).
+    if (this.claim !== null && !this.claimed) return deny(out, 'lease_exhausted', 1, this.instance.degraded);
     const breakerBefore = s.breaker.state;
     this.instance.decide(
       campaignId,

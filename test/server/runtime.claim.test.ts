@@ -5,6 +5,7 @@ import {
   MemoryStore,
   StoreUnavailableError,
   makeCampaign,
+  newDecision,
   pacerConfig,
 } from '../../core/index';
 import { type Runtime, type RuntimeLogger, createRuntime } from '../../server/runtime/runtime';
@@ -75,6 +76,11 @@ describe('the INSTANCE_ID claim and /health', () => {
     expect(store.claimAttempts).toBeGreaterThanOrEqual(20);
     // The rest of the store answers: only the claim is missing.
     expect(rt.health()).toMatchObject({ status: 'degraded', storeHealthy: true });
+    // Unclaimed, it allows no bid: the leases it sees may be another process's (chaos seed 92368341).
+    expect(rt.decide('c1', 1_000_000, 'r1', newDecision())).toMatchObject({
+      allow: false,
+      reason: 'lease_exhausted',
+    });
     // Unclaimed, it takes no win notices: a second process's spend would be stranded with it.
     await expect(rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).rejects.toMatchObject({
       code: 'PACER_ERR_NOT_READY',
@@ -86,6 +92,7 @@ describe('the INSTANCE_ID claim and /health', () => {
     timers.advance(1_500);
     await rt.syncNow();
     expect(rt.health().status).toBe('healthy');
+    expect(rt.decide('c1', 1_000_000, 'r2', newDecision())?.allow).toBe(true);
     expect((await rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).counted).toBe(true);
   });
 
