@@ -30,6 +30,9 @@ import { generateSchedule } from '../../chaos/schedule';
  *   seed 90717423 (3 instances, 0.5 min): a duplicate of instance 2 started, Redis hung for longer
  *     than the claim's TTL, and the duplicate's first round took the lapsed id as a renewal:
  *     healthy while the original ran (2 of 3 replays before the fix)
+ *   seed 92368341 (3 instances, 0.5 min): Redis emptied, a duplicate of instance 0 started, Redis
+ *     killed twice: the unclaimed duplicate decided from instance 0's leases while its late claim
+ *     waited, and a campaign ended 95 micros over budget + E
  */
 const FAULTS: FaultKind[] = ['redis-kill', 'redis-hang', 'redis-slow', 'instance-kill', 'clock-step'];
 const INSTANCES = 2;
@@ -42,6 +45,7 @@ const CASES: { seed: number; minutes: number; faults: FaultKind[]; instances?: n
   { seed: 74145076, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 115083, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 90717423, minutes: 0.5, faults: [...FAULT_KINDS], instances: 3 },
+  { seed: 92368341, minutes: 0.5, faults: [...FAULT_KINDS], instances: 3 },
 ];
 
 describe('fault harness, fixed seeds', () => {
