@@ -107,7 +107,7 @@ const text = [
   'Where the time goes (node --cpu-prof of one EVEN day through tsx, self time, 2026-12-01): since',
   'value-aware pacing became the default (each request carries its pctr), a fifth goes to the',
   'value quantiles: every campaign re-sorts its last 512 values once a simulated minute (144,000',
-  'sorts a day; sorting the float bits as an Int32Array halved their cost, the order and the',
+  'sorts a day; sorting the float bits as an Int32Array cut their cost by 37%, the order and the',
   'knots unchanged). The rest: the market (candidate draws and the auction) 17%, decide() 12%,',
   'the event loop 11%, the synthetic stream 9%, the store of the sync rounds (its exactly-once',
   'check, snapshots) 9%, garbage collection 5%. The table before value-aware pacing was the',
