@@ -127,8 +127,8 @@ export function decide(
     throttle = asapThrottle(s, committed, limit);
   } else {
     // Value-aware, it re-plans more often; each plan still looks one tickMs ahead (see config).
-    const cfg = s.config;
     // DUAL_GRADIENT passes all or nothing (it prices by its multiplier): no threshold to steer.
+    const cfg = s.config;
     const valueAware = c.pacingMode !== 'DUAL_GRADIENT' && hasQuantiles(s.values);
     const everyMs = valueAware ? cfg.tickMs * cfg.valueTickRatio : cfg.tickMs;
     if (nowMs - s.lastTickMs >= everyMs) {

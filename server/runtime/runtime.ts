@@ -202,6 +202,11 @@ class ServerRuntime implements Runtime {
   private stopLateClaimTicks: (() => void) | null = null;
   /** Another process took this instance id: stop deciding, keep the leases where they are. */
   private conflict = false;
+
+  /** This process claims its instance id (the store supports it) and has not made the claim yet. */
+  private get unclaimed(): boolean {
+    return this.claim !== null && !this.claimed;
+  }
   private syncQueued = false;
   private flushQueued = false;
   /** Unknown campaign ids of decisions, looked up in the store: not again before the time held. */
@@ -256,7 +261,7 @@ class ServerRuntime implements Runtime {
     // Unclaimed, this process may be a second one with this INSTANCE_ID: the leases it sees are
     // the other's, and bids it allowed would spend them twice (found by npm run chaos, seed
     // 92368341: a duplicate started during a Redis outage decided while its late claim waited).
-    if (this.claim !== null && !this.claimed) return deny(out, 'lease_exhausted', 1, this.instance.degraded);
+    if (this.unclaimed) return deny(out, 'lease_exhausted', 1, this.instance.degraded);
     const breakerBefore = s.breaker.state;
     this.instance.decide(
       campaignId,
@@ -295,8 +300,7 @@ class ServerRuntime implements Runtime {
     // A process that has not claimed its id may be a second one with it: spend it counted would
     // sit in a journal and history log no process reads again once it stops (found by npm run
     // chaos, seed 815). The exchange retries elsewhere.
-    if (this.claim !== null && (!this.claimed || this.conflict))
-      throw new NotReadyError(input.campaignId, 'unclaimed');
+    if (this.unclaimed || this.conflict) throw new NotReadyError(input.campaignId, 'unclaimed');
     const nowMs = this.deps.clock.nowMs();
     const held =
       input.requestId !== undefined ? this.reservations.take(input.requestId, input.campaignId) : undefined;
@@ -414,7 +418,7 @@ class ServerRuntime implements Runtime {
     // A process that started while the store timed out has not claimed its INSTANCE_ID yet: it may
     // be a second process with that id (the next healthy round finds out), so never healthy until
     // the claim is made (found by npm run chaos, seed 742: a duplicate started during redis-slow).
-    const unclaimed = this.claim !== null && !this.claimed;
+    const unclaimed = this.unclaimed;
     return {
       status: degraded || unclaimed ? 'degraded' : 'healthy',
       storeKind: this.deps.storeKind ?? 'redis',
@@ -547,7 +551,7 @@ class ServerRuntime implements Runtime {
 
   /** Renews the claim every fifth of its TTL; false when another process holds the id. */
   private async renewClaim(nowMs: number): Promise<boolean> {
-    if (this.claim !== null && !this.claimed) return this.claimLate(nowMs);
+    if (this.unclaimed) return this.claimLate(nowMs);
     if (this.claim === null || nowMs - this.lastClaimMs < this.claim.ttlMs / 5) return true;
     const mine = await this.deps.store.claimInstance!({ ...this.claim, renew: true });
     if (mine) {
@@ -560,7 +564,7 @@ class ServerRuntime implements Runtime {
   /**
    * The claim a process could not make at start (the store did not answer): made here as at start,
    * as a newcomer that never displaces a holder, and confirmed only after holding it for one and a
-   * half renewal periods of rounds, so a running holder whose claim lapsed (Redis hung longer than
+   * half renewal periods, so a running holder whose claim lapsed (Redis hung longer than
    * the TTL) takes it back first. Claimed as a renewal instead, a duplicate started during a Redis
    * hang took the lapsed id at once and answered healthy while the original ran (found by npm run
    * chaos, seed 90717423). Refused for longer than a TTL and a second: another process holds it.
