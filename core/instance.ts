@@ -96,6 +96,12 @@ export class PacerInstance {
   journalFailing = false;
   /** Journal confirmations that failed (e.g. a full disk): the records are in the store already. */
   journalConfirmErrors = 0;
+  /**
+   * False while the shell cannot vouch that this process alone holds its instance id (not yet
+   * claimed, or claimed by another): the leases under the id may be another process's, so this one
+   * neither tops them up nor gives them back.
+   */
+  leasing = true;
 
   private readonly store: BudgetStore;
   private readonly journal: SpendJournal;
@@ -570,6 +576,7 @@ export class PacerInstance {
   }
 
   private async topUpLeases(active: readonly PacingState[], nowMs: number): Promise<void> {
+    if (!this.leasing) return;
     const requests: LeaseRequest[] = [];
     const states: PacingState[] = [];
     for (const s of active) {
@@ -632,6 +639,7 @@ export class PacerInstance {
 
   /** Gives back the unused part of today's leases (graceful shutdown). */
   async returnLeases(nowMs: number): Promise<void> {
+    if (!this.leasing) return;
     for (const s of this.states.values()) {
       advance(s, nowMs);
       const l = s.ledger;

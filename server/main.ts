@@ -171,6 +171,8 @@ async function main(): Promise<void> {
       app.server.closeAllConnections();
     }, config.shutdownGraceMs);
     force.unref();
+    // A repair begun now would outlive the connections it needs (see RecordedStore.stopRepairs).
+    void recorded?.store.stopRepairs();
     try {
       await app.close();
       app.log.info('shut down cleanly: spend flushed');

@@ -97,6 +97,13 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private nextReadoptAtMs = 0;
+  /** Set by stopRepairs (shutdown): a process on its way out starts no repair. */
+  private stopping = false;
+  /**
+   * The repair lock's owner: unique to this process, since two processes may share an instance id
+   * (a duplicate is refused, but it may run for a while first) and one must not free the other's lock.
+   */
+  private readonly lockOwner: string;
   private instance: PacerInstance | null = null;
   /** Outcomes of PostgreSQL operations on the request paths (the writer keeps its own). */
   private recordsOkAtMs = Number.NEGATIVE_INFINITY;
@@ -109,6 +116,7 @@ export class RecordedStore implements BudgetStore {
 
   constructor(opts: RecordedStoreOptions) {
     this.o = opts;
+    this.lockOwner = `${opts.instanceId}/${Math.floor(Math.random() * 1e9).toString(36)}`;
     // Without these a wrapped Redis never claimed the id, and a second process with the same
     // INSTANCE_ID ran healthy beside the first (found by npm run chaos, seed 2).
     const inner = opts.inner;
@@ -247,9 +255,21 @@ export class RecordedStore implements BudgetStore {
     this.generation = null;
   }
 
+  /**
+   * From now on this process starts no repair; resolves once a repair it is running has finished
+   * (and released its lock). A duplicate stopped while Redis came back empty took the lock, closed
+   * its connections half-way through seeding, and left the fleet degraded for the lock's two
+   * minutes (npm run chaos, seed 118021).
+   */
+  async stopRepairs(): Promise<void> {
+    this.stopping = true;
+    await this.repairing;
+  }
+
   /** One repair at a time per process, retried no sooner than `repairRetryMs` after a failure. */
   private repairNow(): Promise<void> {
     if (this.repairing !== null) return this.repairing;
+    if (this.stopping) return Promise.resolve();
     if (this.o.clock.nowMs() < this.nextRepairAtMs) return Promise.resolve();
     this.repairing = this.repair()
       .catch((err) => {
@@ -264,7 +284,7 @@ export class RecordedStore implements BudgetStore {
 
   private async repair(): Promise<void> {
     const { marker, records, instanceId, clock } = this.o;
-    if (!(await marker.claimRepair(instanceId, REPAIR_LOCK_MS))) return;
+    if (!(await marker.claimRepair(this.lockOwner, REPAIR_LOCK_MS))) return;
     try {
       if ((await marker.read()) !== null) return;
       const nowMs = clock.nowMs();
@@ -318,7 +338,7 @@ export class RecordedStore implements BudgetStore {
         msg,
       );
     } finally {
-      await marker.releaseRepair(instanceId).catch(() => undefined);
+      await marker.releaseRepair(this.lockOwner).catch(() => undefined);
     }
   }
 
@@ -578,6 +598,7 @@ export class RecordedStore implements BudgetStore {
 
   /** Writes (or spills) the history still queued, then closes the hot store, marker and database. */
   async close(): Promise<void> {
+    await this.stopRepairs();
     await this.o.writer?.close();
     await this.o.activity?.close();
     await this.o.inner.close();

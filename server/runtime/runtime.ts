@@ -207,6 +207,15 @@ class ServerRuntime implements Runtime {
   private get unclaimed(): boolean {
     return this.claim !== null && !this.claimed;
   }
+
+  /**
+   * Leases under this id are touched only by the process that holds the id. A duplicate that
+   * stopped before its claim was confirmed gave back the original's unspent lease at close, and
+   * peers were granted that budget while the original spent it (npm run chaos, seed 118021).
+   */
+  private updateLeasing(): void {
+    this.instance.leasing = !this.unclaimed && !this.conflict;
+  }
   private syncQueued = false;
   private flushQueued = false;
   /** Unknown campaign ids of decisions, looked up in the store: not again before the time held. */
@@ -239,6 +248,7 @@ class ServerRuntime implements Runtime {
             ttlMs: deps.instanceClaimTtlMs ?? DEFAULT_INSTANCE_CLAIM_TTL_MS,
           }
         : null;
+    this.updateLeasing();
   }
 
   // --- hot path -------------------------------------------------------------------------------
@@ -635,7 +645,9 @@ class ServerRuntime implements Runtime {
     } catch (err) {
       this.deps.log.error({ err }, 'spend could be neither stored nor journaled at shutdown');
     }
-    // In a conflict the leases under this id are the other process's too: leave them be.
+    // In a conflict, or before the claim, the leases under this id may be another process's too:
+    // leave them be (the instance gives nothing back while it may not lease).
+    this.updateLeasing();
     if (!this.instance.degraded && !this.conflict) {
       try {
         await this.saveBreakers();
@@ -700,6 +712,7 @@ class ServerRuntime implements Runtime {
   }
 
   private async syncRound(): Promise<void> {
+    this.updateLeasing();
     const nowMs = this.deps.clock.nowMs();
     const wasDegraded = this.instance.degraded;
     const replayable = this.instance.journaledRecords;
@@ -712,6 +725,14 @@ class ServerRuntime implements Runtime {
     if (this.instance.degraded) return;
     try {
       if (!(await this.renewClaim(nowMs))) this.enterConflict();
+      const couldLease = this.instance.leasing;
+      this.updateLeasing();
+      if (!couldLease && this.instance.leasing) {
+        // Claimed late: the leases it could not take while unclaimed are taken now, for every
+        // campaign, so the first bids after the claim are not refused for want of one.
+        for (const s of this.instance.states.values()) this.instance.markActive(s);
+        await this.instance.sync(nowMs);
+      }
     } catch {
       // The store failed between two calls: the next round notices and goes degraded.
     }
@@ -822,6 +843,8 @@ class ServerRuntime implements Runtime {
   }
 
   private async returnLeaseOf(s: PacingState): Promise<void> {
+    this.updateLeasing();
+    if (!this.instance.leasing) return;
     const l = s.ledger;
     const unused = s.ownAllowanceMicros - (l.ownDaySpentMicros + l.reservedMicros);
     if (!(unused > 0) || !Number.isFinite(unused)) return;

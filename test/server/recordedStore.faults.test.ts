@@ -38,18 +38,26 @@ function keepingWriter(left: GenerationSpend[] = []) {
     takeStale: async (current: string) => left.splice(0).filter((s) => s.generation !== current),
     readd: async (items: readonly GenerationSpend[]) => void readded.push(...items),
     resume: () => {},
+    close: async () => {},
     stats: () => ({ queuedRecords: 0, lastSuccessAtMs: 0, lastError: null }),
   };
   return { writer: writer as unknown as HistoryWriter, written, readded, closed };
 }
 
 /** A RecordedStore over `inner` in Redis mode, started on a hot store whose marker is `generation`. */
-async function recordedOver(inner: MarkedStore, generation = 'g1', left: GenerationSpend[] = []) {
+async function recordedOver(
+  inner: MarkedStore,
+  generation = 'g1',
+  left: GenerationSpend[] = [],
+  marker: MemoryMarker = new MemoryMarker(),
+) {
   const { writer, written, readded, closed } = keepingWriter(left);
-  const marker = new MemoryMarker();
   await marker.write(generation);
   const clock = new ManualClock(0);
-  const records = { generations: { ensureRegistered: async () => {} } } as unknown as Records;
+  const records = {
+    generations: { ensureRegistered: async () => {} },
+    close: async () => {},
+  } as unknown as Records;
   const store = new RecordedStore({
     inner,
     marker,
@@ -139,5 +147,59 @@ describe('RecordedStore starting on a repaired Redis', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(readded.map((s) => [s.record.eventId, s.generation])).toEqual([['w8', 'g2']]);
     expect(store.health().generation).toBe('g2');
+  });
+});
+
+/** A marker that logs the repair lock's life and can hold a repair at its first PostgreSQL read. */
+class LoggingMarker extends MemoryMarker {
+  readonly events: string[] = [];
+  lose(): void {
+    (this as unknown as { generation: string | null }).generation = null;
+  }
+  override async claimRepair(): Promise<boolean> {
+    this.events.push('lock');
+    return true;
+  }
+  override async releaseRepair(): Promise<void> {
+    this.events.push('unlock');
+  }
+  override async close(): Promise<void> {
+    this.events.push('close');
+  }
+}
+
+describe('RecordedStore shutting down', () => {
+  const day = { campaignId: 'c1', dayKey: '2026-11-30' };
+
+  it('starts no repair once stopping: it would outlive the connections it needs (chaos seed 118021)', async () => {
+    // A duplicate stopped while Redis came back empty took the repair lock, closed its connections
+    // half-way through seeding, and the fleet stayed degraded for the lock's two minutes.
+    const marker = new LoggingMarker();
+    const { store } = await recordedOver(new MarkedStore(), 'g1', [], marker);
+    void store.stopRepairs();
+    marker.lose();
+    await expect(store.readDays([day])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(marker.events).toEqual([]);
+  });
+
+  it('waits for a repair in flight, and frees its lock, before closing its connections', async () => {
+    const marker = new LoggingMarker();
+    const { store } = await recordedOver(new MarkedStore(), 'g1', [], marker);
+    let finishRead: (() => void) | null = null;
+    // The repair stops at its first PostgreSQL read until the test lets it go on (then fails).
+    (store as unknown as { o: { records: Records } }).o.records.generations.open = () =>
+      new Promise((_, reject) => {
+        finishRead = () => reject(new Error('PostgreSQL went away'));
+      });
+    marker.lose();
+    await expect(store.readDays([day])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    expect(marker.events).toEqual(['lock']);
+    const closing = store.close();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(marker.events).toEqual(['lock']);
+    finishRead!();
+    await closing;
+    expect(marker.events).toEqual(['lock', 'unlock', 'close']);
   });
 });

@@ -4,6 +4,7 @@ import {
   MemoryJournal,
   MemoryStore,
   StoreUnavailableError,
+  dayWindowAt,
   makeCampaign,
   newDecision,
   pacerConfig,
@@ -94,6 +95,31 @@ describe('the INSTANCE_ID claim and /health', () => {
     expect(rt.health().status).toBe('healthy');
     expect(rt.decide('c1', 1_000_000, 'r2', newDecision())?.allow).toBe(true);
     expect((await rt.trackSpend({ campaignId: 'c1', eventId: 'w1', spendMicros: 500 })).counted).toBe(true);
+  });
+
+  it('touches no lease under its id while unclaimed: it neither tops them up nor gives them back at close', async () => {
+    // Found by npm run chaos, seed 118021: a duplicate stopped before its late claim was confirmed
+    // gave back, at close, the unspent part of the original's lease (it had read that lease as its
+    // own at start), and peers were granted that budget while the original spent it.
+    const store = new SlowClaimStore();
+    const campaign = makeCampaign({ id: 'c1', dailyBudgetMicros: 10_000_000, pacingMode: 'ASAP' });
+    await store.putCampaign(campaign);
+    const ref = { campaignId: 'c1', dayKey: dayWindowAt(campaign.timeZone, T0).key };
+    // The original process holds a lease of 4,000,000 under the shared id.
+    await store.acquireLeases([
+      { ...ref, instanceId: 'i1', requestMicros: 4_000_000, budgetMicros: 10_000_000 },
+    ]);
+    const leaseOfI1 = async () => (await store.readDays([ref]))[0]!.leasedByInstance.i1 ?? 0;
+    const { timers, rt } = claimingRuntime(store, 'boot-dup');
+    await startWithoutClaim(rt, timers);
+    rt.decide('c1', 1_000_000, 'r1', newDecision());
+    for (let i = 0; i < 4; i++) {
+      timers.advance(250);
+      await rt.syncNow();
+    }
+    expect(await leaseOfI1()).toBe(4_000_000);
+    await rt.close();
+    expect(await leaseOfI1()).toBe(4_000_000);
   });
 
   it("waits for a killed predecessor's claim to lapse even when the clock steps forward meanwhile", async () => {
