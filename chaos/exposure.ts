@@ -11,12 +11,18 @@ import { sameProcess } from './ledger';
  *   misrouted    booked by another process than the decider while a Redis fault was on (or within
  *                OUTAGE_MARGIN_MS after it, while instances heal)
  *   clock-step   the decider's clock was stepped forward between decision and acknowledgement (its
- *                reservations aged by the step): not in README's list; the harness reports it apart
+ *                reservations aged by the step), or up to CLOCK_STEP_LAG_MS before the decision
+ *                (the server reads the step late): not in README's list; reported apart
  *
  * The times are the harness's own observations, so the classes are generous: a notice booked by a
  * first attempt that timed out and acknowledged by a later one is classed by the later one.
  */
 export const OUTAGE_MARGIN_MS = 5000;
+/**
+ * A server reads its libfaketime offset at most FAKETIME_CACHE_DURATION (1 s) late: a decision the
+ * harness saw just after it stepped a clock may have been made on the old clock.
+ */
+export const CLOCK_STEP_LAG_MS = 1500;
 
 export type ExposureClass = 'late' | 'decider-gone' | 'misrouted' | 'clock-step';
 
@@ -50,7 +56,11 @@ export function classifyExposure(
   ) {
     return 'misrouted';
   }
-  if (obs.forwardClockSteps.some((s) => s.slot === n.decidedBy.slot && s.atMs >= from && s.atMs <= to)) {
+  if (
+    obs.forwardClockSteps.some(
+      (s) => s.slot === n.decidedBy.slot && s.atMs + CLOCK_STEP_LAG_MS >= from && s.atMs <= to,
+    )
+  ) {
     return 'clock-step';
   }
   return null;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type FaultObservations, classifyExposure, exposureByCampaign } from '../../chaos/exposure';
+import {
+  CLOCK_STEP_LAG_MS,
+  type FaultObservations,
+  classifyExposure,
+  exposureByCampaign,
+} from '../../chaos/exposure';
 import {
   INVARIANTS,
   type InvariantInput,
@@ -237,5 +242,13 @@ describe('exposure (the E of the overspend bound)', () => {
     expect(classifyExposure(acked({}), outage, 3000)).toBeNull();
     const step = { ...noFaults, forwardClockSteps: [{ slot: 0, atMs: 1100 }] };
     expect(classifyExposure(acked({}), step, 3000)).toBe('clock-step');
+    // The server reads its offset up to a second late: a decision the harness saw just after the
+    // step may have been made on the old clock, its reservation expiring at the step.
+    const justBefore = { ...noFaults, forwardClockSteps: [{ slot: 0, atMs: 1000 - CLOCK_STEP_LAG_MS }] };
+    expect(classifyExposure(acked({}), justBefore, 3000)).toBe('clock-step');
+    const longBefore = { ...noFaults, forwardClockSteps: [{ slot: 0, atMs: 999 - CLOCK_STEP_LAG_MS }] };
+    expect(classifyExposure(acked({}), longBefore, 3000)).toBeNull();
+    const afterAck = { ...noFaults, forwardClockSteps: [{ slot: 0, atMs: 1501 }] };
+    expect(classifyExposure(acked({}), afterAck, 3000)).toBeNull();
   });
 });
