@@ -14,6 +14,8 @@ export interface GenerationMarker {
   write(generation: string): Promise<void>;
   /** True when this owner holds the repair lock now (for ttlMs). */
   claimRepair(owner: string, ttlMs: number): Promise<boolean>;
+  /** Holds the lock for another ttlMs if this owner still holds it; true when it did. */
+  extendRepair(owner: string, ttlMs: number): Promise<boolean>;
   releaseRepair(owner: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -34,11 +36,15 @@ export class MemoryMarker implements GenerationMarker {
   async claimRepair(): Promise<boolean> {
     return true;
   }
+  async extendRepair(): Promise<boolean> {
+    return true;
+  }
   async releaseRepair(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const EXTEND_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 /** The marker as a plain key next to the pacer's keys, on a connection of its own. */
 export class RedisMarker implements GenerationMarker {
@@ -89,6 +95,13 @@ export class RedisMarker implements GenerationMarker {
     return this.run(
       'repair lock',
       async () => (await this.redis.set(this.lockKey, owner, 'PX', ttlMs, 'NX')) === 'OK',
+    );
+  }
+
+  extendRepair(owner: string, ttlMs: number): Promise<boolean> {
+    return this.run(
+      'repair lock',
+      async () => (await this.redis.eval(EXTEND_LUA, 1, this.lockKey, owner, ttlMs)) === 1,
     );
   }
 

@@ -100,6 +100,7 @@ export function recordedParts(o: {
     kind: o.redisUrl === null ? 'embedded' : 'redis',
     instanceId: o.instanceId,
     clock: o.clock,
+    timers: o.timers,
     log: o.log,
   });
   return {

@@ -12,7 +12,7 @@ import {
   StoreUnavailableError,
 } from '../../core/store';
 import { RecordsUnavailableError } from '../errors';
-import type { Clock } from '../runtime/time';
+import type { Clock, Timers } from '../runtime/time';
 import { DEFAULT_DEDUP_TTL_SECONDS } from '../store/redisStore';
 import { currentActor } from './auditActor';
 import type { GenerationMarker } from './generationMarker';
@@ -45,6 +45,8 @@ export interface RecordedStoreOptions {
   /** How long the hot store keeps an event id for dedup: a repair restores the ids this recent. */
   readonly dedupTtlMs?: number;
   readonly repairRetryMs?: number;
+  /** Extend the repair lock while a repair runs; without them the lock lives REPAIR_LOCK_MS. */
+  readonly timers?: Timers;
 }
 
 export interface RecordsHealth {
@@ -62,7 +64,13 @@ export interface RecordsHealth {
 }
 
 const SEED_CHUNK = 1_000;
-const REPAIR_LOCK_MS = 120_000;
+/**
+ * The repair lock lives this long unless its holder, while it repairs, extends it every
+ * REPAIR_LOCK_RENEW_MS: a repairer killed half-way keeps the fleet waiting (degraded) for this
+ * long, not for as long as the longest repair could take (it was a fixed two minutes).
+ */
+export const REPAIR_LOCK_MS = 10_000;
+const REPAIR_LOCK_RENEW_MS = 2_500;
 
 function dayKeyOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -285,6 +293,9 @@ export class RecordedStore implements BudgetStore {
   private async repair(): Promise<void> {
     const { marker, records, instanceId, clock } = this.o;
     if (!(await marker.claimRepair(this.lockOwner, REPAIR_LOCK_MS))) return;
+    const stopRenewing = this.o.timers?.every(REPAIR_LOCK_RENEW_MS, () => {
+      void marker.extendRepair(this.lockOwner, REPAIR_LOCK_MS).catch(() => undefined);
+    });
     try {
       if ((await marker.read()) !== null) return;
       const nowMs = clock.nowMs();
@@ -338,6 +349,7 @@ export class RecordedStore implements BudgetStore {
         msg,
       );
     } finally {
+      stopRenewing?.();
       await marker.releaseRepair(this.lockOwner).catch(() => undefined);
     }
   }

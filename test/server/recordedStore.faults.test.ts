@@ -6,7 +6,7 @@ import type { GenerationSpend } from '../../server/records/historyRecords';
 import type { HistoryWriter } from '../../server/records/historyWriter';
 import type { Records } from '../../server/records/openRecords';
 import { RecordedStore } from '../../server/records/recordedStore';
-import { ManualClock } from '../support/manualTime';
+import { ManualClock, ManualTimers } from '../support/manualTime';
 
 /** A hot store that, like Redis, says what a duplicate's first copy was counted as. */
 class MarkedStore extends MemoryStore {
@@ -50,6 +50,7 @@ async function recordedOver(
   generation = 'g1',
   left: GenerationSpend[] = [],
   marker: MemoryMarker = new MemoryMarker(),
+  timers?: ManualTimers,
 ) {
   const { writer, written, readded, closed } = keepingWriter(left);
   await marker.write(generation);
@@ -66,6 +67,7 @@ async function recordedOver(
     kind: 'redis',
     instanceId: 'i1',
     clock,
+    ...(timers === undefined ? {} : { timers }),
     log: { info: () => {}, warn: () => {}, error: () => {} },
   });
   await store.init();
@@ -160,6 +162,10 @@ class LoggingMarker extends MemoryMarker {
     this.events.push('lock');
     return true;
   }
+  override async extendRepair(): Promise<boolean> {
+    this.events.push('extend');
+    return true;
+  }
   override async releaseRepair(): Promise<void> {
     this.events.push('unlock');
   }
@@ -185,7 +191,8 @@ describe('RecordedStore shutting down', () => {
 
   it('waits for a repair in flight, and frees its lock, before closing its connections', async () => {
     const marker = new LoggingMarker();
-    const { store } = await recordedOver(new MarkedStore(), 'g1', [], marker);
+    const timers = new ManualTimers(new ManualClock(0));
+    const { store } = await recordedOver(new MarkedStore(), 'g1', [], marker, timers);
     let finishRead: (() => void) | null = null;
     // The repair stops at its first PostgreSQL read until the test lets it go on (then fails).
     (store as unknown as { o: { records: Records } }).o.records.generations.open = () =>
@@ -195,11 +202,15 @@ describe('RecordedStore shutting down', () => {
     marker.lose();
     await expect(store.readDays([day])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
     expect(marker.events).toEqual(['lock']);
+    // A repair that runs long keeps its lock, which lapses in 10 s otherwise.
+    timers.advance(5_000);
+    expect(marker.events).toEqual(['lock', 'extend', 'extend']);
     const closing = store.close();
     await new Promise((r) => setTimeout(r, 0));
-    expect(marker.events).toEqual(['lock']);
+    expect(marker.events).toEqual(['lock', 'extend', 'extend']);
     finishRead!();
     await closing;
-    expect(marker.events).toEqual(['lock', 'unlock', 'close']);
+    timers.advance(5_000);
+    expect(marker.events).toEqual(['lock', 'extend', 'extend', 'unlock', 'close']);
   });
 });
