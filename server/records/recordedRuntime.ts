@@ -101,6 +101,7 @@ export function recordedParts(o: {
     instanceId: o.instanceId,
     clock: o.clock,
     timers: o.timers,
+    monotonicMs: () => performance.now(),
     log: o.log,
   });
   return {

@@ -47,6 +47,11 @@ export interface RecordedStoreOptions {
   readonly repairRetryMs?: number;
   /** Extend the repair lock while a repair runs; without them the lock lives REPAIR_LOCK_MS. */
   readonly timers?: Timers;
+  /**
+   * A clock that a wall-clock step does not move (performance.now in the server), for the lease
+   * grace after an adoption; the wall clock when absent.
+   */
+  readonly monotonicMs?: () => number;
 }
 
 export interface RecordsHealth {
@@ -71,6 +76,14 @@ const SEED_CHUNK = 1_000;
  */
 export const REPAIR_LOCK_MS = 10_000;
 const REPAIR_LOCK_RENEW_MS = 2_500;
+/**
+ * After adopting a repaired store, this instance takes no new lease for this long (re-asserting
+ * what it spent and reserved is not a new lease). The repair seeds each instance's lease as the
+ * spend PostgreSQL holds; an instance's journaled spend and live reservations reach the store only
+ * when it adopts, up to a sync round (250 ms) after the first instance did. A lease granted to the
+ * first in that gap could be budget the other had already committed.
+ */
+export const ADOPT_LEASE_GRACE_MS = 1_000;
 
 function dayKeyOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -105,6 +118,8 @@ export class RecordedStore implements BudgetStore {
   private pendingPlan: { next: string; plan: ReseedPlan } | null = null;
   private adopting: Promise<void> | null = null;
   private nextReadoptAtMs = 0;
+  /** No new lease before this (monotonicMs): see ADOPT_LEASE_GRACE_MS. */
+  private leaseGraceUntil = Number.NEGATIVE_INFINITY;
   /** Set by stopRepairs (shutdown): a process on its way out starts no repair. */
   private stopping = false;
   /**
@@ -416,6 +431,10 @@ export class RecordedStore implements BudgetStore {
         stale,
       );
       await this.reassertLeases();
+      // A repair happened while this process ran (it held another generation, or saw the loss):
+      // peers may not have adopted yet. Not at a plain start, where there is nothing to wait for.
+      if (generation !== this.generation && (this.generation !== null || this.lastDataLoss !== null))
+        this.leaseGraceUntil = this.monotonicMs() + ADOPT_LEASE_GRACE_MS;
       this.generation = generation;
       if (stale.length > 0) {
         this.o.log.info(
@@ -543,7 +562,12 @@ export class RecordedStore implements BudgetStore {
 
   async acquireLeases(requests: readonly LeaseRequest[]): Promise<number[]> {
     await this.guard();
+    if (this.monotonicMs() < this.leaseGraceUntil) return requests.map(() => 0);
     return this.o.inner.acquireLeases(requests);
+  }
+
+  private monotonicMs(): number {
+    return this.o.monotonicMs?.() ?? this.o.clock.nowMs();
   }
 
   async returnLease(ref: DayKeyRef, instanceId: string, micros: number): Promise<void> {

@@ -6,6 +6,7 @@ import { dayWindowAt } from '../../core/index';
 import { hashUnit } from '../../server/runtime/random';
 import { RedisStore } from '../../server/store/redisStore';
 import { NEEDS_REDIS, REDIS_SERVER } from '../support/binaries';
+import { createCampaigns } from '../support/failoverTraffic';
 import { type RedisServerHandle, startRedisServer } from '../support/redisServer';
 import { type ServerProcess, request, startServer } from '../support/serverProcess';
 
@@ -21,8 +22,8 @@ const CONCURRENCY = 96;
 const SEED = 'multi-1';
 
 const campaigns = [
-  ...Array.from({ length: 8 }, (_, i) => ({ id: `big-${i}`, dailyBudgetCents: 100_000 })),
-  ...Array.from({ length: 4 }, (_, i) => ({ id: `small-${i}`, dailyBudgetCents: 500 })),
+  ...Array.from({ length: 8 }, (_, i) => ({ id: `big-${i}`, cents: 100_000 })),
+  ...Array.from({ length: 4 }, (_, i) => ({ id: `small-${i}`, cents: 500 })),
 ];
 
 let redis: RedisServerHandle;
@@ -60,22 +61,7 @@ function pickCampaign(n: number): string {
 
 describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} three instances on one Redis`, () => {
   it('count 100,000 notices with duplicates exactly and keep every campaign within budget', async () => {
-    for (const c of campaigns) {
-      const res = await request('POST', `${servers[0]!.url}/campaigns`, {
-        id: c.id,
-        daily_budget_cents: c.dailyBudgetCents,
-        pacing_mode: 'ASAP',
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-    }
-    // Let the other instances pick the campaigns up (campaign refresh is 5 s).
-    for (const s of servers) {
-      for (let i = 0; i < 100; i++) {
-        const h = (await request('GET', `${s.url}/health`)).body as { campaigns: number };
-        if (h.campaigns === campaigns.length) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await createCampaigns(servers, campaigns);
     const dayKey = dayWindowAt('UTC', Date.now()).key;
 
     const events = new Map<string, Event>();
@@ -158,7 +144,7 @@ describe.skipIf(REDIS_SERVER === null)(`${NEEDS_REDIS} three instances on one Re
       const snaps = await store.readDays(campaigns.map((c) => ({ campaignId: c.id, dayKey })));
       campaigns.forEach((c, i) => {
         const snap = snaps[i]!;
-        const budgetMicros = c.dailyBudgetCents * 10_000;
+        const budgetMicros = c.cents * 10_000;
         expect(snap.spentMicros, c.id).toBe(expected.get(c.id) ?? 0);
         expect(snap.totalSpentMicros, c.id).toBe(expected.get(c.id) ?? 0);
         expect(snap.spentMicros, `${c.id} within budget`).toBeLessThanOrEqual(budgetMicros);

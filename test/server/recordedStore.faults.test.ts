@@ -174,6 +174,34 @@ class LoggingMarker extends MemoryMarker {
   }
 }
 
+describe('RecordedStore adopting a store a peer repaired', () => {
+  const lease = (micros: number) => ({
+    campaignId: 'c1',
+    dayKey: '2026-11-30',
+    instanceId: 'i1',
+    requestMicros: micros,
+    budgetMicros: 1_000_000,
+  });
+
+  it('grants no new lease for a second: peers have not re-asserted what they committed yet', async () => {
+    const inner = new MarkedStore();
+    const { store, marker, clock } = await recordedOver(inner, 'g1');
+    // A plain start waits for nothing.
+    expect(await store.acquireLeases([lease(1_000)])).toEqual([1_000]);
+    // A peer repaired the store (generation g2): a lease asked for at once is not granted, since
+    // the seeded leases hold only the spend PostgreSQL had; a peer's journaled spend and
+    // reservations are re-asserted when it adopts, up to a sync round later.
+    await marker.write('g2');
+    expect(await store.acquireLeases([lease(2_000)])).toEqual([0]);
+    clock.advance(999);
+    expect(await store.acquireLeases([lease(2_000)])).toEqual([0]);
+    clock.advance(1);
+    expect(await store.acquireLeases([lease(2_000)])).toEqual([2_000]);
+    const [day] = await inner.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }]);
+    expect(day!.leasedByInstance.i1).toBe(3_000);
+  });
+});
+
 describe('RecordedStore shutting down', () => {
   const day = { campaignId: 'c1', dayKey: '2026-11-30' };
 
