@@ -361,6 +361,15 @@ export class PacerInstance {
     const snaps = await this.store.readDays(refs);
     for (const s of loading) this.unloaded.delete(s);
     const unflushed = this.unflushedByCampaignDay();
+    // Journaled records no replay has applied yet (a confirmation failed on a full disk part-way
+    // through a long journal) are own spend the store does not hold.
+    if (this.journalPending > this.appliedUnconfirmed) {
+      const journaled = (await this.journal.pending()).slice(this.appliedUnconfirmed);
+      for (const r of journaled) {
+        const key = `${r.campaignId}\u0000${r.dayKey}`;
+        unflushed.set(key, (unflushed.get(key) ?? 0) + r.spendMicros);
+      }
+    }
     refs.forEach((ref, i) => {
       const s = this.states.get(ref.campaignId);
       if (s === undefined || s.ledger.day.key !== ref.dayKey) return;
@@ -613,6 +622,11 @@ export class PacerInstance {
     const unflushed = this.unflushedByCampaignDay();
     // Usually nothing is pending right after a flush: then no key strings are built below.
     const anyUnflushed = unflushed.size > 0;
+    // Journaled records the store has not taken would be missing from its figure. Records a replay
+    // applied (or found counted) whose confirmation failed (full disk) are in it: waiting for the
+    // disk left a replayed duplicate taken back here and not there, own spend one win short for
+    // as long as the disk stayed full (chaos seed 119009).
+    const everyJournaledInStore = this.journalPending === this.appliedUnconfirmed;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!;
       const s = this.states.get(ref.campaignId);
@@ -620,7 +634,7 @@ export class PacerInstance {
       const snap = snaps[i]!;
       const ownInStore = snap.spentByInstance[this.instanceId] ?? 0;
       setPeerSpend(s, ref.dayKey, snap.spentMicros - ownInStore, nowMs);
-      if (this.journalPending === 0 && s.ledger.day.key === ref.dayKey) {
+      if (everyJournaledInStore && s.ledger.day.key === ref.dayKey) {
         // The store is the truth for own spend too: this heals a batch that timed out after Redis
         // applied it (its replay is refused as a duplicate and was taken back locally).
         const own =

@@ -148,6 +148,81 @@ describe('a full journal disk when the store returns', () => {
   });
 });
 
+describe('a full journal disk after a batch Redis applied but never answered', () => {
+  it("keeps own spend at what the store counted while the replay's confirmation waits for room", async () => {
+    // Chaos seed 119009 (no replay reproduced it; this is the path its numbers fit): Redis killed
+    // with a spend call in flight that it had applied; the instance journaled the batch; the
+    // journal disk filled; Redis came back, the replay found the record counted (a duplicate)
+    // and took it back locally, and with the confirmation failing the heal from the store (own
+    // spend = what the store counted for this instance) waited for the disk: for seconds the
+    // instance saw its own spend one win short and bid that win's cost past its lease.
+    const store = new FlakyStore();
+    const journal = new FullableJournal();
+    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
+    a.upsertCampaign(campaign, 0);
+    await a.sync(0);
+    const s = a.states.get('c1')!;
+    const d = a.decide('c1', BID, 10, always, newDecision())!;
+    expect(d.allow).toBe(true);
+    a.recordSpend(
+      {
+        campaignId: 'c1',
+        eventId: 'w1',
+        spendMicros: 700,
+        reservedMicros: d.reservedMicros,
+        reservedAtMs: 10,
+      },
+      10,
+    );
+    store.loseApplyReplies = 1;
+    await a.flush();
+    expect(a.degraded).toBe(true);
+    expect(journal.size).toBe(1);
+    journal.full = true;
+    for (let t = 0; t < 8; t++) await a.sync(1_000 + t * 250);
+    expect(a.degraded).toBe(false);
+    expect(a.journalConfirmErrors).toBeGreaterThan(0);
+    const [snap] = await store.readDays([{ campaignId: 'c1', dayKey: s.ledger.day.key }]);
+    expect(snap!.spentByInstance.a).toBe(700);
+    expect(s.ledger.ownDaySpentMicros).toBe(700);
+    journal.full = false;
+    await a.sync(5_000);
+    expect(journal.size).toBe(0);
+    expect(s.ledger.ownDaySpentMicros).toBe(700);
+  });
+});
+
+describe('a restart on a full journal disk with a long journal', () => {
+  it('counts the journaled spend no replay has applied yet as its own', async () => {
+    // 1,500 records: the replay applies 1,000, cannot confirm them, and stops; the other 500 are
+    // this instance's spend that the store does not hold yet.
+    const store = new FlakyStore();
+    const journal = new FullableJournal();
+    const day = makeCampaign({ id: 'c1', dailyBudgetMicros: 100_000_000, pacingMode: 'ASAP' });
+    const a = new PacerInstance({ instanceId: 'a', store, journal, config });
+    a.upsertCampaign(day, 0);
+    await a.sync(0);
+    const dayKey = a.states.get('c1')!.ledger.day.key;
+    await journal.append(
+      Array.from({ length: 1_500 }, (_, i) => ({
+        eventId: `j${i}`,
+        campaignId: 'c1',
+        dayKey,
+        hourIndex: 0,
+        spendMicros: 10,
+        instanceId: 'a',
+      })),
+    );
+    journal.full = true;
+    const b = new PacerInstance({ instanceId: 'a', store, journal, config });
+    b.upsertCampaign(day, 0);
+    await b.restore(10);
+    const [snap] = await store.readDays([{ campaignId: 'c1', dayKey }]);
+    expect(snap!.spentByInstance.a).toBe(10_000);
+    expect(b.states.get('c1')!.ledger.ownDaySpentMicros).toBe(15_000);
+  });
+});
+
 describe('event ids', () => {
   it('are unique per campaign: the same id in two campaigns counts once in each, on every instance', async () => {
     const store = new FlakyStore();
