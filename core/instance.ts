@@ -360,15 +360,17 @@ export class PacerInstance {
     const refs = this.refs(loading);
     const snaps = await this.store.readDays(refs);
     for (const s of loading) this.unloaded.delete(s);
-    const unflushed = this.unflushedByCampaignDay();
     // Journaled records no replay has applied yet (a confirmation failed on a full disk part-way
     // through a long journal) are own spend the store does not hold.
-    if (this.journalPending > this.appliedUnconfirmed) {
-      const journaled = (await this.journal.pending()).slice(this.appliedUnconfirmed);
-      for (const r of journaled) {
-        const key = `${r.campaignId}\u0000${r.dayKey}`;
-        unflushed.set(key, (unflushed.get(key) ?? 0) + r.spendMicros);
-      }
+    const journaled =
+      this.journalPending > this.appliedUnconfirmed
+        ? (await this.journal.pending()).slice(this.appliedUnconfirmed)
+        : [];
+    // After the last await: spend booked meanwhile is in `pending`, not lost.
+    const unflushed = this.unflushedByCampaignDay();
+    for (const r of journaled) {
+      const key = `${r.campaignId}\u0000${r.dayKey}`;
+      unflushed.set(key, (unflushed.get(key) ?? 0) + r.spendMicros);
     }
     refs.forEach((ref, i) => {
       const s = this.states.get(ref.campaignId);

@@ -16,6 +16,8 @@ export interface GenerationMarker {
   claimRepair(owner: string, ttlMs: number): Promise<boolean>;
   /** Holds the lock for another ttlMs if this owner still holds it; true when it did. */
   extendRepair(owner: string, ttlMs: number): Promise<boolean>;
+  /** Writes the marker if this owner holds the repair lock; true when it did. */
+  writeHoldingRepair(generation: string, owner: string): Promise<boolean>;
   releaseRepair(owner: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,11 +41,16 @@ export class MemoryMarker implements GenerationMarker {
   async extendRepair(): Promise<boolean> {
     return true;
   }
+  async writeHoldingRepair(generation: string): Promise<boolean> {
+    this.generation = generation;
+    return true;
+  }
   async releaseRepair(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const WRITE_HOLDING_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`;
 const EXTEND_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 /** The marker as a plain key next to the pacer's keys, on a connection of its own. */
@@ -95,6 +102,15 @@ export class RedisMarker implements GenerationMarker {
     return this.run(
       'repair lock',
       async () => (await this.redis.set(this.lockKey, owner, 'PX', ttlMs, 'NX')) === 'OK',
+    );
+  }
+
+  writeHoldingRepair(generation: string, owner: string): Promise<boolean> {
+    // One plain Redis (the records run beside no Sentinel or Cluster), so two keys in one script.
+    return this.run(
+      'generation write',
+      async () =>
+        (await this.redis.eval(WRITE_HOLDING_LUA, 2, this.lockKey, this.key, owner, generation)) === 1,
     );
   }
 

@@ -72,10 +72,11 @@ const SEED_CHUNK = 1_000;
 /**
  * The repair lock lives this long unless its holder, while it repairs, extends it every
  * REPAIR_LOCK_RENEW_MS: a repairer killed half-way keeps the fleet waiting (degraded) for this
- * long, not for as long as the longest repair could take (it was a fixed two minutes).
+ * long, not for as long as the longest repair could take (it was a fixed two minutes). A holder
+ * that stalls past it loses the lock: it then seeds nothing more and writes no marker.
  */
-export const REPAIR_LOCK_MS = 10_000;
-const REPAIR_LOCK_RENEW_MS = 2_500;
+export const REPAIR_LOCK_MS = 30_000;
+const REPAIR_LOCK_RENEW_MS = 5_000;
 /**
  * After adopting a repaired store, this instance takes no new lease for this long (re-asserting
  * what it spent and reserved is not a new lease). The repair seeds each instance's lease as the
@@ -226,7 +227,7 @@ export class RecordedStore implements BudgetStore {
         // spend counted under the lost generation in its history log, which no PostgreSQL write
         // will take (that generation is closed) and no repair knew of. Found by npm run chaos,
         // seed 113027 (instance killed, Redis emptied and repaired while it was down).
-        await this.adopt(marker);
+        await this.adopt(marker, true);
         return;
       }
       await this.repairNow();
@@ -308,11 +309,22 @@ export class RecordedStore implements BudgetStore {
   private async repair(): Promise<void> {
     const { marker, records, instanceId, clock } = this.o;
     if (!(await marker.claimRepair(this.lockOwner, REPAIR_LOCK_MS))) return;
+    const lock = { lost: false };
     const stopRenewing = this.o.timers?.every(REPAIR_LOCK_RENEW_MS, () => {
-      void marker.extendRepair(this.lockOwner, REPAIR_LOCK_MS).catch(() => undefined);
+      void marker.extendRepair(this.lockOwner, REPAIR_LOCK_MS).then(
+        (held) => {
+          if (!held) lock.lost = true;
+        },
+        () => undefined,
+      );
     });
     try {
-      if ((await marker.read()) !== null) return;
+      if ((await marker.read()) !== null) {
+        // Repaired by a peer (one that took a lapsed lock from this process, say): a plan left
+        // half-seeded here is obsolete, its generation closed by that repair.
+        this.pendingPlan = null;
+        return;
+      }
       const nowMs = clock.nowMs();
       const open = await records.generations.open();
       if (open === null && this.pendingPlan === null) {
@@ -344,8 +356,10 @@ export class RecordedStore implements BudgetStore {
         this.pendingPlan = { next, plan };
       }
       const { next, plan } = this.pendingPlan;
-      await this.seed(plan);
-      await marker.write(next);
+      await this.seed(plan, lock);
+      // Only under the lock: a peer that took a lapsed lock is repairing the same store.
+      if (lock.lost || !(await marker.writeHoldingRepair(next, this.lockOwner)))
+        throw new Error('the repair lock lapsed during the repair; a peer repairs instead');
       this.pendingPlan = null;
       this.repairsRun++;
       const spentMicros = plan.spend.reduce((s, r) => s + r.spendMicros, 0);
@@ -369,10 +383,16 @@ export class RecordedStore implements BudgetStore {
     }
   }
 
-  private async seed(plan: ReseedPlan): Promise<void> {
+  private async seed(plan: ReseedPlan, lock: { readonly lost: boolean }): Promise<void> {
     const inner = this.o.inner;
+    const holding = () => {
+      if (lock.lost) throw new Error('the repair lock lapsed during the repair; a peer repairs instead');
+    };
     for (const c of plan.campaigns) await inner.putCampaign(c);
-    for (const chunk of chunks(plan.spend, SEED_CHUNK)) await inner.applySpend(chunk);
+    for (const chunk of chunks(plan.spend, SEED_CHUNK)) {
+      holding();
+      await inner.applySpend(chunk);
+    }
     // The lost Redis also held the dedup keys: without them a notice counted before the loss and
     // retried after the repair would count twice (found by npm run chaos, seed 301). Embedded mode
     // dedups in PGlite itself.
@@ -402,15 +422,15 @@ export class RecordedStore implements BudgetStore {
    * the new store: seed it now, under its real event ids. Then make the leases in the store cover
    * what this instance has spent and reserved today.
    */
-  private adopt(generation: string): Promise<void> {
+  private adopt(generation: string, atStart = false): Promise<void> {
     if (this.adopting !== null) return this.adopting;
-    this.adopting = this.adoptOnce(generation).finally(() => {
+    this.adopting = this.adoptOnce(generation, atStart).finally(() => {
       this.adopting = null;
     });
     return this.adopting;
   }
 
-  private async adoptOnce(generation: string): Promise<void> {
+  private async adoptOnce(generation: string, atStart: boolean): Promise<void> {
     const writer = this.o.writer;
     let stale: GenerationSpend[];
     try {
@@ -431,9 +451,11 @@ export class RecordedStore implements BudgetStore {
         stale,
       );
       await this.reassertLeases();
-      // A repair happened while this process ran (it held another generation, or saw the loss):
-      // peers may not have adopted yet. Not at a plain start, where there is nothing to wait for.
-      if (generation !== this.generation && (this.generation !== null || this.lastDataLoss !== null))
+      // A generation new to this process, other than the one it found at start: a repair may
+      // just have finished, and peers may not have adopted it yet. Keyed on neither the
+      // generation held before nor a loss seen: a process that started while Redis was down, or
+      // found the marker missing while a peer held the repair lock, has neither (review).
+      if (generation !== this.generation && !atStart)
         this.leaseGraceUntil = this.monotonicMs() + ADOPT_LEASE_GRACE_MS;
       this.generation = generation;
       if (stale.length > 0) {
@@ -455,7 +477,8 @@ export class RecordedStore implements BudgetStore {
 
   private async reassertLeases(): Promise<void> {
     const instance = this.instance;
-    if (instance === null) return;
+    // A process that has not claimed its id may be a duplicate: the leases under it are another's.
+    if (instance === null || !instance.leasing) return;
     const states = [...instance.states.values()];
     for (const group of chunks(states, SEED_CHUNK)) {
       const refs = group.map((s) => ({ campaignId: s.campaign.id, dayKey: s.ledger.day.key }));

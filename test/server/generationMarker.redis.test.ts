@@ -15,16 +15,17 @@ afterAll(async () => {
   for (const m of markers) await m.close();
 });
 
-function marker(): RedisMarker {
-  const m = new RedisMarker(REDIS_URL, prefix);
+/** A marker under `prefix` + `sub`: the markers of one test share their keys, tests do not. */
+function marker(sub: string): RedisMarker {
+  const m = new RedisMarker(REDIS_URL, `${prefix}${sub}:`);
   markers.push(m);
   return m;
 }
 
 describe('RedisMarker repair lock', () => {
   it('is held by one owner, extended only by it, and freed only by it', async () => {
-    const a = marker();
-    const b = marker();
+    const a = marker('t1');
+    const b = marker('t1');
     expect(await a.claimRepair('i1/a', 400)).toBe(true);
     expect(await b.claimRepair('i1/b', 400)).toBe(false);
     // Another process with the same instance id is another owner: it can neither extend nor free it.
@@ -41,5 +42,18 @@ describe('RedisMarker repair lock', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(await a.extendRepair('i1/a', 60_000)).toBe(false);
     expect(await a.claimRepair('i1/a', 400)).toBe(true);
+  });
+
+  it('writes the marker for the lock holder only: a repairer whose lock lapsed writes nothing', async () => {
+    const a = marker('t2');
+    const b = marker('t2');
+    expect(await a.claimRepair('i2/a', 60_000)).toBe(true);
+    expect(await b.writeHoldingRepair('g-b', 'i2/b')).toBe(false);
+    expect(await b.read()).toBe(null);
+    expect(await a.writeHoldingRepair('g-a', 'i2/a')).toBe(true);
+    expect(await b.read()).toBe('g-a');
+    await a.releaseRepair('i2/a');
+    expect(await a.writeHoldingRepair('g-a2', 'i2/a')).toBe(false);
+    expect(await b.read()).toBe('g-a');
   });
 });

@@ -202,6 +202,85 @@ describe('RecordedStore adopting a store a peer repaired', () => {
   });
 });
 
+describe('RecordedStore whose start did not see the store', () => {
+  it('waits a second before new leases when it first adopts a generation (review)', async () => {
+    // Redis down at start: no generation held, no loss seen. The first generation it adopts may
+    // be a repair that just finished; peers may not have re-asserted their commitments yet.
+    class DownAtStart extends LoggingMarker {
+      down = true;
+      override async read(): Promise<string | null> {
+        if (this.down) throw new Error('connect ECONNREFUSED');
+        return super.read();
+      }
+    }
+    const marker = new DownAtStart();
+    await marker.write('g2');
+    const { store, clock } = await recordedOver(new MarkedStore(), 'g2', [], marker);
+    expect(store.health().generation).toBe(null);
+    marker.down = false;
+    const lease = { campaignId: 'c1', dayKey: '2026-11-30', instanceId: 'i1', budgetMicros: 1_000_000 };
+    expect(await store.acquireLeases([{ ...lease, requestMicros: 500 }])).toEqual([0]);
+    clock.advance(1_000);
+    expect(await store.acquireLeases([{ ...lease, requestMicros: 500 }])).toEqual([500]);
+  });
+});
+
+describe('RecordedStore repairing', () => {
+  function repairRecords(spendRecords: number) {
+    const plan = {
+      closed: ['g1'],
+      campaigns: [],
+      spend: Array.from({ length: spendRecords }, (_, i) => rec(`seed-${i}`, 'i1', 1)),
+      leases: [],
+      seenSinceMs: 0,
+    };
+    return {
+      open: async () => 'g1',
+      closeAndPlan: async () => plan,
+    };
+  }
+
+  it('seeds nothing more and writes no marker once its lock lapsed (review)', async () => {
+    // A repairer that stalls past the lock's TTL: a peer takes the lock and repairs the same store;
+    // two repairs' seeds, under different synthetic ids, would count the spend twice.
+    class LapsingMarker extends LoggingMarker {
+      override async extendRepair(): Promise<boolean> {
+        this.events.push('extend refused');
+        return false;
+      }
+    }
+    const marker = new LapsingMarker();
+    const timers = new ManualTimers(new ManualClock(0));
+    const inner = new MarkedStore();
+    const { store } = await recordedOver(inner, 'g1', [], marker, timers);
+    const records = (store as unknown as { o: { records: Records } }).o.records;
+    Object.assign(records.generations, repairRecords(2_500));
+    // Seeding stalls after the first chunk until the test lets it go on.
+    let release: (() => void) | null = null;
+    const applySpend = inner.applySpend.bind(inner);
+    let chunksSeeded = 0;
+    inner.applySpend = async (rs) => {
+      if (rs[0]?.eventId.startsWith('seed-') && ++chunksSeeded === 2)
+        await new Promise<void>((r) => {
+          release = r;
+        });
+      return applySpend(rs);
+    };
+    marker.lose();
+    await expect(store.readDays([{ campaignId: 'c1', dayKey: '2026-11-30' }])).rejects.toMatchObject({
+      name: 'StoreUnavailableError',
+    });
+    for (let i = 0; i < 20 && release === null; i++) await new Promise((r) => setTimeout(r, 0));
+    timers.advance(5_000);
+    await new Promise((r) => setTimeout(r, 0));
+    release!();
+    await store.stopRepairs();
+    expect(marker.events).toEqual(['lock', 'extend refused', 'unlock']);
+    expect(await marker.read()).toBe(null);
+    expect(chunksSeeded).toBe(2);
+  });
+});
+
 describe('RecordedStore shutting down', () => {
   const day = { campaignId: 'c1', dayKey: '2026-11-30' };
 
@@ -230,15 +309,15 @@ describe('RecordedStore shutting down', () => {
     marker.lose();
     await expect(store.readDays([day])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
     expect(marker.events).toEqual(['lock']);
-    // A repair that runs long keeps its lock, which lapses in 10 s otherwise.
-    timers.advance(5_000);
+    // A repair that runs long keeps its lock, which lapses in 30 s otherwise.
+    timers.advance(10_000);
     expect(marker.events).toEqual(['lock', 'extend', 'extend']);
     const closing = store.close();
     await new Promise((r) => setTimeout(r, 0));
     expect(marker.events).toEqual(['lock', 'extend', 'extend']);
     finishRead!();
     await closing;
-    timers.advance(5_000);
+    timers.advance(10_000);
     expect(marker.events).toEqual(['lock', 'extend', 'extend', 'unlock', 'close']);
   });
 });
