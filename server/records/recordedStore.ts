@@ -121,6 +121,8 @@ export class RecordedStore implements BudgetStore {
   private nextReadoptAtMs = 0;
   /** No new lease before this (monotonicMs): see ADOPT_LEASE_GRACE_MS. */
   private leaseGraceUntil = Number.NEGATIVE_INFINITY;
+  /** The generation this process wrote for a database's first start (nothing re-seeded). */
+  private firstGeneration: string | null = null;
   /** Set by stopRepairs (shutdown): a process on its way out starts no repair. */
   private stopping = false;
   /**
@@ -335,7 +337,8 @@ export class RecordedStore implements BudgetStore {
           instanceId,
           nowMs,
         );
-        await marker.writeIfAbsent(generation);
+        // Nothing was re-seeded: adopting it needs no lease grace.
+        this.firstGeneration = await marker.writeIfAbsent(generation);
         this.o.log.info(
           { generation, adoptedCampaigns: adopted },
           'records initialised: first generation of the hot store',
@@ -455,7 +458,13 @@ export class RecordedStore implements BudgetStore {
       // just have finished, and peers may not have adopted it yet. Keyed on neither the
       // generation held before nor a loss seen: a process that started while Redis was down, or
       // found the marker missing while a peer held the repair lock, has neither (review).
-      if (generation !== this.generation && !atStart)
+      // Embedded, the store has no other instance; a first generation re-seeded nothing.
+      if (
+        generation !== this.generation &&
+        !atStart &&
+        this.o.kind === 'redis' &&
+        generation !== this.firstGeneration
+      )
         this.leaseGraceUntil = this.monotonicMs() + ADOPT_LEASE_GRACE_MS;
       this.generation = generation;
       if (stale.length > 0) {

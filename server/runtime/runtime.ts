@@ -572,17 +572,20 @@ class ServerRuntime implements Runtime {
   }
 
   /**
-   * The claim a process could not make at start (the store did not answer): made here as at start,
-   * as a newcomer that never displaces a holder, and confirmed only after holding it for one and a
-   * half renewal periods, so a running holder whose claim lapsed (Redis hung longer than
-   * the TTL) takes it back first. Claimed as a renewal instead, a duplicate started during a Redis
-   * hang took the lapsed id at once and answered healthy while the original ran (found by npm run
-   * chaos, seed 90717423). Refused for longer than a TTL and a second: another process holds it.
-   * Timed in timer ticks (the monotonic clock), not read off the wall clock, which a step moves.
+   * The claim a process could not make at start (the store did not answer), confirmed only after
+   * holding it for one and a half renewal periods, so a running holder whose claim lapsed (Redis
+   * hung longer than the TTL) takes it back first: taken at once, a duplicate started during a
+   * Redis hang answered healthy while the original ran (found by npm run chaos, seed 90717423).
+   * It displaces a younger holder, never an older one, as a renewal does: the older process keeps
+   * the id. Made as a newcomer's (displacing no one), it lost the id to a duplicate started after
+   * it whose own start-up claim landed first once Redis was back (seed 121014: the original,
+   * restarted after kill -9, could not confirm its claim before Redis was killed). Refused for
+   * longer than a TTL and a second: another, older process holds it. Timed in timer ticks (the
+   * monotonic clock), not read off the wall clock, which a step moves.
    */
   private async claimLate(nowMs: number): Promise<boolean> {
     const claim = this.claim!;
-    const mine = await this.deps.store.claimInstance!({ ...claim, renew: false });
+    const mine = await this.deps.store.claimInstance!({ ...claim, renew: true });
     const state = mine ? 'held' : 'refused';
     if (this.lateClaim !== state) {
       this.lateClaim = state;

@@ -202,6 +202,36 @@ describe('RecordedStore adopting a store a peer repaired', () => {
   });
 });
 
+describe('RecordedStore on a database first started', () => {
+  it('grants leases at once: the first generation re-seeded nothing, no peer has to catch up', async () => {
+    const marker = new LoggingMarker();
+    const { writer } = keepingWriter();
+    const records = {
+      generations: {
+        ensureRegistered: async () => {},
+        open: async () => null,
+        ensureOpen: async (generation: string) => ({ generation }),
+      },
+      campaigns: { importMissing: async () => 0 },
+      close: async () => {},
+    } as unknown as Records;
+    const store = new RecordedStore({
+      inner: new MarkedStore(),
+      marker,
+      records,
+      writer,
+      kind: 'redis',
+      instanceId: 'i1',
+      clock: new ManualClock(0),
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+    });
+    await store.init();
+    expect(store.health().generation).not.toBe(null);
+    const lease = { campaignId: 'c1', dayKey: '2026-11-30', instanceId: 'i1', budgetMicros: 1_000_000 };
+    expect(await store.acquireLeases([{ ...lease, requestMicros: 500 }])).toEqual([500]);
+  });
+});
+
 describe('RecordedStore whose start did not see the store', () => {
   it('waits a second before new leases when it first adopts a generation (review)', async () => {
     // Redis down at start: no generation held, no loss seen. The first generation it adopts may

@@ -32,9 +32,24 @@ class SlowClaimStore extends MemoryStore {
   async releaseInstance(_claim: InstanceClaim): Promise<void> {}
 }
 
+/** Claims as the Redis script does: a renewal displaces a younger holder, a newcomer no one. */
+class SharedClaimStore extends MemoryStore {
+  reachable = false;
+  holder: { bootId: string; startedAtMs: number } | null = null;
+  async claimInstance(c: InstanceClaim): Promise<boolean> {
+    if (!this.reachable) throw new StoreUnavailableError('claimInstance timed out');
+    const h = this.holder;
+    if (h !== null && h.bootId !== c.bootId) {
+      if (!c.renew || h.startedAtMs < c.startedAtMs) return false;
+    }
+    this.holder = { bootId: c.bootId, startedAtMs: c.startedAtMs };
+    return true;
+  }
+  async releaseInstance(_claim: InstanceClaim): Promise<void> {}
+}
 /** A runtime on `store` with manual time, claiming instance id i1 under `bootId` when started. */
-function claimingRuntime(store: MemoryStore, bootId: string) {
-  const clock = new ManualClock(T0);
+function claimingRuntime(store: MemoryStore, bootId: string, startMs = T0) {
+  const clock = new ManualClock(startMs);
   const timers = new ManualTimers(clock);
   const rt = createRuntime({
     store,
@@ -159,20 +174,6 @@ describe('the INSTANCE_ID claim and /health', () => {
     // for longer than the claim's TTL (the claim lapsed), the duplicate's start gave up claiming
     // ("store unreachable"), and its first round claimed the lapsed id as a renewal: healthy at
     // once, while the original ran.
-    class SharedClaimStore extends MemoryStore {
-      reachable = false;
-      holder: { bootId: string; startedAtMs: number } | null = null;
-      async claimInstance(c: InstanceClaim): Promise<boolean> {
-        if (!this.reachable) throw new StoreUnavailableError('claimInstance timed out');
-        const h = this.holder;
-        if (h !== null && h.bootId !== c.bootId) {
-          if (!c.renew || h.startedAtMs < c.startedAtMs) return false;
-        }
-        this.holder = { bootId: c.bootId, startedAtMs: c.startedAtMs };
-        return true;
-      }
-      async releaseInstance(_claim: InstanceClaim): Promise<void> {}
-    }
     const store = new SharedClaimStore();
     const { timers, rt } = claimingRuntime(store, 'boot-dup');
     const fatal: Error[] = [];
@@ -193,5 +194,38 @@ describe('the INSTANCE_ID claim and /health', () => {
     // Refused for longer than a TTL and a second: another process holds the id; this one stops.
     expect(fatal.map((e) => (e as { code?: string }).code)).toEqual(['PACER_ERR_INSTANCE_ID_IN_USE']);
     expect(store.holder?.bootId).toBe('boot-original');
+  });
+
+  it('claims late as the older process: it takes the id from a younger one that claimed it first (chaos seed 121014)', async () => {
+    // Found by npm run chaos, seed 121014: instance 2, restarted after kill -9, claimed its id and
+    // could not confirm it before Redis was killed (so it started unclaimed); a duplicate started
+    // during the outage, and its start-up claim landed first once Redis was back. Claimed late as
+    // a newcomer, the original could not take the id back: the duplicate ran healthy.
+    const store = new SharedClaimStore();
+    const original = claimingRuntime(store, 'boot-original', T0 - 2_000);
+    await startWithoutClaim(original.rt, original.timers);
+    store.reachable = true;
+    const dup = claimingRuntime(store, 'boot-dup', T0);
+    let outcome: string | null = null;
+    const start = dup.rt.start().then(
+      () => {
+        outcome = 'started';
+      },
+      (err: { code?: string }) => {
+        outcome = err.code ?? 'failed';
+      },
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(store.holder?.bootId).toBe('boot-dup');
+    for (let i = 0; i < 60 && outcome === null; i++) {
+      original.timers.advance(250);
+      await original.rt.syncNow();
+      dup.timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+    await start;
+    expect(outcome).toBe('PACER_ERR_INSTANCE_ID_IN_USE');
+    expect(store.holder?.bootId).toBe('boot-original');
+    expect(original.rt.health().status).toBe('healthy');
   });
 });
