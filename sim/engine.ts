@@ -171,6 +171,10 @@ export async function runAlgorithm(
       const minute = Math.round((q.time[slot]! - startMs) / MINUTE_MS) - 1;
       rec.sampleMinute(minute, fleet, clock.nowMs);
       opts.onProgress?.((minute + 1) / minutes);
+      // Once a simulated hour, a turn of the event loop: the store's awaits resolve as microtasks,
+      // so a day ran as one synchronous block, and a host waiting on this thread (a vitest fork's
+      // 60 s RPC to its runner: the iPinYou backtest test took 72 s on a loaded machine) timed out.
+      if (minute % 60 === 59) await new Promise<void>((r) => setImmediate(r));
     } else if (kind === EVENT_KINDS.outageStart) faults.outageStarts();
     else if (kind === EVENT_KINDS.outageEnd) faults.outageEnds();
     else if (kind === EVENT_KINDS.reconcileCheck) await recon.afterOutage();
