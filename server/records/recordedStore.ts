@@ -86,6 +86,11 @@ const REPAIR_LOCK_RENEW_MS = 5_000;
  */
 export const ADOPT_LEASE_GRACE_MS = 1_000;
 
+/** Throws once the repair lock lapsed: a peer that took it is repairing the same store. */
+function assertHolding(lock: { readonly lost: boolean }): void {
+  if (lock.lost) throw new Error('the repair lock lapsed during the repair; a peer repairs instead');
+}
+
 function dayKeyOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
@@ -361,8 +366,8 @@ export class RecordedStore implements BudgetStore {
       const { next, plan } = this.pendingPlan;
       await this.seed(plan, lock);
       // Only under the lock: a peer that took a lapsed lock is repairing the same store.
-      if (lock.lost || !(await marker.writeHoldingRepair(next, this.lockOwner)))
-        throw new Error('the repair lock lapsed during the repair; a peer repairs instead');
+      assertHolding(lock);
+      if (!(await marker.writeHoldingRepair(next, this.lockOwner))) assertHolding({ lost: true });
       this.pendingPlan = null;
       this.repairsRun++;
       const spentMicros = plan.spend.reduce((s, r) => s + r.spendMicros, 0);
@@ -388,12 +393,9 @@ export class RecordedStore implements BudgetStore {
 
   private async seed(plan: ReseedPlan, lock: { readonly lost: boolean }): Promise<void> {
     const inner = this.o.inner;
-    const holding = () => {
-      if (lock.lost) throw new Error('the repair lock lapsed during the repair; a peer repairs instead');
-    };
     for (const c of plan.campaigns) await inner.putCampaign(c);
     for (const chunk of chunks(plan.spend, SEED_CHUNK)) {
-      holding();
+      assertHolding(lock);
       await inner.applySpend(chunk);
     }
     // The lost Redis also held the dedup keys: without them a notice counted before the loss and
