@@ -124,12 +124,10 @@ export interface InstanceClaim {
   readonly instanceId: string;
   /** Unique per process start: tells a restart of this instance from a second process. */
   readonly bootId: string;
-  /** When the process started (its own clock): the older of two claimants keeps the id. */
+  /**
+   * When the process started (its own clock). One rule, at start and at renewal: the older of two
+   * claimants keeps the id, and a younger holder is displaced (it finds out at its next claim).
+   */
   readonly startedAtMs: number;
   readonly ttlMs: number;
-  /**
-   * A running process renewing its claim takes the id back from a newer process that claimed it
-   * while the store had lost the claim (restarted empty); a starting process never displaces one.
-   */
-  readonly renew: boolean;
 }

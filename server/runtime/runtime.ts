@@ -193,7 +193,7 @@ class ServerRuntime implements Runtime {
   private restored = false;
   private firstLoad: Promise<void> | null = null;
   private lastHealth: 'healthy' | 'degraded' | null = null;
-  private readonly claim: Omit<InstanceClaim, 'renew'> | null;
+  private readonly claim: InstanceClaim | null;
   private claimed = false;
   private lastClaimMs = Number.NEGATIVE_INFINITY;
   /** A claim made after start (see claimLate): held or refused, for how many CLAIM_RETRY_MS ticks. */
@@ -515,11 +515,14 @@ class ServerRuntime implements Runtime {
   /**
    * Two processes with one INSTANCE_ID would share its budget leases and overspend them. A restart
    * after kill -9 finds its own old claim still alive: it waits for it to lapse (one TTL) rather
-   * than refuse. If the store is down, the claim is made by the first healthy round.
+   * than refuse. If the store is down, the claim is made by the first healthy round. The older
+   * process keeps the id, here as at renewal: a restart claiming as a newcomer lost its id to a
+   * duplicate started 1.7 s after it, whose claim landed first once a hung Redis answered again
+   * (found by npm run chaos, seed 122021: the restart exited 78 and the duplicate served).
    */
   private async claimAtStart(): Promise<void> {
     if (this.claim === null) return;
-    const claim: InstanceClaim = { ...this.claim, renew: false };
+    const claim = this.claim;
     // Counted in waits of CLAIM_RETRY_MS (timers run on the monotonic clock), not read off the
     // wall clock: a clock stepped forward during the wait made a restart after kill -9 give up
     // at once and exit 78 (found by npm run chaos, seed 115083: +199 s while it waited).
@@ -563,7 +566,7 @@ class ServerRuntime implements Runtime {
   private async renewClaim(nowMs: number): Promise<boolean> {
     if (this.unclaimed) return this.claimLate(nowMs);
     if (this.claim === null || nowMs - this.lastClaimMs < this.claim.ttlMs / 5) return true;
-    const mine = await this.deps.store.claimInstance!({ ...this.claim, renew: true });
+    const mine = await this.deps.store.claimInstance!(this.claim);
     if (mine) {
       this.claimed = true;
       this.lastClaimMs = nowMs;
@@ -576,8 +579,8 @@ class ServerRuntime implements Runtime {
    * holding it for one and a half renewal periods, so a running holder whose claim lapsed (Redis
    * hung longer than the TTL) takes it back first: taken at once, a duplicate started during a
    * Redis hang answered healthy while the original ran (found by npm run chaos, seed 90717423).
-   * It displaces a younger holder, never an older one, as a renewal does: the older process keeps
-   * the id. Made as a newcomer's (displacing no one), it lost the id to a duplicate started after
+   * It displaces a younger holder, never an older one: the older process keeps the id. Made
+   * displacing no one (the rule before), it lost the id to a duplicate started after
    * it whose own start-up claim landed first once Redis was back (seed 121014: the original,
    * restarted after kill -9, could not confirm its claim before Redis was killed). Refused for
    * longer than a TTL and a second: another, older process holds it. Timed in timer ticks (the
@@ -585,7 +588,7 @@ class ServerRuntime implements Runtime {
    */
   private async claimLate(nowMs: number): Promise<boolean> {
     const claim = this.claim!;
-    const mine = await this.deps.store.claimInstance!({ ...claim, renew: true });
+    const mine = await this.deps.store.claimInstance!(claim);
     const state = mine ? 'held' : 'refused';
     if (this.lateClaim !== state) {
       this.lateClaim = state;
@@ -655,8 +658,7 @@ class ServerRuntime implements Runtime {
       try {
         await this.saveBreakers();
         await this.instance.returnLeases(nowMs);
-        if (this.claim !== null && this.claimed)
-          await this.deps.store.releaseInstance?.({ ...this.claim, renew: false });
+        if (this.claim !== null && this.claimed) await this.deps.store.releaseInstance?.(this.claim);
       } catch (err) {
         // Unreturned leases only hold budget back for the rest of the day; they never overspend.
         this.deps.log.warn({ err }, 'could not return unused leases at shutdown');

@@ -166,12 +166,11 @@ function unavailable(what: string, cause: unknown): StoreUnavailableError {
 }
 
 const CLAIM_INSTANCE_LUA = `
--- KEYS: claim   ARGV: holder ("startedAtMs:bootId"), ttlMs, renew (1|0)
--- A running process (renew) takes the id back from a newer one: after Redis lost the claim, the
--- process that held it keeps it and the newcomer finds it taken; a starting one never displaces.
+-- KEYS: claim   ARGV: holder ("startedAtMs:bootId"), ttlMs
+-- The older process keeps the id: after Redis lost the claim, the running holder takes it back
+-- from a newcomer; a restart started before a duplicate takes it from the duplicate.
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
-  if ARGV[3] ~= '1' then return 0 end
   local theirs = tonumber(string.match(holder, '^(%d+):')) or 0
   local ours = tonumber(string.match(ARGV[1], '^(%d+):')) or 0
   if theirs < ours or (theirs == ours and holder < ARGV[1]) then return 0 end
@@ -571,12 +570,7 @@ export class RedisStore implements BudgetStore {
     try {
       await this.connected();
       return (
-        (await this.redis.pacerClaimInstance(
-          this.claimKey(claim),
-          claimHolder(claim),
-          claim.ttlMs,
-          claim.renew ? 1 : 0,
-        )) === 1
+        (await this.redis.pacerClaimInstance(this.claimKey(claim), claimHolder(claim), claim.ttlMs)) === 1
       );
     } catch (err) {
       throw unavailable('claimInstance', err);

@@ -32,7 +32,7 @@ class SlowClaimStore extends MemoryStore {
   async releaseInstance(_claim: InstanceClaim): Promise<void> {}
 }
 
-/** Claims as the Redis script does: a renewal displaces a younger holder, a newcomer no one. */
+/** Claims as the Redis script does: the older process keeps the id, displacing a younger holder. */
 class SharedClaimStore extends MemoryStore {
   reachable = false;
   holder: { bootId: string; startedAtMs: number } | null = null;
@@ -40,7 +40,7 @@ class SharedClaimStore extends MemoryStore {
     if (!this.reachable) throw new StoreUnavailableError('claimInstance timed out');
     const h = this.holder;
     if (h !== null && h.bootId !== c.bootId) {
-      if (!c.renew || h.startedAtMs < c.startedAtMs) return false;
+      if (h.startedAtMs < c.startedAtMs) return false;
     }
     this.holder = { bootId: c.bootId, startedAtMs: c.startedAtMs };
     return true;
@@ -227,5 +227,45 @@ describe('the INSTANCE_ID claim and /health', () => {
     expect(outcome).toBe('PACER_ERR_INSTANCE_ID_IN_USE');
     expect(store.holder?.bootId).toBe('boot-original');
     expect(original.rt.health().status).toBe('healthy');
+  });
+  it('starts as the older process: a restart takes its id from a duplicate started after it (chaos seed 122021)', async () => {
+    // Found by npm run chaos, seed 122021: instance 0, restarted after kill -9 while Redis hung,
+    // and a duplicate started 1.7 s later both waited for the store; the duplicate's start-up claim
+    // landed first, the restart (claiming as a newcomer, displacing no one) was refused until it
+    // gave up and exited 78, and the duplicate served under the id.
+    const store = new SharedClaimStore();
+    const restart = claimingRuntime(store, 'boot-restart', T0);
+    const dup = claimingRuntime(store, 'boot-dup', T0 + 1_700);
+    const outcomes: Record<string, string | null> = { restart: null, dup: null };
+    const track = (name: string, p: Promise<void>) =>
+      p.then(
+        () => {
+          outcomes[name] = 'started';
+        },
+        (err: { code?: string }) => {
+          outcomes[name] = err.code ?? 'failed';
+        },
+      );
+    const started = [track('restart', restart.rt.start()), track('dup', dup.rt.start())];
+    // Both wait on the hung store; when it answers, the duplicate's claim lands first.
+    for (let i = 0; i < 4; i++) {
+      restart.timers.advance(250);
+      dup.timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+    store.reachable = true;
+    dup.timers.advance(250);
+    await new Promise((r) => setImmediate(r));
+    expect(store.holder?.bootId).toBe('boot-dup');
+    for (let i = 0; i < 60 && (outcomes.restart === null || outcomes.dup === null); i++) {
+      restart.timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+      dup.timers.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(started);
+    expect(outcomes).toEqual({ restart: 'started', dup: 'PACER_ERR_INSTANCE_ID_IN_USE' });
+    expect(store.holder?.bootId).toBe('boot-restart');
+    expect(restart.rt.health().status).toBe('healthy');
   });
 });
