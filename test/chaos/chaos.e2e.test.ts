@@ -10,9 +10,7 @@ import { generateSchedule } from '../../chaos/schedule';
 /**
  * The fault harness on a short fixed set of seeds, real processes: Redis and two servers.
  *
- *   seed 12: Redis SIGKILLed at 4.2 s for 1.2 s, instance 0 kill -9'd during the outage
- *
- * and, with every fault kind, the seeds that broke an invariant before their fix:
+ * with every fault kind, the seeds that broke an invariant before their fix:
  *
  *   seed 301: a duplicate INSTANCE_ID, a +40 s clock step, Redis restarted empty (the claim lost
  *     with Redis went to the duplicate; then a notice retried after the repair counted twice)
@@ -39,12 +37,12 @@ import { generateSchedule } from '../../chaos/schedule';
  *     original's lease at close (a campaign 12.5% over budget); 2 of 3 replays failed before
  *     the fix, 6 of 6 clean after
  *
- * (Seed 17, a clock step and a Redis hang that never broke an invariant, made room for 118021.)
+ * (Seed 17, a clock step and a Redis hang that never broke an invariant, made room for 118021;
+ * seed 12, Redis SIGKILLed and instance 0 kill -9'd during the outage, which never broke one
+ * either, left to keep CI near 20 minutes: seed 606 kills an instance and Redis too.)
  */
-const FAULTS: FaultKind[] = ['redis-kill', 'redis-hang', 'redis-slow', 'instance-kill', 'clock-step'];
 const INSTANCES = 2;
 const CASES: { seed: number; minutes: number; faults: FaultKind[]; instances?: number }[] = [
-  { seed: 12, minutes: 0.2, faults: FAULTS },
   { seed: 301, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 606, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 925, minutes: 0.25, faults: [...FAULT_KINDS] },
