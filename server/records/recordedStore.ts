@@ -86,9 +86,13 @@ const REPAIR_LOCK_RENEW_MS = 5_000;
  */
 export const ADOPT_LEASE_GRACE_MS = 1_000;
 
-/** Throws once the repair lock lapsed: a peer that took it is repairing the same store. */
+/** The repair lock lapsed: a peer that took it is repairing the same store. */
+function lockLapsed(): Error {
+  return new Error('the repair lock lapsed during the repair; a peer repairs instead');
+}
+
 function assertHolding(lock: { readonly lost: boolean }): void {
-  if (lock.lost) throw new Error('the repair lock lapsed during the repair; a peer repairs instead');
+  if (lock.lost) throw lockLapsed();
 }
 
 function dayKeyOf(ms: number): string {
@@ -367,7 +371,7 @@ export class RecordedStore implements BudgetStore {
       await this.seed(plan, lock);
       // Only under the lock: a peer that took a lapsed lock is repairing the same store.
       assertHolding(lock);
-      if (!(await marker.writeHoldingRepair(next, this.lockOwner))) assertHolding({ lost: true });
+      if (!(await marker.writeHoldingRepair(next, this.lockOwner))) throw lockLapsed();
       this.pendingPlan = null;
       this.repairsRun++;
       const spentMicros = plan.spend.reduce((s, r) => s + r.spendMicros, 0);

@@ -579,9 +579,9 @@ class ServerRuntime implements Runtime {
    * holding it for one and a half renewal periods, so a running holder whose claim lapsed (Redis
    * hung longer than the TTL) takes it back first: taken at once, a duplicate started during a
    * Redis hang answered healthy while the original ran (found by npm run chaos, seed 90717423).
-   * It displaces a younger holder, never an older one: the older process keeps the id. Made
-   * displacing no one (the rule before), it lost the id to a duplicate started after
-   * it whose own start-up claim landed first once Redis was back (seed 121014: the original,
+   * It displaces a younger holder, never an older one: the older process keeps the id. When a
+   * late claim displaced no one, the original lost its id to a duplicate started after it whose
+   * start-up claim landed first once Redis was back (seed 121014: the original,
    * restarted after kill -9, could not confirm its claim before Redis was killed). Refused for
    * longer than a TTL and a second: another, older process holds it. Timed in timer ticks (the
    * monotonic clock), not read off the wall clock, which a step moves.
