@@ -14,9 +14,9 @@ export const QUANTILE_STEPS = 64;
 /** Weight of a fresh estimate in the knots once the ring is full (an EMA over re-computations). */
 export const KNOT_SMOOTHING = 0.2;
 /**
- * Sorting the ring is most of a re-plan's cost (about 25 us, a third of a simulated day's CPU at
- * one re-plan a minute); the knots move slowly anyway (KNOT_SMOOTHING), so a controller that
- * re-plans faster does not re-sort faster.
+ * Re-computing the knots is most of a re-plan's cost (about 6 us: npm run bench:quantiles); the
+ * knots move slowly anyway (KNOT_SMOOTHING), so a controller that re-plans faster does not
+ * re-compute them faster.
  */
 export const KNOT_REFRESH_MS = 60_000;
 /** Below this many values the quantiles say too little: decide by coin. */
@@ -34,18 +34,23 @@ export interface ValueQuantiles {
   readonly knots: Float64Array;
 }
 
-/** Shared by every campaign: the core is single-threaded and sorts synchronously. */
-const scratch = new Float64Array(RING_SIZE);
 /**
- * The values are sorted as the integers of their float32 bits: values are >= 0 (decide() passes
+ * Scratch shared by every campaign: the core is single-threaded and computes synchronously.
+ * The values are ordered as the integers of their float32 bits: values are >= 0 (decide() passes
  * no other), and non-negative IEEE-754 floats order as their bit patterns do (-0 first, as the
- * float sort puts it). V8 sorts an Int32Array on small integers without allocating, where a
- * Float64Array sort boxes every element: a re-computation costs 15.8 us instead of 24.9
- * (npm run bench:quantiles), and the sort was a third of a simulated day's CPU. The order, hence
- * every knot, is the same.
+ * float sort puts it), so every knot is the one a float sort gives.
  */
-const sortBits = new Int32Array(RING_SIZE);
-const sortFloats = new Float32Array(sortBits.buffer);
+const ringBits = new Int32Array(RING_SIZE);
+const ringBitsAsFloats = new Float32Array(ringBits.buffer);
+const bucketed = new Int32Array(RING_SIZE);
+const bucketedFloats = new Float32Array(bucketed.buffer);
+/** Buckets of the one-pass radix partition: their counts, then where each starts in `bucketed`. */
+const BUCKET_BITS = 9;
+const BUCKETS = 1 << BUCKET_BITS;
+const bucketEnd = new Int32Array(BUCKETS + 1);
+const bucketStart = new Int32Array(BUCKETS + 1);
+/** A bucket this large is sorted by the typed array's sort (n log n) instead of by insertion. */
+const INSERTION_MAX = 32;
 
 export function createValueQuantiles(): ValueQuantiles {
   return {
@@ -76,27 +81,101 @@ export function hasQuantiles(q: ValueQuantiles | null): boolean {
   return q !== null && q.knotsFrom >= MIN_VALUES;
 }
 
+/**
+ * Re-computes the knots from the ring. Only the order statistics the knots read are needed (at
+ * most two per knot, 130 of 512), so instead of sorting the ring this partitions it once by the
+ * top bits of its values into 512 buckets (one counting-sort pass: no comparisons, hence no branch
+ * mispredictions, which are most of a sort's cost on random data) and sorts only the buckets
+ * that hold a rank a knot reads, by insertion (they hold about one value each). The knots are the
+ * bits a full sort gives (test/core/valueQuantiles.test.ts); npm run bench:quantiles measures the
+ * cost against the full sort it replaced, in the same run.
+ */
 export function computeKnots(q: ValueQuantiles): void {
   const n = q.seen < RING_SIZE ? q.seen : RING_SIZE;
   if (n === 0) return;
-  // Unused slots sort last (+Infinity's bits are the largest) and are never read: the whole
-  // array sorts without a view.
-  for (let i = 0; i < RING_SIZE; i++) sortFloats[i] = i < n ? q.ring[i]! : Number.POSITIVE_INFINITY;
-  sortBits.sort();
-  for (let i = 0; i < n; i++) scratch[i] = sortFloats[i]!;
+  const bits = ringBits;
+  for (let i = 0; i < n; i++) ringBitsAsFloats[i] = q.ring[i]!;
+  partition(bits, n);
   const knots = q.knots;
   // Once the ring is full, each re-computation moves the knots a step towards the new quantiles:
   // the upper tail of 512 values holds few of them, and re-estimating it afresh every tick would
   // move the threshold (hence the spend of the next tick) by noise alone.
   const w = q.knotsFrom >= RING_SIZE ? KNOT_SMOOTHING : 1;
+  const sorted = bucketedFloats;
+  let b = 0;
+  let sortedThrough = -1;
   for (let k = 0; k <= QUANTILE_STEPS; k++) {
     const x = (k / QUANTILE_STEPS) * (n - 1);
     const i = Math.floor(x);
-    const a = scratch[i]!;
-    const v = i + 1 < n ? a + (scratch[i + 1]! - a) * (x - i) : a;
+    const last = i + 1 < n ? i + 1 : i;
+    // Walk the buckets up to the one holding rank `last`, sorting the one holding rank `i` on the way.
+    while (bucketStart[b + 1]! <= last) {
+      if (b > sortedThrough && bucketStart[b + 1]! > i) {
+        sortBucket(bucketStart[b]!, bucketStart[b + 1]!);
+        sortedThrough = b;
+      }
+      b++;
+    }
+    if (b > sortedThrough) {
+      sortBucket(bucketStart[b]!, bucketStart[b + 1]!);
+      sortedThrough = b;
+    }
+    const a = sorted[i]!;
+    const v = i + 1 < n ? a + (sorted[i + 1]! - a) * (x - i) : a;
     knots[k] = knots[k]! + w * (v - knots[k]!);
   }
   q.knotsFrom = n;
+}
+
+/**
+ * Partitions bits[0, n) into `bucketed` by value, in BUCKETS buckets spanning [min, max] (their
+ * starts in `bucketStart`): every value of a bucket is below every value of the next. Arithmetic
+ * is on doubles: max - min of int32s can pass 2^31 (-0 is the smallest int32).
+ */
+function partition(bits: Int32Array, n: number): void {
+  let min = bits[0]!;
+  let max = min;
+  for (let i = 1; i < n; i++) {
+    const v = bits[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const span = 32 - Math.clz32(max - min);
+  const shift = span > BUCKET_BITS ? span - BUCKET_BITS : 0;
+  const end = bucketEnd;
+  end.fill(0);
+  for (let i = 0; i < n; i++) {
+    const slot = ((bits[i]! - min) >>> shift) + 1;
+    end[slot] = end[slot]! + 1;
+  }
+  for (let s = 1; s <= BUCKETS; s++) end[s] = end[s]! + end[s - 1]!;
+  bucketStart.set(end);
+  // end[s] is now where bucket s starts; it moves up as the bucket fills, ending where s + 1 starts.
+  for (let i = 0; i < n; i++) {
+    const v = bits[i]!;
+    const s = (v - min) >>> shift;
+    bucketed[end[s]!] = v;
+    end[s] = end[s]! + 1;
+  }
+}
+
+/** Sorts bucketed[lo, hi): by insertion when small (the usual case), else by the typed array's sort. */
+function sortBucket(lo: number, hi: number): void {
+  if (hi - lo > INSERTION_MAX) {
+    bucketed.subarray(lo, hi).sort();
+    return;
+  }
+  const a = bucketed;
+  for (let i = lo + 1; i < hi; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    if (a[j]! <= v) continue;
+    do {
+      a[j + 1] = a[j]!;
+      j--;
+    } while (j >= lo && a[j]! > v);
+    a[j + 1] = v;
+  }
 }
 
 /** The p-quantile (p in [0, 1]) of recent values, or -1 while too few values have been seen. */

@@ -42,4 +42,32 @@ describe('value quantiles', () => {
       { seed: 20261201, numRuns: 300 },
     );
   });
+
+  it('gives the same knots when the values crowd into few buckets or repeat', () => {
+    // One outlier stretches the span, so the rest share a bucket or two: the buckets a knot reads
+    // then hold far more than one value each (the typed-array sort path), or many equal values.
+    const crowded = fc
+      .tuple(
+        fc.array(fc.float({ min: 1, max: Math.fround(1.0001), noNaN: true }), {
+          minLength: 15,
+          maxLength: 511,
+        }),
+        fc.float({ min: 1e6, max: Math.fround(1e30), noNaN: true }),
+      )
+      .map(([xs, outlier]) => [...xs, outlier]);
+    const repeated = fc.array(fc.constantFrom(0, 0.001, 0.002, 0.5), { minLength: 1, maxLength: RING_SIZE });
+    fc.assert(
+      fc.property(fc.oneof(crowded, repeated), (values) => {
+        const q = createValueQuantiles();
+        values.forEach((v, i) => {
+          q.ring[i] = v;
+        });
+        q.seen = values.length;
+        computeKnots(q);
+        const want = referenceKnots(values);
+        expect(Array.from(q.knots).every((k, i) => Object.is(k, want[i]))).toBe(true);
+      }),
+      { seed: 20261202, numRuns: 200 },
+    );
+  });
 });
