@@ -16,10 +16,10 @@ import { generateSchedule } from '../../chaos/schedule';
  *     with Redis went to the duplicate; then a notice retried after the repair counted twice)
  *   seed 606: instance 0 kill -9'd, Redis restarted empty, instance 0's journal disk full (spend
  *     Redis had counted for the killed process, not yet in PostgreSQL, was lost with Redis)
- *   seed 925: instance 1's clock +161 s, Redis slow, then restarted empty (spend Redis counted
+ *   seed 925 (not run here, see below): instance 1's clock +161 s, Redis slow, then restarted empty (spend Redis counted
  *     under a call that timed out was journaled, refused as a duplicate on replay, never written
  *     to PostgreSQL, and so missing from the repair)
- *   seed 74145076: Redis hung, then instance 1's journal disk full (a concurrent duplicate was
+ *   seed 74145076 (not run here, see below): Redis hung, then instance 1's journal disk full (a concurrent duplicate was
  *     answered "duplicate" while its first copy's journal write was failing: the exchange stopped
  *     retrying a notice nothing had booked)
  *   seed 115083: instance 1 kill -9'd, its clock stepped +199 s while its restart waited for the
@@ -39,14 +39,16 @@ import { generateSchedule } from '../../chaos/schedule';
  *
  * (Seed 17, a clock step and a Redis hang that never broke an invariant, made room for 118021;
  * seed 12, Redis SIGKILLed and instance 0 kill -9'd during the outage, which never broke one
- * either, left to keep CI near 20 minutes: seed 606 kills an instance and Redis too.)
+ * either, left to keep CI near 20 minutes: seed 606 kills an instance and Redis too. Seeds 925
+ * and 74145076 left for the same reason, 2026-12-01, CI at 23 min: each bug has a unit test
+ * written for it, test/server/recordedStore.faults.test.ts "chaos seed 925" and
+ * test/core/instance.faults.test.ts "seed 74145076"; `npm run chaos -- --seed N --runs 1
+ * --minutes 0.25` replays them.)
  */
 const INSTANCES = 2;
 const CASES: { seed: number; minutes: number; faults: FaultKind[]; instances?: number }[] = [
   { seed: 301, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 606, minutes: 0.25, faults: [...FAULT_KINDS] },
-  { seed: 925, minutes: 0.25, faults: [...FAULT_KINDS] },
-  { seed: 74145076, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 115083, minutes: 0.25, faults: [...FAULT_KINDS] },
   { seed: 90717423, minutes: 0.5, faults: [...FAULT_KINDS], instances: 3 },
   { seed: 92368341, minutes: 0.5, faults: [...FAULT_KINDS], instances: 3 },
