@@ -78,9 +78,15 @@ export class EventIdSet {
   }
 
   add(id: string): this {
+    this.addIfAbsent(id);
+    return this;
+  }
+
+  /** Adds `id`; false when it was there already. One hash and one probe, where has + add take two. */
+  addIfAbsent(id: string): boolean {
     const h = EventIdSet.hash(id);
     const packed = this.pack(id);
-    if (this.find(id, h, packed) >= 0) return this;
+    if (this.find(id, h, packed) >= 0) return false;
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
     let e: number;
     if (this.freeEntries.length > 0) {
@@ -97,7 +103,7 @@ export class EventIdSet {
     }
     this.place(e, h);
     this.size++;
-    return this;
+    return true;
   }
 
   private place(e: number, h: number): void {

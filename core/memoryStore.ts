@@ -111,10 +111,16 @@ export class MemoryStore implements BudgetStore {
     return set;
   }
 
-  private wasSeen(c: CampaignRows, eventId: string): boolean {
+  /**
+   * Notes `eventId` as seen on `dayKey`; false when it was seen already, on that day or on another
+   * kept. The day's own set is tested by the add itself: one probe for the usual new id.
+   */
+  private firstSeen(c: CampaignRows, eventId: string, dayKey: string): boolean {
+    // The other days first, as kept before this record: creating the day's set may drop the oldest.
+    const own = c.seen.get(dayKey);
     const sets = c.seenSets;
-    for (let i = 0; i < sets.length; i++) if (sets[i]!.has(eventId)) return true;
-    return false;
+    for (let i = 0; i < sets.length; i++) if (sets[i] !== own && sets[i]!.has(eventId)) return false;
+    return (own ?? this.seenSet(c, dayKey)).addIfAbsent(eventId);
   }
 
   async applySpend(records: readonly SpendRecord[]): Promise<boolean[]> {
@@ -122,11 +128,10 @@ export class MemoryStore implements BudgetStore {
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const c = this.rowsOf(r.campaignId);
-      if (this.wasSeen(c, r.eventId)) {
+      if (!this.firstSeen(c, r.eventId, r.dayKey)) {
         applied[i] = false;
         continue;
       }
-      this.seenSet(c, r.dayKey).add(r.eventId);
       let row = c.days.get(r.dayKey);
       if (row === undefined) {
         row = newRow();

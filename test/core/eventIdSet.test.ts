@@ -13,9 +13,12 @@ describe('EventIdSet', () => {
     for (let i = 0; i < 60_000; i++) {
       const id = `e${Math.floor(rand() * 3000)}`;
       const op = rand();
-      if (op < 0.45) {
+      if (op < 0.3) {
         ref.add(id);
         ids.add(id);
+      } else if (op < 0.45) {
+        expect(ids.addIfAbsent(id)).toBe(!ref.has(id));
+        ref.add(id);
       } else if (op < 0.8) {
         expect(ids.delete(id)).toBe(ref.delete(id));
       } else {
