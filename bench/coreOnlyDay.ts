@@ -11,11 +11,11 @@ import {
   createPacingState,
   decide,
   impressionCostMicros,
-  makeCampaign,
   newDecision,
   recordSpend,
   releaseBid,
 } from '../core/index';
+import { pacedCampaign } from '../sim/campaigns';
 import { AliasTable, PoissonTable, randStream } from '../sim/random';
 import type { World } from '../sim/world';
 
@@ -30,20 +30,7 @@ export function coreOnlyDay(world: World): CoreOnlyDay {
   const mode = 'EVEN' as const;
   const sc = world.scenario;
   const states: PacingState[] = world.campaigns.map((c) =>
-    createPacingState(
-      makeCampaign({
-        id: c.id,
-        dailyBudgetMicros: c.dailyBudgetMicros,
-        pacingMode: mode,
-        maxBidCpmMicros: c.maxBidCpmMicros,
-        hourlyMultipliers: c.hourlyMultipliers,
-        timeZone: c.timeZone,
-        flightStartMs: c.localDays.boundsMs[0]!,
-        flightEndMs: c.localDays.boundsMs[world.days]!,
-      }),
-      world.config,
-      world.startMs,
-    ),
+    createPacingState(pacedCampaign(c, mode, world.days), world.config, world.startMs),
   );
   const src = world.stream.open(world.seed);
   const req = src.req;

@@ -1,4 +1,5 @@
-import { PACING_MODES, type PacingMode } from '../core/index';
+import { type Campaign, PACING_MODES, type PacingMode, makeCampaign } from '../core/index';
+import type { TargetingInput } from '../core/targeting/targeting';
 import { type RunDays, zoneGrids } from './localDays';
 import { type Rand, randStream } from './random';
 import type { CampaignSpec, Range, Scenario } from './scenario';
@@ -158,4 +159,28 @@ export function buildCampaigns(
     });
   }
   return out;
+}
+
+/**
+ * The core campaign a run paces for `c`, every campaign in `mode`: its flight is its local days,
+ * so in a run that mixes zones a campaign bids on its own days only (the run spans from the
+ * earliest midnight to the latest).
+ */
+export function pacedCampaign(
+  c: SimCampaign,
+  mode: PacingMode,
+  days: number,
+  targeting: TargetingInput | null = null,
+): Campaign {
+  return makeCampaign({
+    id: c.id,
+    dailyBudgetMicros: c.dailyBudgetMicros,
+    pacingMode: mode,
+    maxBidCpmMicros: c.maxBidCpmMicros,
+    hourlyMultipliers: c.hourlyMultipliers,
+    timeZone: c.timeZone,
+    flightStartMs: c.localDays.boundsMs[0]!,
+    flightEndMs: c.localDays.boundsMs[days]!,
+    targeting,
+  });
 }

@@ -1,5 +1,6 @@
-import { type Campaign, MemoryStore, type PacingMode, makeCampaign } from '../core/index';
+import { type Campaign, MemoryStore, type PacingMode } from '../core/index';
 import { type AlgorithmRun, MINUTE_MS } from './algorithmRun';
+import { pacedCampaign } from './campaigns';
 import { SimClock } from './clock';
 import { EVENT_KINDS, EventQueue } from './eventQueue';
 import { Faults } from './faults';
@@ -66,21 +67,7 @@ export async function runAlgorithm(
     world.campaigns.map((c) => c.id),
     sc.sourcePath ?? sc.name,
   );
-  // Each campaign lives in its zone: its flight is its local days, so in a run that mixes zones a
-  // campaign bids on its own days only (the run spans from the earliest midnight to the latest).
-  const campaigns = world.campaigns.map((c, i) =>
-    makeCampaign({
-      id: c.id,
-      dailyBudgetMicros: c.dailyBudgetMicros,
-      pacingMode: mode,
-      maxBidCpmMicros: c.maxBidCpmMicros,
-      hourlyMultipliers: c.hourlyMultipliers,
-      timeZone: c.timeZone,
-      flightStartMs: c.localDays.boundsMs[0]!,
-      flightEndMs: c.localDays.boundsMs[days]!,
-      targeting: targetings[i] ?? null,
-    }),
-  );
+  const campaigns = world.campaigns.map((c, i) => pacedCampaign(c, mode, days, targetings[i] ?? null));
 
   const clock = new SimClock(startMs);
   const store = new FaultInjectingStore(new MemoryStore(), world.outages, clock.now);

@@ -20,6 +20,20 @@ function referenceKnots(values: readonly number[]): number[] {
   });
 }
 
+/** computeKnots on a ring holding `values` gives the reference's knots, bit for bit. */
+function expectReferenceKnots(values: readonly number[]): void {
+  const q = createValueQuantiles();
+  values.forEach((v, i) => {
+    q.ring[i] = v;
+  });
+  q.seen = values.length;
+  computeKnots(q);
+  const want = referenceKnots(values);
+  // Object.is: -0 and 0 differ, NaN equals NaN.
+  const same = Array.from(q.knots).every((k, i) => Object.is(k, want[i]));
+  expect(same, `${Array.from(q.knots)} vs ${want}`).toBe(true);
+}
+
 describe('value quantiles', () => {
   it('sorts by float bits exactly as the float sort does, for every value decide() lets in', () => {
     const value = fc.oneof(
@@ -28,16 +42,7 @@ describe('value quantiles', () => {
     );
     fc.assert(
       fc.property(fc.array(value, { minLength: 1, maxLength: RING_SIZE }), (values) => {
-        const q = createValueQuantiles();
-        values.forEach((v, i) => {
-          q.ring[i] = v;
-        });
-        q.seen = values.length;
-        computeKnots(q);
-        const want = referenceKnots(values);
-        // Object.is: -0 and 0 differ, NaN equals NaN.
-        const same = Array.from(q.knots).every((k, i) => Object.is(k, want[i]));
-        expect(same, `${Array.from(q.knots)} vs ${want}`).toBe(true);
+        expectReferenceKnots(values);
       }),
       { seed: 20261201, numRuns: 300 },
     );
@@ -58,14 +63,7 @@ describe('value quantiles', () => {
     const repeated = fc.array(fc.constantFrom(0, 0.001, 0.002, 0.5), { minLength: 1, maxLength: RING_SIZE });
     fc.assert(
       fc.property(fc.oneof(crowded, repeated), (values) => {
-        const q = createValueQuantiles();
-        values.forEach((v, i) => {
-          q.ring[i] = v;
-        });
-        q.seen = values.length;
-        computeKnots(q);
-        const want = referenceKnots(values);
-        expect(Array.from(q.knots).every((k, i) => Object.is(k, want[i]))).toBe(true);
+        expectReferenceKnots(values);
       }),
       { seed: 20261202, numRuns: 200 },
     );
