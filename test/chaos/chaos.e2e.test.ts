@@ -12,8 +12,9 @@ import { generateSchedule } from '../../chaos/schedule';
  *
  * with every fault kind, the seeds that broke an invariant before their fix:
  *
- *   seed 301 (not run here, see below): a duplicate INSTANCE_ID, a +40 s clock step, Redis restarted empty (the claim lost
- *     with Redis went to the duplicate; then a notice retried after the repair counted twice)
+ *   seed 301 (not run here, see below): a duplicate INSTANCE_ID, a +40 s clock step, Redis
+ *     restarted empty (the claim lost with Redis went to the duplicate; then a notice retried
+ *     after the repair counted twice)
  *   seed 606: instance 0 kill -9'd, Redis restarted empty, instance 0's journal disk full (spend
  *     Redis had counted for the killed process, not yet in PostgreSQL, was lost with Redis)
  *   seed 925 (not run here, see below): instance 1's clock +161 s, Redis slow, then restarted empty (spend Redis counted
@@ -39,12 +40,14 @@ import { generateSchedule } from '../../chaos/schedule';
  *
  * (Seed 17, a clock step and a Redis hang that never broke an invariant, made room for 118021;
  * seed 12, Redis SIGKILLed and instance 0 kill -9'd during the outage, which never broke one
- * either, left to keep CI near 20 minutes: seed 606 kills an instance and Redis too. Seeds 301,
- * 925 and 74145076 left for the same reason, 2026-12-01, CI at 23 min: each bug has a unit test
- * written for it, test/server/store.redis.test.ts "chaos seed 301",
- * test/server/recordedStore.faults.test.ts "chaos seed 925" and test/core/instance.faults.test.ts
- * "seed 74145076"; `npm run chaos -- --seed N --runs 1 --minutes 0.25` replays them. Seed 118021
- * runs a duplicate, clock steps and Redis emptied together, as 301 did.)
+ * either, left to keep CI near 20 minutes: seed 606 kills an instance and Redis too. Seeds 925
+ * and 74145076 left for the same reason on 2026-12-01 (CI at 23 min), seed 301 on 2026-12-02 (CI
+ * at 20 min): each bug has a test written for it, test/server/recordedStore.faults.test.ts "chaos
+ * seed 925", test/core/instance.faults.test.ts "seed 74145076", and for 301's two,
+ * test/server/store.redis.test.ts "chaos seed 301" (the claim) and test/e2e/redisLoss.test.ts
+ * (notices re-sent after the repair count once); `npm run chaos -- --seed N --runs 1 --minutes
+ * 0.25` replays them. Seed 118021 runs a duplicate, clock steps and Redis emptied together, as
+ * 301 did.)
  */
 const INSTANCES = 2;
 const CASES: { seed: number; minutes: number; faults: FaultKind[]; instances?: number }[] = [
